@@ -1,0 +1,95 @@
+"""All tunable settings in one place, each overridable by an environment variable.
+
+Every entry point (indexer CLI, search app, batch CLI, tests) builds a `Settings`
+with `Settings.from_env(**overrides)`, so a value is defined once and a deployment
+can change it without touching code (`POLICY_SEARCH_<FIELD>` in upper case).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+ENV_PREFIX = "POLICY_SEARCH_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    index_dir: Path = DATA_DIR / "index"
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    models_dir: Path = DATA_DIR / "models"
+
+    # Embedding model: a sentence-transformers id or a local folder. Prompts default
+    # to the ones saved with the model (e5: "query: " / "passage: ").
+    model: str = str(DATA_DIR / "models" / "multilingual-e5-small")
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    device: str = "auto"  # auto | cpu | cuda
+    dtype: str = "auto"  # auto | bf16 | fp32 ; auto = bf16 where the CPU has native bf16
+    batch_size: int = 16
+    query_cache_size: int = 1024
+
+    # Chunking, in characters (Chinese runs ~1.3 chars per XLM-R token, so 480
+    # chars stays well under the model's 512-token limit with title and path).
+    chunk_target_chars: int = 320
+    chunk_max_chars: int = 480
+    chunk_min_chars: int = 40
+
+    # Retrieval.
+    default_mode: str = "hybrid"  # dense | lexical | hybrid
+    default_k: int = 10
+    max_k: int = 100
+    candidate_pool: int = 100  # how deep each ranking goes before fusion
+    rrf_k: int = 60
+    max_query_chars: int = 500
+    max_batch_queries: int = 1000
+    keep_versions: int = 3  # index versions kept on disk (old readers may still use them)
+
+    # Web app.
+    host: str = "127.0.0.1"
+    port: int = 5000
+    threads: int = 8
+    admin_token: str | None = None
+
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then `POLICY_SEARCH_*` env vars, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f.name, f.type, raw)
+        # HOST / PORT are the conventional names for a server; honour them too.
+        if "HOST" in env and "host" not in values:
+            values["host"] = env["HOST"]
+        if "PORT" in env and "port" not in values:
+            values["port"] = _coerce("port", "int", env["PORT"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("index_dir", "seeds_dir", "models_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+
+def _coerce(name: str, type_name: object, raw: str):
+    t = str(type_name)
+    try:
+        if t.startswith("int"):
+            return int(raw)
+        if t.startswith("float"):
+            return float(raw)
+        if t.startswith("bool"):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {t}") from exc
+    return raw or None if "None" in t else raw
