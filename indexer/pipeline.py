@@ -1,0 +1,216 @@
+"""Build, update and shrink the index: documents -> chunks -> vectors + BM25 -> new version.
+
+Every operation derives a complete new version and switches to it atomically
+(store.write_version), so a failure at any point leaves the old index serving.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer import textnorm
+from indexer.chunking import CHUNKER_VERSION, chunk_document
+from indexer.config import Settings
+from indexer.documents import iter_documents
+from indexer.errors import ModelMismatchError, SearchEngineError
+from indexer.models import Chunk, Document
+from indexer.store import IndexContent, current_version_name, open_current, write_version, writer_lock
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "path: reason"
+    chunks: int = 0
+    seconds: float = 0.0
+    version: str = ""
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.replaced)} replaced",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+            f"{len(self.errors)} skipped",
+        ]
+        return f"{', '.join(parts)}; {self.chunks} chunks in index version {self.version or '(none)'} " \
+               f"({self.seconds:.1f}s)"
+
+
+def _embedder(settings: Settings, embedder):
+    if embedder is not None:
+        return embedder
+    from indexer.embedding import load_embedder
+
+    return load_embedder(settings)
+
+
+def _empty(dim: int) -> IndexContent:
+    return IndexContent(documents=[], chunks=[], embeddings=np.zeros((0, dim), dtype=np.float32), tokens=[])
+
+
+def _manifest(settings: Settings, embedder) -> dict:
+    return {
+        "model": embedder.name,
+        "dim": int(embedder.dim),
+        "chunker": CHUNKER_VERSION,
+        "chunking": {
+            "target_chars": settings.chunk_target_chars,
+            "max_chars": settings.chunk_max_chars,
+            "min_chars": settings.chunk_min_chars,
+        },
+    }
+
+
+def _chunk_all(docs: list[Document], settings: Settings) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for doc in docs:
+        chunks.extend(
+            chunk_document(doc, settings.chunk_target_chars, settings.chunk_max_chars, settings.chunk_min_chars)
+        )
+    return chunks
+
+
+def _with_new_documents(
+    base: IndexContent, docs: list[Document], drop: set[str], settings: Settings, embedder, progress: bool
+) -> IndexContent:
+    """`base` without the documents in `drop`, plus `docs` chunked, embedded and tokenised."""
+    keep_rows = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
+    new_chunks = _chunk_all(docs, settings)
+    texts = [c.embedding_text() for c in new_chunks]
+    vectors = (
+        embedder.encode_passages(texts, show_progress=progress)
+        if texts
+        else np.zeros((0, base.embeddings.shape[1]), dtype=np.float32)
+    )
+    return IndexContent(
+        documents=[d for d in base.documents if d.doc_id not in drop] + docs,
+        chunks=[base.chunks[i] for i in keep_rows] + new_chunks,
+        embeddings=np.concatenate([base.embeddings[keep_rows], np.asarray(vectors, dtype=np.float32)]),
+        tokens=[base.tokens[i] for i in keep_rows] + [textnorm.tokenize(t) for t in texts],
+    )
+
+
+def _load_unique(paths: list[Path], report: BuildReport) -> list[Document]:
+    docs, errors = iter_documents(paths)
+    report.errors.extend(f"{e.path}: {e.reason}" for e in errors)
+    unique: dict[str, Document] = {}
+    for d in docs:
+        if d.doc_id in unique:
+            report.errors.append(f"{d.source_path}: same document id {d.doc_id!r} as {unique[d.doc_id].source_path}")
+        else:
+            unique[d.doc_id] = d
+    return list(unique.values())
+
+
+def build_index(paths: list[Path], settings: Settings, embedder=None, progress: bool = False) -> BuildReport:
+    """Index exactly `paths` (files or folders) as a fresh version."""
+    t0 = time.perf_counter()
+    report = BuildReport()
+    with writer_lock(settings.index_dir):
+        docs = _load_unique(paths, report)
+        if not docs:
+            raise SearchEngineError(
+                "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
+            )
+        embedder = _embedder(settings, embedder)
+        content = _with_new_documents(_empty(embedder.dim), docs, set(), settings, embedder, progress)
+        report.added = [d.doc_id for d in docs]
+        report.version = write_version(settings.index_dir, content, _manifest(settings, embedder),
+                                       settings.keep_versions)
+        report.chunks = len(content.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def add_documents(paths: list[Path], settings: Settings, embedder=None, progress: bool = False) -> BuildReport:
+    """Add new documents, replace changed ones (by content hash), skip unchanged ones."""
+    t0 = time.perf_counter()
+    report = BuildReport()
+    with writer_lock(settings.index_dir):
+        docs = _load_unique(paths, report)
+        embedder = _embedder(settings, embedder)
+        if current_version_name(settings.index_dir) is None:
+            base = _empty(embedder.dim)
+        else:
+            version = open_current(settings.index_dir)
+            if version.manifest.get("model") != embedder.name:
+                raise ModelMismatchError(
+                    f"the index was built with {version.manifest.get('model')!r}, not {embedder.name!r}: "
+                    "use the same model or rebuild with `python -m indexer build`"
+                )
+            if version.manifest.get("chunker") != CHUNKER_VERSION:
+                raise SearchEngineError(
+                    f"the index was chunked by chunker {version.manifest.get('chunker')}, this is "
+                    f"{CHUNKER_VERSION}: rebuild with `python -m indexer build`"
+                )
+            base = version.content()
+            version.close()
+        known = {d.doc_id: d.content_hash for d in base.documents}
+        changed = []
+        for d in docs:
+            if d.doc_id not in known:
+                report.added.append(d.doc_id)
+                changed.append(d)
+            elif known[d.doc_id] == d.content_hash:
+                report.unchanged.append(d.doc_id)
+            else:
+                report.replaced.append(d.doc_id)
+                changed.append(d)
+        if changed:
+            content = _with_new_documents(base, changed, set(report.replaced), settings, embedder, progress)
+            report.version = write_version(settings.index_dir, content, _manifest(settings, embedder),
+                                           settings.keep_versions)
+            report.chunks = len(content.chunks)
+        else:
+            report.version = current_version_name(settings.index_dir) or ""
+            report.chunks = len(base.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
+    """Drop documents by id; unknown ids are reported, not fatal."""
+    t0 = time.perf_counter()
+    report = BuildReport()
+    with writer_lock(settings.index_dir):
+        version = open_current(settings.index_dir)
+        base = version.content()
+        manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
+        version.close()
+        known = {d.doc_id for d in base.documents}
+        for doc_id in doc_ids:
+            if doc_id in known:
+                report.removed.append(doc_id)
+            else:
+                report.errors.append(f"{doc_id}: no such document in the index")
+        drop = set(report.removed)
+        if drop:
+            keep = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
+            content = IndexContent(
+                documents=[d for d in base.documents if d.doc_id not in drop],
+                chunks=[base.chunks[i] for i in keep],
+                embeddings=base.embeddings[keep],
+                tokens=[base.tokens[i] for i in keep],
+            )
+            report.version = write_version(settings.index_dir, content, manifest, settings.keep_versions)
+            report.chunks = len(content.chunks)
+        else:
+            report.version, report.chunks = version.name, len(base.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def list_documents(settings: Settings) -> list[dict]:
+    version = open_current(settings.index_dir)
+    try:
+        return version.documents()
+    finally:
+        version.close()

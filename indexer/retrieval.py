@@ -1,0 +1,236 @@
+"""The one retrieval function behind the page, the JSON API, the batch CLI and eval.
+
+A query flows: validate_request -> SearchEngine.search_many -> embed the queries in
+one batch (dense/hybrid) and tokenise them (lexical/hybrid) -> each ranking from the
+open IndexVersion -> reciprocal rank fusion -> SearchResult with its best sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer import textnorm
+from indexer.config import Settings
+from indexer.errors import ModelMismatchError, QueryError
+from indexer.models import Chunk, Document, SearchResponse, SearchResult
+from indexer.store import IndexVersion, current_version_name, open_current
+
+MODES = ("dense", "lexical", "hybrid")
+_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
+
+
+@dataclass(frozen=True)
+class Filters:
+    doc_ids: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    doc_types: tuple[str, ...] = ()
+
+
+def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple[str, int, str]:
+    """Raise QueryError with a reason for a bad query/k/mode; return the cleaned values."""
+    if not isinstance(query, str):
+        raise QueryError("query must be a string")
+    q = query.strip()
+    if not q:
+        raise QueryError("query is empty (查询内容不能为空)")
+    if len(q) > settings.max_query_chars:
+        raise QueryError(f"query is {len(q)} characters long; the limit is {settings.max_query_chars}")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise QueryError("k must be an integer")
+    if not 1 <= k <= settings.max_k:
+        raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return q, k, mode
+
+
+def rrf_fuse(rankings: list[np.ndarray], rrf_k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: sum of 1/(rrf_k + rank) over the rankings a row appears in."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            scores[int(row)] = scores.get(int(row), 0.0) + 1.0 / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in `text`, closing quotes kept with their sentence."""
+    spans = []
+    for m in _SENTENCE_RE.finditer(text):
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
+    """The sentence holding the most query information (sum of idf of the terms it contains)."""
+    spans = split_sentences(text)
+    if not spans:
+        return 0, 0
+    folded = textnorm.fold(text)
+    terms = set(query_tokens)
+    best, best_score = spans[0], 0.0
+    for s, e in spans:
+        sentence = folded[s:e]
+        score = sum(idf(t) for t in terms if t in sentence)
+        if score > best_score:
+            best, best_score = (s, e), score
+    return best
+
+
+class SearchEngine:
+    """One open index version plus the embedder; notices when the index is switched."""
+
+    def __init__(self, settings: Settings, embedder=None):
+        self.settings = settings
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._version: IndexVersion | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, embedder=None) -> SearchEngine:
+        engine = cls(settings, embedder)
+        engine.reload()
+        return engine
+
+    # -- index lifecycle
+
+    @property
+    def version(self) -> IndexVersion:
+        if self._version is None:
+            self.reload()
+        return self._version
+
+    def reload(self) -> None:
+        """Load the live version; on any error the version already loaded keeps serving."""
+        with self._lock:
+            new = open_current(self.settings.index_dir)
+            if self._embedder is not None:
+                self._check_model(new, self._embedder)
+            self._version = new
+
+    def reload_if_changed(self) -> bool:
+        """Cheap (one small file read): called before each request so a re-index needs no restart."""
+        name = current_version_name(self.settings.index_dir)
+        if name is None or (self._version is not None and name == self._version.name):
+            return False
+        self.reload()
+        return True
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    from indexer.embedding import load_embedder
+
+                    embedder = load_embedder(self.settings)
+                    if self._version is not None:
+                        self._check_model(self._version, embedder)
+                    self._embedder = embedder
+        return self._embedder
+
+    @staticmethod
+    def _check_model(version: IndexVersion, embedder) -> None:
+        built_with = version.manifest.get("model")
+        if built_with != embedder.name:
+            raise ModelMismatchError(
+                f"the index {version.name} was built with model {built_with!r} but the configured model is "
+                f"{embedder.name!r}; rebuild the index with this model or configure {built_with!r}"
+            )
+
+    def warm_up(self) -> None:
+        """Load index and model now rather than on the first query."""
+        _ = self.version
+        self.embedder.encode_queries(["预热"])
+
+    # -- search
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> SearchResponse:
+        return self.search_many([query], k, mode, filters)[0]
+
+    def search_many(
+        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters: Filters | None = None
+    ) -> list[SearchResponse]:
+        cleaned = [validate_request(q, k, mode, self.settings)[0] for q in queries]
+        if not cleaned:
+            return []
+        version = self.version  # one version for the whole batch, even if a switch happens meanwhile
+        t0 = time.perf_counter()
+        qvecs = self.embedder.encode_queries(cleaned) if mode != "lexical" else None
+        shared_ms = (time.perf_counter() - t0) * 1000 / len(cleaned)
+        f = filters or Filters()
+        allowed = version.allowed_rows(f.doc_ids, f.year_from, f.year_to, f.doc_types)
+        responses = []
+        for i, q in enumerate(cleaned):
+            t1 = time.perf_counter()
+            results = self._search_one(version, q, None if qvecs is None else qvecs[i], k, mode, allowed)
+            took = shared_ms + (time.perf_counter() - t1) * 1000
+            responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
+        return responses
+
+    def _search_one(
+        self, version: IndexVersion, query: str, qvec, k: int, mode: str, allowed
+    ) -> list[SearchResult]:
+        pool = max(self.settings.candidate_pool, k)
+        tokens = textnorm.tokenize(query)
+        if mode == "dense":
+            rows, scores = version.dense(qvec, k, allowed)
+            ranked = list(zip(rows.tolist(), scores.tolist()))
+        elif mode == "lexical":
+            rows, scores = version.bm25.search(tokens, k, allowed)
+            ranked = list(zip(rows.tolist(), scores.tolist()))
+        else:
+            dense_rows, _ = version.dense(qvec, pool, allowed)
+            lex_rows, _ = version.bm25.search(tokens, pool, allowed)
+            ranked = rrf_fuse([dense_rows, lex_rows], self.settings.rrf_k)[:k]
+        chunks = version.chunks_at([row for row, _ in ranked])
+        return [
+            self._result(rank, score, chunk, tokens, version)
+            for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
+        ]
+
+    @staticmethod
+    def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexVersion) -> SearchResult:
+        s, e = best_sentence(chunk.text, tokens, version.bm25.term_idf)
+        meta = version.doc_meta[version.doc_index_of[chunk.doc_id]]
+        return SearchResult(
+            rank=rank, score=round(float(score), 6), doc_id=chunk.doc_id, title=chunk.title,
+            heading_path=chunk.heading_path, text=chunk.text, chunk_id=chunk.chunk_id, start=chunk.start,
+            end=chunk.end, best_sentence=chunk.text[s:e], best_sentence_start=s, best_sentence_end=e,
+            page=chunk.page, meta=meta,
+        )
+
+    # -- browsing
+
+    def documents(self) -> list[dict]:
+        return self.version.documents()
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.version.document(doc_id)
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return self.version.chunks_of(doc_id)
+
+    def health(self) -> dict:
+        v = self.version
+        return {
+            "status": "ok",
+            "version": v.name,
+            "documents": len(v.doc_ids),
+            "chunks": v.n_chunks,
+            "model": v.manifest.get("model"),
+            "dim": v.manifest.get("dim"),
+            "created": v.manifest.get("created"),
+        }

@@ -1,0 +1,91 @@
+"""Map failures to HTTP answers: JSON `{"error": reason}` under /api, a friendly page elsewhere.
+
+Bad input is always a 4xx with the reason; a missing or broken index is a 503 (the
+server is fine, the data is not there yet); only genuine bugs are a 500, and those
+never show a traceback to the user.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from indexer.errors import (
+    IndexCorruptError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    QueryError,
+    SearchEngineError,
+)
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "请求参数有误",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "不支持的请求方法",
+    413: "请求内容过大",
+    500: "服务器内部错误",
+    503: "搜索服务暂不可用",
+}
+
+
+def status_of(exc: SearchEngineError) -> int:
+    if isinstance(exc, QueryError):
+        return 400
+    if isinstance(exc, (IndexNotFoundError, IndexCorruptError, ModelMismatchError)):
+        return 503
+    return 500
+
+
+def message_of(exc: SearchEngineError) -> str:
+    """The error's own message, plus what to do about it when the operator can fix it."""
+    msg = str(exc) or type(exc).__name__
+    if isinstance(exc, IndexNotFoundError) and "make index" not in msg:
+        msg += " — run `make index` to build the search index."
+    elif isinstance(exc, IndexCorruptError) and "make index" not in msg:
+        msg += " — rebuild it with `make index`."
+    return msg
+
+
+def wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, hint: str = ""):
+    """JSON for API clients, the error page for browsers."""
+    if wants_json():
+        return jsonify(error=message), status
+    title = _TITLES.get(status, "出错了")
+    return render_template("error.html", status=status, title=title, message=message, hint=hint), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(SearchEngineError)
+    def _engine_error(exc: SearchEngineError):
+        status = status_of(exc)
+        if status >= 500:
+            log.warning("search engine unavailable: %s", exc)
+        hint = "请管理员先运行 make index 建立索引，完成后刷新本页即可，无需重启服务。" \
+            if isinstance(exc, IndexNotFoundError) else ""
+        return error_response(status, message_of(exc), hint)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status == 404:
+            message = f"no such endpoint: {request.method} {request.path}" if wants_json() else "您访问的页面不存在。"
+        else:
+            message = exc.description or exc.name
+        response = app.make_response(error_response(status, message))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal error; the details are in the server log")

@@ -1,0 +1,63 @@
+"""The one search engine a web app serves, opened lazily and kept fresh.
+
+Opening loads the embedding model and the index (seconds), so it happens once per
+process, under a lock, on the first request that needs it. A failed open (no index
+yet) is not cached: once `make index` has run, the next request succeeds without a
+restart. Every later request asks the engine whether a newer index version was
+published (`reload_if_changed`, a cheap stat), so a re-index is served at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from indexer.config import Settings
+
+
+def _open_real_engine(settings: Settings):
+    from indexer.retrieval import SearchEngine
+
+    return SearchEngine.open(settings)
+
+
+class EngineHolder:
+    def __init__(self, settings: Settings, engine=None, opener: Callable[[Settings], object] | None = None):
+        self.settings = settings
+        self._engine = engine
+        self._opener = opener or _open_real_engine
+        self._lock = threading.Lock()
+
+    @property
+    def opened(self) -> bool:
+        return self._engine is not None
+
+    def get(self, refresh: bool = True):
+        """The engine, opened on first use; raises the indexer's errors (e.g. IndexNotFoundError)."""
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._opener(self.settings)
+                return self._engine
+        if refresh:
+            engine.reload_if_changed()
+        return engine
+
+
+EXTENSION_KEY = "policy_search"
+
+
+def holder() -> EngineHolder:
+    from flask import current_app
+
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def current_settings() -> Settings:
+    return holder().settings
+
+
+def current_engine(refresh: bool = True):
+    """The app's engine for this request; a newer index version is picked up first."""
+    return holder().get(refresh=refresh)
