@@ -21,7 +21,6 @@ import os
 import shutil
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +104,7 @@ def write_version(index_dir: Path, content: IndexContent, manifest: dict, keep_v
         raise ValueError("chunks, embeddings and tokens must have the same length")
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("v%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    name = f"v{_next_sequence(versions):06d}-" + time.strftime("%Y%m%d-%H%M%S")
     tmp = versions / f".tmp-{name}"
     tmp.mkdir()
     try:
@@ -149,6 +148,12 @@ def write_version(index_dir: Path, content: IndexContent, manifest: dict, keep_v
     _fsync_dir(index_dir)
     _prune(index_dir, keep_versions)
     return name
+
+
+def _next_sequence(versions: Path) -> int:
+    """Versions are numbered so that name order is creation order (callers hold the writer lock)."""
+    seqs = [int(p.name[1:7]) for p in versions.glob("v*") if p.name[1:7].isdigit()]
+    return max(seqs, default=0) + 1
 
 
 def build_faiss(embeddings: np.ndarray) -> faiss.Index:

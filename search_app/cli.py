@@ -1,0 +1,204 @@
+"""Command line: `serve` the web app with waitress, or `query` the index in batch.
+
+Both build their settings with `Settings.from_env(...)`, so POLICY_SEARCH_* variables
+and flags go through one path (flags win). Exit code 2 means the user must fix
+something (arguments, missing index, empty query file); 1 means the index or model
+itself is broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from indexer import retrieval
+from indexer.config import Settings
+from indexer.errors import IndexNotFoundError, QueryError, SearchEngineError
+from search_app import params
+from search_app.errors import message_of
+from search_app.output import FORMATS, WRITERS
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input files: message printed, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m search_app", description="Chinese policy document search.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,query}")
+
+    serve = sub.add_parser("serve", help="run the web app (waitress)", description="Serve the search web app.")
+    serve.add_argument("--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the whole network)")
+    serve.add_argument("--port", type=int, help="port (default 5000; 0 picks a free one)")
+    serve.add_argument("--threads", type=int, help="worker threads (default from settings)")
+
+    query = sub.add_parser(
+        "query", help="search in batch from arguments, a file or stdin",
+        description="Run queries through one batched search; write JSONL, CSV or a table.",
+    )
+    query.add_argument("queries", nargs="*", metavar="QUERY", help="queries; a single '-' reads them from stdin")
+    query.add_argument("--file", "-f", help="file with one query per line (UTF-8 or GB18030); '-' is stdin")
+    query.add_argument("--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)")
+    query.add_argument("--k", "-k", type=int, help="results per query (default from settings)")
+    query.add_argument("--mode", "-m", help=f"one of {', '.join(retrieval.MODES)} (default from settings)")
+    query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    query.add_argument("--output", "-o", type=Path,
+                       help="write to this file instead of stdout (CSV gets a BOM so Excel reads the Chinese)")
+    return parser
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"bad setting: {exc}") from exc
+
+
+def _decode(data: bytes, name: str, err: TextIO) -> str:
+    """UTF-8 (with or without BOM); else GB18030, which is what Windows Notepad saves as 'ANSI' in China."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name} is neither UTF-8 nor GB18030 text") from exc
+    print(f"note: {name} is not UTF-8; read it as GB18030", file=err)
+    return text
+
+
+def read_queries(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> list[str]:
+    """Queries from arguments, --file or stdin; blank lines are skipped."""
+    source = args.file
+    if args.queries == ["-"]:
+        source = "-" if source is None else source
+        args.queries = [] if source == "-" else args.queries
+    if source is not None and args.queries:
+        raise UsageError("give queries as arguments or with --file, not both")
+    if source is None:
+        if not args.queries:
+            raise UsageError("no query given: pass QUERY arguments, --file FILE, or '-' to read stdin")
+        return list(args.queries)
+    if source == "-":
+        buffer = getattr(stdin, "buffer", None)
+        text = _decode(buffer.read(), "stdin", err) if buffer is not None else stdin.read()
+        name = "stdin"
+    else:
+        path = Path(source)
+        try:
+            text = _decode(path.read_bytes(), str(path), err)
+        except OSError as exc:
+            raise UsageError(f"cannot read query file {path}: {exc.strerror or exc}") from exc
+        name = str(path)
+    queries = [line.strip() for line in text.splitlines() if line.strip()]
+    if not queries:
+        raise UsageError(f"no queries in {name} (it is empty or holds only blank lines)")
+    return queries
+
+
+def _open_engine(settings: Settings):
+    return retrieval.SearchEngine.open(settings)
+
+
+def cmd_query(args, stdin: TextIO, out: TextIO, err: TextIO, open_engine: Callable[[Settings], object]) -> int:
+    settings = _settings(index_dir=args.index)
+    queries = read_queries(args, stdin, err)
+    k = args.k if args.k is not None else settings.default_k
+    mode = params.parse_mode(args.mode, settings)
+    cleaned: list[str] = []
+    for i, q in enumerate(queries, 1):
+        try:
+            p = params.validate(q, k, mode, settings)
+        except QueryError as exc:
+            where = f"query {i}" if len(queries) > 1 else "query"
+            raise UsageError(f"{where}: {exc}") from exc
+        cleaned.append(p.query)
+        k, mode = p.k, p.mode
+    engine = open_engine(settings)  # loaded once, after the cheap checks
+    responses = engine.search_many(cleaned, k=k, mode=mode)  # one call: queries are embedded as a batch
+    writer = WRITERS[args.format]
+    if args.output is None:
+        writer(responses, out)
+        out.flush()
+        return EXIT_OK
+    encoding = "utf-8-sig" if args.format == "csv" else "utf-8"
+    try:
+        with open(args.output, "w", encoding=encoding, newline="") as fh:
+            writer(responses, fh)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    print(f"wrote {len(responses)} queries to {args.output}", file=err)
+    return EXIT_OK
+
+
+def _warm_up(app, err: TextIO) -> None:
+    """Load model and index before the first visitor; without an index, say so and keep serving 503s."""
+    from search_app.state import EXTENSION_KEY
+
+    try:
+        app.extensions[EXTENSION_KEY].get(refresh=False)
+    except IndexNotFoundError as exc:
+        print(f"warning: {message_of(exc)} Until then the app answers 503.", file=err, flush=True)
+    except SearchEngineError as exc:
+        print(f"warning: the search engine cannot open: {message_of(exc)}", file=err, flush=True)
+
+
+def cmd_serve(args, out: TextIO, err: TextIO) -> int:
+    from search_app import create_app
+    from search_app.serving import browser_url, listen_addresses, make_server
+
+    settings = _settings(index_dir=args.index, host=args.host, port=args.port, threads=args.threads)
+    if settings.threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {settings.threads}")
+    if not 0 <= settings.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {settings.port}")
+    app = create_app(settings)
+    try:
+        server = make_server(app, settings.host, settings.port, settings.threads)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
+    for host, port in listen_addresses(server):
+        print(f"Policy search: {browser_url(host, port)}", file=out)
+    print(f"  index {settings.index_dir} · {settings.threads} threads · Ctrl+C to stop", file=out, flush=True)
+    threading.Thread(target=_warm_up, args=(app, err), name="warm-up", daemon=True).start()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None, open_engine: Callable[[Settings], object] | None = None) -> int:
+    """Entry point; streams and the engine opener are injectable so tests run it in-process."""
+    stdin, out, err = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the reason
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "serve":
+            return cmd_serve(args, out, err)
+        return cmd_query(args, stdin, out, err, open_engine or _open_engine)
+    except UsageError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except IndexNotFoundError as exc:
+        print(f"error: {message_of(exc)}", file=err)
+        return EXIT_USAGE
+    except SearchEngineError as exc:
+        print(f"error: {message_of(exc)}", file=err)
+        return EXIT_BROKEN
+    except BrokenPipeError:  # e.g. `... | head`: not an error worth a traceback
+        return EXIT_OK
