@@ -57,7 +57,9 @@ class BM25Index:
             return np.zeros(self.n_rows, dtype=np.float32)
         return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
 
-    def search(self, query_tokens: list[str], n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query_tokens: list[str], n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n rows with a positive score, best first."""
         s = self.scores(query_tokens)
         if allowed is not None:

@@ -40,8 +40,10 @@ class BuildReport:
             f"{len(self.removed)} removed",
             f"{len(self.errors)} skipped",
         ]
-        return f"{', '.join(parts)}; {self.chunks} chunks in index version {self.version or '(none)'} " \
-               f"({self.seconds:.1f}s)"
+        return (
+            f"{', '.join(parts)}; {self.chunks} chunks in index version {self.version or '(none)'} "
+            f"({self.seconds:.1f}s)"
+        )
 
 
 def _embedder(settings: Settings, embedder):
@@ -123,8 +125,9 @@ def build_index(paths: list[Path], settings: Settings, embedder=None, progress: 
         embedder = _embedder(settings, embedder)
         content = _with_new_documents(_empty(embedder.dim), docs, set(), settings, embedder, progress)
         report.added = [d.doc_id for d in docs]
-        report.version = write_version(settings.index_dir, content, _manifest(settings, embedder),
-                                       settings.keep_versions)
+        report.version = write_version(
+            settings.index_dir, content, _manifest(settings, embedder), settings.keep_versions
+        )
         report.chunks = len(content.chunks)
     report.seconds = time.perf_counter() - t0
     return report
@@ -166,8 +169,9 @@ def add_documents(paths: list[Path], settings: Settings, embedder=None, progress
                 changed.append(d)
         if changed:
             content = _with_new_documents(base, changed, set(report.replaced), settings, embedder, progress)
-            report.version = write_version(settings.index_dir, content, _manifest(settings, embedder),
-                                           settings.keep_versions)
+            report.version = write_version(
+                settings.index_dir, content, _manifest(settings, embedder), settings.keep_versions
+            )
             report.chunks = len(content.chunks)
         else:
             report.version = current_version_name(settings.index_dir) or ""

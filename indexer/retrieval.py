@@ -180,9 +180,7 @@ class SearchEngine:
             responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
         return responses
 
-    def _search_one(
-        self, version: IndexVersion, query: str, qvec, k: int, mode: str, allowed
-    ) -> list[SearchResult]:
+    def _search_one(self, version: IndexVersion, query: str, qvec, k: int, mode: str, allowed) -> list[SearchResult]:
         pool = max(self.settings.candidate_pool, k)
         tokens = textnorm.tokenize(query)
         if mode == "dense":
@@ -206,10 +204,20 @@ class SearchEngine:
         s, e = best_sentence(chunk.text, tokens, version.bm25.term_idf)
         meta = version.doc_meta[version.doc_index_of[chunk.doc_id]]
         return SearchResult(
-            rank=rank, score=round(float(score), 6), doc_id=chunk.doc_id, title=chunk.title,
-            heading_path=chunk.heading_path, text=chunk.text, chunk_id=chunk.chunk_id, start=chunk.start,
-            end=chunk.end, best_sentence=chunk.text[s:e], best_sentence_start=s, best_sentence_end=e,
-            page=chunk.page, meta=meta,
+            rank=rank,
+            score=round(float(score), 6),
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            heading_path=chunk.heading_path,
+            text=chunk.text,
+            chunk_id=chunk.chunk_id,
+            start=chunk.start,
+            end=chunk.end,
+            best_sentence=chunk.text[s:e],
+            best_sentence_start=s,
+            best_sentence_end=e,
+            page=chunk.page,
+            meta=meta,
         )
 
     # -- browsing

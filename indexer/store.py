@@ -180,8 +180,16 @@ def _write_sqlite(path: Path, content: IndexContent) -> None:
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    row, c.chunk_id, doc_index[c.doc_id], c.ordinal, json.dumps(c.heading_path, ensure_ascii=False),
-                    c.text, c.start, c.end, c.page, " ".join(toks),
+                    row,
+                    c.chunk_id,
+                    doc_index[c.doc_id],
+                    c.ordinal,
+                    json.dumps(c.heading_path, ensure_ascii=False),
+                    c.text,
+                    c.start,
+                    c.end,
+                    c.page,
+                    " ".join(toks),
                 )
                 for row, (c, toks) in enumerate(zip(content.chunks, content.tokens))
             ],
@@ -217,7 +225,9 @@ class IndexVersion:
         try:
             self.faiss = faiss.read_index(str(self.path / "vectors.faiss"))
             self.bm25 = BM25Index.load(self.path)
-            self._con = sqlite3.connect(f"file:{self.path / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+            self._con = sqlite3.connect(
+                f"file:{self.path / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False
+            )
             self._con.row_factory = sqlite3.Row
             self._load_row_arrays()
         except IndexCorruptError:
@@ -286,9 +296,15 @@ class IndexVersion:
 
     def _chunk(self, r: sqlite3.Row) -> Chunk:
         return Chunk(
-            chunk_id=r["chunk_id"], doc_id=self.doc_ids[r["doc_index"]], title=self.doc_titles[r["doc_index"]],
-            heading_path=json.loads(r["heading_path"]), text=r["text"], start=r["start"], end=r["end"],
-            ordinal=r["ordinal"], page=r["page"],
+            chunk_id=r["chunk_id"],
+            doc_id=self.doc_ids[r["doc_index"]],
+            title=self.doc_titles[r["doc_index"]],
+            heading_path=json.loads(r["heading_path"]),
+            text=r["text"],
+            start=r["start"],
+            end=r["end"],
+            ordinal=r["ordinal"],
+            page=r["page"],
         )
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
@@ -308,8 +324,12 @@ class IndexVersion:
             return None
         r = self._con.execute("SELECT * FROM documents WHERE doc_index = ?", (i,)).fetchone()
         return Document(
-            doc_id=r["doc_id"], title=r["title"], text=r["text"], source_path=r["source_path"] or "",
-            content_hash=r["content_hash"] or "", meta=json.loads(r["meta"]),
+            doc_id=r["doc_id"],
+            title=r["title"],
+            text=r["text"],
+            source_path=r["source_path"] or "",
+            content_hash=r["content_hash"] or "",
+            meta=json.loads(r["meta"]),
         )
 
     def documents(self) -> list[dict]:
