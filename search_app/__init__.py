@@ -14,8 +14,10 @@ from search_app.state import EXTENSION_KEY, EngineHolder
 
 # Content-Security-Policy: the pages run no script at all and load nothing from elsewhere,
 # so even a markup bug in a passage could not execute or phone home.
-_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'")
+_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def create_app(settings: Settings | None = None, engine=None) -> Flask:

@@ -30,27 +30,44 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m search_app", description="Chinese policy document search.")
+    parser = argparse.ArgumentParser(
+        prog="python -m search_app", description="Chinese policy document search."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,query}")
 
-    serve = sub.add_parser("serve", help="run the web app (waitress)", description="Serve the search web app.")
-    serve.add_argument("--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the whole network)")
+    serve = sub.add_parser(
+        "serve", help="run the web app (waitress)", description="Serve the search web app."
+    )
+    serve.add_argument(
+        "--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)"
+    )
+    serve.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the whole network)"
+    )
     serve.add_argument("--port", type=int, help="port (default 5000; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default from settings)")
 
     query = sub.add_parser(
-        "query", help="search in batch from arguments, a file or stdin",
+        "query",
+        help="search in batch from arguments, a file or stdin",
         description="Run queries through one batched search; write JSONL, CSV or a table.",
     )
-    query.add_argument("queries", nargs="*", metavar="QUERY", help="queries; a single '-' reads them from stdin")
+    query.add_argument(
+        "queries", nargs="*", metavar="QUERY", help="queries; a single '-' reads them from stdin"
+    )
     query.add_argument("--file", "-f", help="file with one query per line (UTF-8 or GB18030); '-' is stdin")
-    query.add_argument("--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)")
+    query.add_argument(
+        "--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)"
+    )
     query.add_argument("--k", "-k", type=int, help="results per query (default from settings)")
     query.add_argument("--mode", "-m", help=f"one of {', '.join(retrieval.MODES)} (default from settings)")
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    query.add_argument("--output", "-o", type=Path,
-                       help="write to this file instead of stdout (CSV gets a BOM so Excel reads the Chinese)")
+    query.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        help="write to this file instead of stdout (CSV gets a BOM so Excel reads the Chinese)",
+    )
     return parser
 
 
@@ -77,16 +94,17 @@ def _decode(data: bytes, name: str, err: TextIO) -> str:
 
 def read_queries(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> list[str]:
     """Queries from arguments, --file or stdin; blank lines are skipped."""
-    source = args.file
-    if args.queries == ["-"]:
-        source = "-" if source is None else source
-        args.queries = [] if source == "-" else args.queries
-    if source is not None and args.queries:
+    queries, source = list(args.queries), args.file
+    if queries == ["-"]:
+        if source is not None:
+            raise UsageError("give '-' (stdin) or --file, not both")
+        queries, source = [], "-"
+    if source is not None and queries:
         raise UsageError("give queries as arguments or with --file, not both")
     if source is None:
-        if not args.queries:
+        if not queries:
             raise UsageError("no query given: pass QUERY arguments, --file FILE, or '-' to read stdin")
-        return list(args.queries)
+        return queries
     if source == "-":
         buffer = getattr(stdin, "buffer", None)
         text = _decode(buffer.read(), "stdin", err) if buffer is not None else stdin.read()
@@ -108,7 +126,18 @@ def _open_engine(settings: Settings):
     return retrieval.SearchEngine.open(settings)
 
 
-def cmd_query(args, stdin: TextIO, out: TextIO, err: TextIO, open_engine: Callable[[Settings], object]) -> int:
+def _utf8(out: TextIO) -> None:
+    """JSONL/CSV piped on Windows would otherwise be written in the ANSI code page."""
+    if out is sys.__stdout__ and not out.isatty() and (out.encoding or "").lower().replace("-", "") != "utf8":
+        try:
+            out.reconfigure(encoding="utf-8")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def cmd_query(
+    args, stdin: TextIO, out: TextIO, err: TextIO, open_engine: Callable[[Settings], object]
+) -> int:
     settings = _settings(index_dir=args.index)
     queries = read_queries(args, stdin, err)
     k = args.k if args.k is not None else settings.default_k
@@ -126,6 +155,7 @@ def cmd_query(args, stdin: TextIO, out: TextIO, err: TextIO, open_engine: Callab
     responses = engine.search_many(cleaned, k=k, mode=mode)  # one call: queries are embedded as a batch
     writer = WRITERS[args.format]
     if args.output is None:
+        _utf8(out)
         writer(responses, out)
         out.flush()
         return EXIT_OK
@@ -178,8 +208,14 @@ def cmd_serve(args, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
-         stderr: TextIO | None = None, open_engine: Callable[[Settings], object] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    open_engine: Callable[[Settings], object] | None = None,
+) -> int:
     """Entry point; streams and the engine opener are injectable so tests run it in-process."""
     stdin, out, err = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()

@@ -69,15 +69,22 @@ def register(app: Flask) -> None:
         status = status_of(exc)
         if status >= 500:
             log.warning("search engine unavailable: %s", exc)
-        hint = "请管理员先运行 make index 建立索引，完成后刷新本页即可，无需重启服务。" \
-            if isinstance(exc, IndexNotFoundError) else ""
+        hint = (
+            "请管理员先运行 make index 建立索引，完成后刷新本页即可，无需重启服务。"
+            if isinstance(exc, IndexNotFoundError)
+            else ""
+        )
         return error_response(status, message_of(exc), hint)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         if status == 404:
-            message = f"no such endpoint: {request.method} {request.path}" if wants_json() else "您访问的页面不存在。"
+            message = (
+                f"no such endpoint: {request.method} {request.path}"
+                if wants_json()
+                else "您访问的页面不存在。"
+            )
         else:
             message = exc.description or exc.name
         response = app.make_response(error_response(status, message))

@@ -1,85 +1,36 @@
 """Query-term highlighting that can never inject markup.
 
-Matches are found on the raw passage, then every piece of text between match
-boundaries is escaped on its own and the `<mark>` tags are put between escaped
-pieces. A tag is therefore never placed inside an entity such as `&amp;`, and a
-passage or query holding `<script>` is rendered as text.
+Terms come from `indexer.textnorm.query_terms` (the same jieba tokens, folded, that
+the lexical ranking uses). They are matched in the *folded* passage, which has the
+same length as the original, so a simplified query marks a traditional passage and
+ＧＤＰ matches gdp. Every piece of the raw passage between match boundaries is then
+escaped on its own and the tags go between escaped pieces: a tag can never land
+inside an entity such as `&amp;`, and `<script>` in a passage or query stays text.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 import unicodedata
 from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-# Common function words that would light up half of every passage.
-_STOPWORDS = frozenset(
-    "我们 你们 他们 什么 怎么 如何 怎样 哪些 为什么 关于 对于 以及 或者 还是 但是 而且 并且 因为 所以 如果 "
-    "这个 那个 这些 那些 一个 一些 可以 进行 是否 有关 方面 问题 相关 主要 情况 the and for with of".split()
-)
-
-
-def _is_word(term: str) -> bool:
-    """True when the term holds a letter, digit or ideograph (not only punctuation or space)."""
-    return any(unicodedata.category(ch)[0] in "LN" for ch in term)
-
-
-@lru_cache(maxsize=1)
-def _lead_query_terms():
-    """`indexer.textnorm.query_terms` when the indexer provides it, else None (jieba fallback)."""
-    if importlib.util.find_spec("indexer.textnorm") is None:
-        return None
-    return getattr(importlib.import_module("indexer.textnorm"), "query_terms", None)
-
-
-def _jieba_terms(query: str) -> list[str]:
-    import jieba
-
-    return [t for t in jieba.lcut_for_search(query) if t.strip().lower() not in _STOPWORDS]
-
-
-@lru_cache(maxsize=1)
-def _converters():
-    """OpenCC simplified<->traditional converters, or () when OpenCC is not installed."""
-    try:
-        import opencc
-    except ImportError:
-        return ()
-    return (opencc.OpenCC("t2s"), opencc.OpenCC("s2t"))
-
-
-def _variants(term: str) -> set[str]:
-    """The term in simplified and traditional script, so either script in a passage is marked."""
-    out = {term}
-    for conv in _converters():
-        out.add(conv.convert(term))
-    return out
+from indexer import textnorm
 
 
 @lru_cache(maxsize=512)
 def query_terms(query: str) -> tuple[str, ...]:
-    """Words of the query worth marking, longest first.
+    """Folded terms worth marking, longest first (so 高质量发展 wins over 发展).
 
-    Single characters are dropped (too noisy) unless the query is that single character.
+    A one-character query (税) is kept although single characters are otherwise too noisy.
     """
-    query = query.strip()
-    if not query:
-        return ()
-    fn = _lead_query_terms()
-    raw = fn(query) if fn is not None else _jieba_terms(query)
-    terms: set[str] = set()
-    for term in raw:
-        term = term.strip()
-        if not term or not _is_word(term):
-            continue
-        if len(term) < 2 and term != query:
-            continue
-        terms |= _variants(term)
-    return tuple(sorted(terms, key=lambda t: (-len(t), t)))
+    terms = [t for t in textnorm.query_terms(query) if t]
+    if not terms:
+        q = textnorm.fold(query.strip())
+        if len(q) == 1 and unicodedata.category(q)[0] in "LN":
+            terms = [q]
+    return tuple(sorted(set(terms), key=lambda t: (-len(t), t)))
 
 
 @lru_cache(maxsize=512)
@@ -87,16 +38,19 @@ def _pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     if not terms:
         return None
     # Longest alternatives first: at each position the longest term wins.
-    return re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    return re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
 
 
 def match_spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Non-overlapping [start, end) spans of the terms in the text; touching spans are merged."""
+    """Non-overlapping [start, end) spans of the (folded) terms in the text; touching spans merge."""
     pattern = _pattern(terms)
-    if pattern is None:
+    if pattern is None or not text:
         return []
+    folded = textnorm.fold(text)
+    if len(folded) != len(text):  # fold promises equal length; if not, match the raw text safely
+        folded = text.lower()
     spans: list[tuple[int, int]] = []
-    for m in pattern.finditer(text):
+    for m in pattern.finditer(folded):
         if spans and m.start() <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], m.end()))
         else:

@@ -9,7 +9,18 @@ from typing import TextIO
 
 from indexer.models import SearchResponse
 
-CSV_COLUMNS = ("query", "rank", "score", "doc_id", "title", "heading_path", "chunk_id", "start", "end", "text")
+CSV_COLUMNS = (
+    "query",
+    "rank",
+    "score",
+    "doc_id",
+    "title",
+    "heading_path",
+    "chunk_id",
+    "start",
+    "end",
+    "text",
+)
 FORMATS = ("jsonl", "csv", "table")
 
 
@@ -25,8 +36,20 @@ def write_csv(responses: Iterable[SearchResponse], out: TextIO) -> None:
     w.writerow(CSV_COLUMNS)
     for resp in responses:
         for r in resp.results:
-            w.writerow([resp.query, r.rank, f"{r.score:.6g}", r.doc_id, r.title, " > ".join(r.heading_path),
-                        r.chunk_id, r.start, r.end, r.text])
+            w.writerow(
+                [
+                    resp.query,
+                    r.rank,
+                    f"{r.score:.6g}",
+                    r.doc_id,
+                    r.title,
+                    " > ".join(r.heading_path),
+                    r.chunk_id,
+                    r.start,
+                    r.end,
+                    r.text,
+                ]
+            )
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -48,7 +48,9 @@ def _date_of(meta: dict) -> str:
 
 
 def result_view(r: SearchResult, terms: tuple[str, ...]) -> ResultView:
-    best = (r.best_sentence_start, r.best_sentence_end) if r.best_sentence_end > r.best_sentence_start else None
+    best = (
+        (r.best_sentence_start, r.best_sentence_end) if r.best_sentence_end > r.best_sentence_start else None
+    )
     return ResultView(
         rank=r.rank,
         title=r.title,

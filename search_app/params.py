@@ -59,8 +59,9 @@ def validate(query: object, k: int, mode: str, settings: Settings) -> SearchPara
 
 def from_args(args, settings: Settings) -> SearchParams:
     """Parameters of `GET ?q=&k=&mode=` (a werkzeug MultiDict or a plain dict)."""
-    return validate(args.get("q", ""), parse_k(args.get("k"), settings), parse_mode(args.get("mode"), settings),
-                    settings)
+    return validate(
+        args.get("q", ""), parse_k(args.get("k"), settings), parse_mode(args.get("mode"), settings), settings
+    )
 
 
 def from_batch_body(body: object, settings: Settings) -> tuple[list[str], int, str]:
@@ -73,7 +74,9 @@ def from_batch_body(body: object, settings: Settings) -> tuple[list[str], int, s
     if not queries:
         raise QueryError('"queries" is empty')
     if len(queries) > settings.max_batch_queries:
-        raise QueryError(f"too many queries: {len(queries)} (at most {settings.max_batch_queries} per request)")
+        raise QueryError(
+            f"too many queries: {len(queries)} (at most {settings.max_batch_queries} per request)"
+        )
     k = parse_k(body.get("k"), settings)
     mode = parse_mode(body.get("mode"), settings)
     cleaned: list[str] = []

@@ -1,0 +1,425 @@
+"""Load source files into normalised `Document`s.
+
+Real policy texts arrive in several encodings (UTF-8 with or without BOM, GB18030,
+Big5 for old traditional-character transcriptions) and with web-scrape noise:
+CRLF, full-width indentation, zero-width characters, blank lines, paragraphs cut
+into pieces where the source page had a link, and a licence footer. Everything
+downstream (chunk offsets, hashes, snippets) refers to the normalised text built
+here, so normalisation is done once, deterministically, in this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.models import Document
+
+SUFFIXES = (".txt", ".md")
+SIDECAR_SUFFIX = ".meta.json"
+MAX_BYTES = 50 * 1024 * 1024  # a policy text is at most a few MB; bigger is a mistake
+TITLE_MAX_CHARS = 60
+DOC_ID_MAX_CHARS = 100
+
+# --- decoding -----------------------------------------------------------------
+
+_COMMON_CHARS = frozenset(
+    "的一是不了在人有我他这這个個们們中来來上大为為和国國地到以说說时時要就出会會可也对對"
+    "生能而子那得于於着下自之年过過发發后後作里裏用道行所然家种種事成方多经經么麼去法学學"
+    "如都同现現当當没沒动動面起看定天分还還进進好小部其些主样樣理心本前开開但因只从從想实實"
+)
+_ALLOWED_CONTROL = {"\t", "\n", "\r", "\f", "\v", "\x1b"}
+
+
+class DocumentError(Exception):
+    """A file that could not be loaded; `reason` is meant for people."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """NUL bytes or many control bytes mean an image, archive, office file ..."""
+    head = raw[:65536]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 0x20 and chr(b) not in _ALLOWED_CONTROL)
+    return controls > max(2, len(head) // 100)
+
+
+def _plausibility(text: str) -> float:
+    """How much a decoded text looks like Chinese/ASCII prose, to choose among legacy codecs.
+
+    A Big5 file decodes without error as GB18030 too, but into private-use
+    characters, kana and rare ideographs; common ideographs and CJK punctuation
+    tell the right reading apart.
+    """
+    if not text:
+        return 0.0
+    good = bad = common = 0
+    for ch in text:
+        cp = ord(ch)
+        if ch in _COMMON_CHARS:
+            common += 1
+        if 0x4E00 <= cp <= 0x9FFF or 0x20 <= cp < 0x7F or ch in "\n\r\t" or 0x3000 <= cp <= 0x303F:
+            good += 1
+        elif 0xFF00 <= cp <= 0xFFEF or 0x2000 <= cp <= 0x206F:
+            good += 1
+        elif 0xE000 <= cp <= 0xF8FF or cp == 0xFFFD or cp < 0x20 or 0x3040 <= cp <= 0x30FF:
+            bad += 1
+    return (good - 5 * bad + 3 * common) / len(text)
+
+
+def _strict(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_bytes(raw: bytes) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM or not), then GB18030 / Big5, then a detector's hint."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = _strict(raw, "utf-16")
+        if text is not None:
+            return text, "utf-16"
+    text = _strict(raw, "utf-8-sig")
+    if text is not None:
+        return text, "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    candidates = [(enc, t) for enc in ("gb18030", "big5") if (t := _strict(raw, enc)) is not None]
+    if candidates:
+        # max() keeps the first of equals, so GB18030 wins ties.
+        enc, text = max(candidates, key=lambda c: _plausibility(c[1]))
+        if _plausibility(text) > 0.5:
+            return text, enc
+    return _decode_with_hint(raw)
+
+
+def _decode_with_hint(raw: bytes) -> tuple[str, str]:
+    """Last resort: ask charset-normalizer, accept only a plausible answer."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is not None and best.encoding:
+        text = _strict(raw, best.encoding)
+        if text is not None and _plausibility(text) > 0.5:
+            return text, best.encoding
+    raise UnicodeError("not UTF-8, GB18030 or Big5, and no plausible encoding detected")
+
+
+# --- normalisation ----------------------------------------------------------------
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_ODD_SPACE_RUN = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]*[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000][\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]*")
+_NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x0b|\x0c|\x85")
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SENTENCE_END = "。！？；：!?;:…"
+_CLOSERS = "，。、；：！？）》」』”’〕】〉,.;:!?)…"
+_OPENERS = "（《「『“‘〔【〈("
+_TRAILING_QUOTES = "”’」』）)》"
+# A heading marker followed by some title text: such a line is never glued to the next.
+_HEADING_LIKE = re.compile(
+    r"^(#{1,6}\s|第[一二三四五六七八九十百零〇\d]+[编編部章节節条條]|"
+    r"[一二三四五六七八九十]+、\S|[（(][一二三四五六七八九十\d]+[）)]\S|\d{1,2}[.．、]\D)"
+)
+_LICENCE_FOOTER = re.compile(r"^(本作品(是|来自|在)|這部作品|这部作品|Public domain$)")
+_FOOTER_WINDOW = 40  # paragraphs from the end in which a licence footer may start
+
+
+def _clean_line(line: str) -> str:
+    """Drop zero-width chars; trim odd spaces; an odd space between two CJK chars is layout."""
+    line = line.translate(_ZERO_WIDTH)
+    line = line.strip(" \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000")
+    line = line.strip()
+    return _ODD_SPACE_RUN.sub(_inner_space, line)
+
+
+def _inner_space(match: re.Match) -> str:
+    text, start, end = match.string, match.start(), match.end()
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    if re.match(f"[{_CJK}]", before) and re.match(f"[{_CJK}]", after):
+        return ""  # "李\u3000强" is a name spaced out for layout
+    return " "
+
+
+def _ends_sentence(line: str) -> bool:
+    core = line.rstrip(_TRAILING_QUOTES) or line
+    return core[-1] in _SENTENCE_END
+
+
+def _is_continuation(prev: str, nxt: str, soft_breaks: bool) -> bool:
+    """Does `nxt` continue the paragraph `prev` (a break left by a link or bold run)?"""
+    if nxt[0] in _CLOSERS or prev[-1] in _OPENERS:
+        return True
+    if not soft_breaks or _ends_sentence(prev):
+        return False
+    return not (_HEADING_LIKE.match(prev) or _HEADING_LIKE.match(nxt))
+
+
+def _glue(prev: str, nxt: str) -> str:
+    if prev[-1].isascii() and nxt[0].isascii() and prev[-1].isalpha() and nxt[0].isalpha():
+        return prev + " " + nxt
+    return prev + nxt
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Split into paragraphs: blank lines always separate; single breaks join when they are soft.
+
+    Where a file separates paragraphs by blank lines (most web scrapes), a single
+    line break inside a block that does not follow a sentence end is a leftover of
+    a link or bold run ("……制定\\n“十三五”规划\\n、全面……") and is removed. Files that
+    use one line per paragraph keep every line break except before closing punctuation.
+    """
+    lines = []
+    for raw_line in _NEWLINES.sub("\n", text).split("\n"):
+        cleaned = _clean_line(raw_line)
+        if cleaned or raw_line.translate(_ZERO_WIDTH).strip(" \t\u3000\u00a0"):
+            lines.append(cleaned)
+        elif not raw_line.strip() or raw_line.translate(_ZERO_WIDTH) == "":
+            # A line of only zero-width chars is layout debris inside a paragraph, not a blank line.
+            if raw_line and not raw_line.translate(_ZERO_WIDTH):
+                continue
+            lines.append("")
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if line:
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    blocks = [b for b in blocks if b]
+    single = sum(len(b) - 1 for b in blocks)
+    soft_breaks = len(blocks) > 1 and (len(blocks) - 1) * 2 >= single
+    paragraphs: list[str] = []
+    for block in blocks:
+        current = block[0]
+        for line in block[1:]:
+            if _is_continuation(current, line, soft_breaks):
+                current = _glue(current, line)
+            else:
+                paragraphs.append(current)
+                current = line
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _drop_licence_footer(paragraphs: list[str]) -> list[str]:
+    """Cut the Wikisource public-domain notice that scraped texts end with; it is not content."""
+    start = max(0, len(paragraphs) - _FOOTER_WINDOW)
+    for i in range(start, len(paragraphs)):
+        if i > 0 and _LICENCE_FOOTER.match(paragraphs[i]):
+            return paragraphs[:i]
+    return paragraphs
+
+
+def normalise_text(text: str) -> str:
+    """One paragraph per line, joined by "\\n"; no blank lines, no edge spaces, no zero-width chars."""
+    return "\n".join(_drop_licence_footer(_paragraphs(text)))
+
+
+# --- identity and metadata ----------------------------------------------------------
+
+
+def safe_doc_id(stem: str) -> str:
+    """A file-name stem made safe for URLs and paths: CJK, letters, digits, - and _ only."""
+    stem = unicodedata.normalize("NFKC", stem)
+    safe = "".join(ch if (ch.isalnum() or ch in "-_") and not ch.isspace() else "-" for ch in stem)
+    safe = re.sub(r"-{2,}", "-", safe).strip("-")
+    if len(safe) > DOC_ID_MAX_CHARS:
+        safe = safe[:DOC_ID_MAX_CHARS].rstrip("-") + "-" + hashlib.sha1(stem.encode()).hexdigest()[:8]
+    if not safe:
+        safe = "doc-" + hashlib.sha1(stem.encode()).hexdigest()[:10]
+    return safe
+
+
+def _looks_like_title(stem: str) -> bool:
+    """A readable name ("2024年政府工作报告") rather than an id ("000_025b12c513c7c695")."""
+    if len(re.findall(f"[{_CJK}]", stem)) >= 2:
+        return True
+    if re.search(r"[0-9a-fA-F]{8,}", stem) and re.search(r"\d", stem):
+        return False
+    return len(re.findall(r"[A-Za-z]", stem)) >= 3 and not re.fullmatch(r"[\w\-.]*\d[\w\-.]*", stem)
+
+
+def guess_type(title: str) -> str:
+    """Document kind from its title; a resolution *on* a report is a resolution."""
+    if re.search("决议|決議", title):
+        return "resolution"
+    if re.search("报告|報告", title):
+        return "report"
+    if re.search("讲话|講話|发言|發言|致辞|致辭", title):
+        return "speech"
+    return "other"
+
+
+def guess_year(title: str) -> int | None:
+    match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", title)
+    return int(match.group(1)) if match else None
+
+
+def _sidecar_path(path: Path) -> Path | None:
+    for candidate in (path.with_suffix(SIDECAR_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_sidecar(path: Path) -> dict:
+    """Optional `<stem>.meta.json` (title, date, year, source, type); {} when absent."""
+    sidecar = _sidecar_path(path)
+    if sidecar is None:
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeError, json.JSONDecodeError) as exc:
+        raise DocumentError(path, f"unreadable metadata file {sidecar.name}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DocumentError(path, f"metadata file {sidecar.name} must hold a JSON object")
+    meta = {k: data[k] for k in ("title", "date", "year", "source", "type") if data.get(k) not in (None, "")}
+    if "year" in meta:
+        try:
+            meta["year"] = int(meta["year"])
+        except (TypeError, ValueError) as exc:
+            raise DocumentError(path, f"metadata file {sidecar.name}: year {data['year']!r} is not a number") from exc
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in meta.items()}
+
+
+def _title(path: Path, text: str, sidecar: dict) -> str:
+    if isinstance(sidecar.get("title"), str) and sidecar["title"]:
+        return sidecar["title"]
+    stem = unicodedata.normalize("NFC", path.stem).strip()
+    if _looks_like_title(stem):
+        return stem
+    return text.split("\n", 1)[0].strip()[:TITLE_MAX_CHARS]
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    text: str
+    encoding: str
+
+
+def _read(path: Path) -> _Raw:
+    if path.suffix.lower() not in SUFFIXES:
+        raise DocumentError(path, f"unsupported file type {path.suffix or '(none)'!r}; expected .txt or .md")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError(path, f"file too large ({size} bytes; limit {MAX_BYTES})")
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DocumentError(path, "file not found") from exc
+    except OSError as exc:
+        raise DocumentError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if not raw.strip():
+        raise DocumentError(path, "empty file")
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(raw):
+        raise DocumentError(path, "binary file (NUL or control bytes), not text")
+    try:
+        text, encoding = decode_bytes(raw)
+    except UnicodeError as exc:
+        raise DocumentError(path, f"undecodable text: {exc}") from exc
+    return _Raw(text, encoding)
+
+
+def load_document(path: Path) -> Document:
+    """Read, decode and normalise one .txt/.md file; raises DocumentError with a readable reason."""
+    path = Path(path)
+    raw = _read(path)
+    text = normalise_text(raw.text)
+    if not text:
+        raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
+    sidecar = read_sidecar(path)
+    title = _title(path, text, sidecar)
+    year = sidecar.get("year") or guess_year(title)
+    meta: dict = {"type": sidecar.get("type") or guess_type(title), "source": sidecar.get("source") or str(path)}
+    if year:
+        meta["year"] = year
+    if sidecar.get("date"):
+        meta["date"] = sidecar["date"]
+    meta["encoding"] = raw.encoding
+    return Document(
+        doc_id=safe_doc_id(path.stem),
+        title=title,
+        text=text,
+        source_path=str(path),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        meta=meta,
+    )
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    rel = path.relative_to(root).parts
+    return any(part.startswith(".") for part in rel)
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
+    """Files to load, in a stable order: given files as is, folders searched recursively."""
+    found: list[Path] = []
+    errors: list[DocumentError] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found.extend(
+                p
+                for p in sorted(given.rglob("*"), key=lambda p: p.relative_to(given).as_posix())
+                if p.is_file()
+                and p.suffix.lower() in SUFFIXES
+                and not p.name.lower().endswith(SIDECAR_SUFFIX)
+                and not _is_hidden(p, given)
+            )
+        elif given.exists():
+            found.append(given)
+        else:
+            errors.append(DocumentError(given, "no such file or folder"))
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique, errors
+
+
+def iter_documents(paths: list[Path]) -> tuple[list[Document], list[DocumentError]]:
+    """Load every file under `paths`; a bad file is reported and skipped, the rest still load.
+
+    doc_ids are made unique (a second "report.txt" in another folder becomes
+    "report-2"); a file whose normalised text repeats an earlier one is reported.
+    """
+    files, errors = discover(paths)
+    docs: list[Document] = []
+    by_hash: dict[str, Document] = {}
+    ids: set[str] = set()
+    for path in files:
+        try:
+            doc = load_document(path)
+        except DocumentError as exc:
+            errors.append(exc)
+            continue
+        if doc.content_hash in by_hash:
+            errors.append(DocumentError(path, f"same text as {by_hash[doc.content_hash].source_path}; skipped"))
+            continue
+        doc.doc_id = _unique_id(doc.doc_id, ids)
+        ids.add(doc.doc_id)
+        by_hash[doc.content_hash] = doc
+        docs.append(doc)
+    return docs, errors
+
+
+def _unique_id(doc_id: str, taken: set[str]) -> str:
+    if doc_id not in taken:
+        return doc_id
+    n = 2
+    while f"{doc_id}-{n}" in taken:
+        n += 1
+    return f"{doc_id}-{n}"
