@@ -116,7 +116,7 @@ def _decode_with_hint(raw: bytes) -> tuple[str, str]:
 # --- normalisation ----------------------------------------------------------------
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_ODD_SPACE_RUN = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]*[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000][\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000 ]*")
+_SPACE_RUN = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x0b|\x0c|\x85")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SENTENCE_END = "。！？；：!?;:…"
@@ -133,15 +133,14 @@ _FOOTER_WINDOW = 40  # paragraphs from the end in which a licence footer may sta
 
 
 def _clean_line(line: str) -> str:
-    """Drop zero-width chars; trim odd spaces; an odd space between two CJK chars is layout."""
-    line = line.translate(_ZERO_WIDTH)
-    line = line.strip(" \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000")
-    line = line.strip()
-    return _ODD_SPACE_RUN.sub(_inner_space, line)
+    """Drop zero-width chars and edge spaces; odd inner spaces become one space (none between CJK)."""
+    return _SPACE_RUN.sub(_inner_space, line.translate(_ZERO_WIDTH).strip())
 
 
 def _inner_space(match: re.Match) -> str:
     text, start, end = match.string, match.start(), match.end()
+    if set(match.group()) == {" "}:
+        return match.group()  # ordinary spaces are the author's
     before = text[start - 1] if start else ""
     after = text[end] if end < len(text) else ""
     if re.match(f"[{_CJK}]", before) and re.match(f"[{_CJK}]", after):
@@ -180,13 +179,9 @@ def _paragraphs(text: str) -> list[str]:
     lines = []
     for raw_line in _NEWLINES.sub("\n", text).split("\n"):
         cleaned = _clean_line(raw_line)
-        if cleaned or raw_line.translate(_ZERO_WIDTH).strip(" \t\u3000\u00a0"):
-            lines.append(cleaned)
-        elif not raw_line.strip() or raw_line.translate(_ZERO_WIDTH) == "":
-            # A line of only zero-width chars is layout debris inside a paragraph, not a blank line.
-            if raw_line and not raw_line.translate(_ZERO_WIDTH):
-                continue
-            lines.append("")
+        if not cleaned and raw_line.strip():
+            continue  # only zero-width chars: layout debris inside a paragraph, not a blank line
+        lines.append(cleaned)
     blocks: list[list[str]] = [[]]
     for line in lines:
         if line:

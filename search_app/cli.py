@@ -9,6 +9,7 @@ itself is broken.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 from collections.abc import Callable
@@ -170,15 +171,26 @@ def cmd_query(
 
 
 def _warm_up(app, err: TextIO) -> None:
-    """Load model and index before the first visitor; without an index, say so and keep serving 503s."""
+    """Load index, model and tokenizer before the first visitor; with no index, warn and serve 503s."""
+    from search_app.highlight import query_terms
     from search_app.state import EXTENSION_KEY
 
     try:
-        app.extensions[EXTENSION_KEY].get(refresh=False)
+        engine = app.extensions[EXTENSION_KEY].get(refresh=False)
+        warm = getattr(engine, "warm_up", None)
+        if callable(warm):
+            warm()
+        query_terms("预热")
     except IndexNotFoundError as exc:
         print(f"warning: {message_of(exc)} Until then the app answers 503.", file=err, flush=True)
     except SearchEngineError as exc:
         print(f"warning: the search engine cannot open: {message_of(exc)}", file=err, flush=True)
+    except Exception as exc:  # a warm-up failure must not stop the server; requests will report it
+        print(
+            f"warning: warm-up failed ({type(exc).__name__}: {exc}); the first search will retry",
+            file=err,
+            flush=True,
+        )
 
 
 def cmd_serve(args, out: TextIO, err: TextIO) -> int:
@@ -220,7 +232,8 @@ def main(
     stdin, out, err = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # --help and usage errors
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the reason
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:

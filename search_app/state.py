@@ -4,15 +4,20 @@ Opening loads the embedding model and the index (seconds), so it happens once pe
 process, under a lock, on the first request that needs it. A failed open (no index
 yet) is not cached: once `make index` has run, the next request succeeds without a
 restart. Every later request asks the engine whether a newer index version was
-published (`reload_if_changed`, a cheap stat), so a re-index is served at once.
+published (`reload_if_changed`, a cheap stat), so a re-index is served at once; if
+that newer version cannot be loaded, the one already open keeps serving.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from indexer.config import Settings
+from indexer.errors import SearchEngineError
+
+log = logging.getLogger(__name__)
 
 
 def _open_real_engine(settings: Settings):
@@ -41,7 +46,10 @@ class EngineHolder:
                     self._engine = self._opener(self.settings)
                 return self._engine
         if refresh:
-            engine.reload_if_changed()
+            try:
+                engine.reload_if_changed()
+            except SearchEngineError as exc:  # the loaded version stays valid: keep serving it
+                log.warning("new index version not loaded, still serving the previous one: %s", exc)
         return engine
 
 

