@@ -33,7 +33,7 @@ SELF_CONTAINED_BODY = 50  # a point whose paragraph has this much more than its 
 
 @dataclass(frozen=True)
 class Level:
-    """One kind of heading marker, ranked from outer (0) to inner."""
+    """One kind of heading marker."""
 
     name: str
     pattern: re.Pattern
@@ -41,38 +41,44 @@ class Level:
     marker_title: bool = False  # the title is the marker alone ("第三条"), not the first sentence
     point: bool = False  # an enumerated point: numbering may restart at 1 anywhere
     self_contained: bool = False  # with a body, it labels its own paragraph only
+    floating: bool = False  # its rank among the floating levels follows the document (see _ranks)
 
 
 def _level(name: str, regex: str, **flags) -> Level:
     return Level(name, re.compile(regex), **flags)
 
 
-# Outer to inner. 第X条 sits under 章/节 and above 一、: in laws and regulations an
-# article holds (一)/1. items, so it must not be closed by them.
+# Default rank order, outer to inner. 第X条 sits under 章/节 and above 一、: in laws an
+# article holds (一)/1. items, which must not close it. The floating levels keep this
+# order unless a document uses them the other way round (see _ranks).
 LEVELS: tuple[Level, ...] = (
     _level("part", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})(?:编|編|部分)", pure_only=True),
     _level("chapter", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})章", pure_only=True),
     _level("section", rf"^第(?P<num>[{_CN_BIG}\d]{{1,4}})[节節]", pure_only=True),
     _level("article", rf"^第(?P<num>[{_CN_BIG}\d]{{1,5}})[条條](?=\s|$|[：:])", marker_title=True),
-    _level("cn", rf"^(?P<num>[{_CN}]{{1,3}})、(?![{_CN}两]{{1,3}}[、月季年])"),
-    _level("cn_paren", rf"^[（(](?P<num>[{_CN}]{{1,3}})[）)]"),
-    _level("arabic", rf"^(?P<num>[{_ARABIC}]{{1,2}})[.．、](?![{_ARABIC}])"),
-    _level("arabic_paren", rf"^[（(](?P<num>[{_ARABIC}]{{1,2}})[）)]", self_contained=True),
-    _level("circled", r"^(?P<num>[\u2460-\u2473])", pure_only=True),
-    _level("ordinal_point", rf"^第(?P<num>[{_CN}]{{1,3}})[，、,]", point=True, self_contained=True),
+    _level("cn", rf"^(?P<num>[{_CN}]{{1,3}})、(?![{_CN}两]{{1,2}}(?:、|月|季度))", floating=True),
+    _level("cn_paren", rf"^[（(](?P<num>[{_CN}]{{1,3}})[）)]", floating=True),
+    _level("arabic", rf"^(?P<num>[{_ARABIC}]{{1,2}})[.．、](?![{_ARABIC}])", floating=True),
+    _level("arabic_paren", rf"^[（(](?P<num>[{_ARABIC}]{{1,2}})[）)]", self_contained=True, floating=True),
+    _level("circled", r"^(?P<num>[\u2460-\u2473])", pure_only=True, floating=True),
+    _level("ordinal", rf"^第(?P<num>[{_CN}]{{1,3}})[，、,]", point=True, self_contained=True, floating=True),
     _level("point", rf"^(?P<num>[{_CN}]{{1,3}})[是要](?=\S)", point=True, self_contained=True),
 )
 _MARKDOWN = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
-_MD_LEVELS = 6  # markdown heading ranks come before all of LEVELS
+_MD_LEVELS = 6  # markdown heading ranks 0..5 come before all of LEVELS
 
 
 @dataclass
 class _Heading:
-    rank: int
+    level: int  # index into LEVELS, or -1 .. -6 for markdown # .. ######
     number: int
     title: str
     pure: bool  # a heading line of its own, not part of the body
     self_contained: bool = False
+
+    @property
+    def spec(self) -> Level | None:
+        return LEVELS[self.level] if self.level >= 0 else None
 
 
 @dataclass
@@ -128,26 +134,26 @@ def _first_clause(text: str, skip: int) -> str:
 
 
 def _parse_heading(paragraph: str, markdown: bool) -> _Heading | None:
-    """A heading candidate if the paragraph opens with a marker; numbering is checked later."""
+    """A heading candidate if the paragraph opens with a marker; the outline decides later."""
     if markdown and (md := _MARKDOWN.match(paragraph)):
-        return _Heading(len(md["hashes"]) - 1, 0, md["title"], pure=True)
-    for rank, level in enumerate(LEVELS, start=_MD_LEVELS):
+        return _Heading(-len(md["hashes"]), 0, md["title"], pure=True)
+    for index, level in enumerate(LEVELS):
         match = level.pattern.match(paragraph)
         if not match:
             continue
-        rest = paragraph[match.end() :].strip()
-        if not rest and not level.marker_title:
+        if not paragraph[match.end() :].strip() and not level.marker_title:
             return None  # a bare "一、" carries no title
         pure = len(paragraph) <= PURE_HEADING_MAX_CHARS and not _ends_clause(paragraph)
         if level.pure_only and not pure:
             return None
-        if level.marker_title:
-            title = match.group(0).strip() if not pure else paragraph
+        if pure:
+            title = paragraph
+        elif level.marker_title:
+            title = match.group(0).strip()
         else:
-            title = paragraph if pure else _first_clause(paragraph, match.end())
-        body = len(paragraph) - len(title)
-        contained = level.self_contained and not pure and body >= SELF_CONTAINED_BODY
-        return _Heading(rank, _number(match["num"]), title, pure, contained)
+            title = _first_clause(paragraph, match.end())
+        contained = level.self_contained and not pure and len(paragraph) - len(title) >= SELF_CONTAINED_BODY
+        return _Heading(index, _number(match["num"]), title, pure, contained)
     return None
 
 
@@ -166,44 +172,72 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _ranks(candidates: list[_Heading]) -> dict[int, int]:
+    """Rank of each level in this document, outer = smaller.
+
+    Floating levels are ordered by where their first heading *line* appears: most
+    documents open with 一、 and nest （一） inside, but some (the 1981 report) open
+    with （一） and nest 一、 inside. Levels never seen as a heading line keep the
+    default order after those that were.
+    """
+    first_line: dict[int, int] = {}
+    for pos, h in enumerate(candidates):
+        if h.pure and h.level >= 0 and LEVELS[h.level].floating:
+            first_line.setdefault(h.level, pos)
+    floating = [i for i, lv in enumerate(LEVELS) if lv.floating]  # contiguous slots in LEVELS
+    ordered = sorted(floating, key=lambda i: (first_line.get(i, len(candidates)), i))
+    ranks = {i: _MD_LEVELS + i for i in range(len(LEVELS))}
+    for slot, level in zip(floating, ordered):
+        ranks[level] = _MD_LEVELS + slot
+    return ranks
+
+
 class _Outline:
     """The open headings while reading a document top to bottom."""
 
-    def __init__(self) -> None:
+    def __init__(self, candidates: list[_Heading]) -> None:
+        self.ranks = _ranks(candidates)
+        # A level that has heading lines of its own: its markers opening body paragraphs are list items.
+        self.has_lines = {h.level for h in candidates if h.pure}
         self.stack: list[_Heading] = []
-        self.last: dict[int, int] = {}  # rank -> number of its last heading under the current parent
-        self.rejected: dict[int, int] = {}  # rank -> number of the last marker found to be a list item
+        self.last: dict[int, int] = {}  # level -> number of its last heading under the current parent
+        self.rejected: dict[int, int] = {}  # level -> number of the last marker found to be a list item
+
+    def rank(self, h: _Heading) -> int:
+        return -h.level - 1 if h.level < 0 else self.ranks[h.level]
 
     def accepts(self, h: _Heading) -> bool:
         """Is a marked paragraph a heading? Rejects numbered lists inside the body."""
-        if h.rank < _MD_LEVELS:
-            return True
-        ok = self._in_sequence(h)
-        if ok and not h.pure and self.rejected.get(h.rank) == h.number - 1:
-            ok = False  # "四、……" right after a rejected "三、……" continues that list
+        spec = h.spec
+        if spec is None or spec.marker_title:
+            return True  # markdown; articles, numbered right through a law and unmistakable with their space
+        ok = self._in_sequence(h, spec)
+        if ok and not h.pure and h.level in self.has_lines and not spec.point:
+            ok = h.number == self.last.get(h.level, -1) + 1  # only exactly the next heading
+        if ok and not h.pure:
+            ok = self.rejected.get(h.level) != h.number - 1
         if not ok:
-            self.rejected[h.rank] = h.number
+            self.rejected[h.level] = h.number
         return ok
 
-    def _in_sequence(self, h: _Heading) -> bool:
-        """Numbering must continue (or start at 1) under the current parent."""
-        last = self.last.get(h.rank)
+    def _in_sequence(self, h: _Heading, spec: Level) -> bool:
+        """Numbering must continue, or start at 1, under the current parent."""
+        last = self.last.get(h.level)
         if last is None:
             return h.pure or h.number == 1
-        if h.number == last + 1:
-            return True
-        level = LEVELS[h.rank - _MD_LEVELS]
-        if level.point and h.number == 1:
+        if h.number == last + 1 or (h.number == 1 and (spec.point or h.pure)):
             return True
         return h.pure and last < h.number <= last + 2
 
     def open(self, h: _Heading) -> None:
-        while self.stack and self.stack[-1].rank >= h.rank:
+        rank = self.rank(h)
+        while self.stack and self.rank(self.stack[-1]) >= rank:
             self.stack.pop()
         self.stack.append(h)
-        self.last[h.rank] = h.number
-        self.last = {r: n for r, n in self.last.items() if r <= h.rank}
-        self.rejected = {r: n for r, n in self.rejected.items() if r < h.rank}
+        deeper = {lv for lv in self.last if lv >= 0 and self.ranks[lv] > rank}
+        self.last = {lv: n for lv, n in self.last.items() if lv not in deeper}
+        self.last[h.level] = h.number
+        self.rejected = {lv: n for lv, n in self.rejected.items() if lv >= 0 and self.ranks[lv] < rank}
 
     def close_self_contained(self) -> None:
         if self.stack and self.stack[-1].self_contained:
@@ -215,20 +249,21 @@ class _Outline:
 
 def split_sections(text: str, markdown: bool = False) -> list[_Section]:
     """Group paragraphs under their heading paths; heading lines themselves hold no body."""
-    outline = _Outline()
+    spans = _paragraph_spans(text)
+    headings = [_parse_heading(text[s:e], markdown) for s, e in spans]
+    outline = _Outline([h for h in headings if h is not None])
     sections: list[_Section] = []
-    for start, end in _paragraph_spans(text):
-        paragraph = text[start:end]
-        heading = _parse_heading(paragraph, markdown)
-        if heading is not None and outline.accepts(heading):
+    for span, heading in zip(spans, headings):
+        accepted = heading is not None and outline.accepts(heading)
+        if accepted:
             outline.open(heading)
             if heading.pure:
                 continue
         path = outline.path()
         if not sections or sections[-1].path != path:
             sections.append(_Section(path))
-        sections[-1].spans.append((start, end))
-        if heading is not None:
+        sections[-1].spans.append(span)
+        if accepted:
             outline.close_self_contained()
     return sections
 
@@ -315,39 +350,59 @@ def _pack(units: list[tuple[int, int]], target: int, max_chars: int, min_chars: 
     return pieces
 
 
-def _merge_tiny(pieces: list[tuple[tuple[str, ...], int, int]], max_chars: int, min_chars: int):
-    """A fragment under min_chars joins the chunk before it (or after it) when the result fits."""
-    merged: list[list] = []
-    for path, start, end in pieces:
-        if end - start < min_chars and merged and end - merged[-1][1] <= max_chars:
-            merged[-1][2] = end
-        elif merged and merged[-1][2] - merged[-1][1] < min_chars and end - merged[-1][1] <= max_chars:
-            merged[-1] = [path, merged[-1][1], end]  # a tiny first piece takes the next one's path
+@dataclass
+class _Piece:
+    path: tuple[str, ...]
+    start: int
+    end: int
+    weight: int = 0  # length of the largest piece merged in; its path labels the chunk
+
+    def __post_init__(self) -> None:
+        self.weight = self.weight or self.end - self.start
+
+
+def _merge_tiny(pieces: list[_Piece], max_chars: int, min_chars: int) -> list[_Piece]:
+    """A fragment under min_chars joins the chunk before it (or else after it) when the result fits.
+
+    The merged chunk keeps the heading path of whichever part holds most of its text.
+    """
+    merged: list[_Piece] = []
+    for piece in pieces:
+        last = merged[-1] if merged else None
+        fits = last is not None and piece.end - last.start <= max_chars
+        if fits and (piece.end - piece.start < min_chars or last.end - last.start < min_chars):
+            if piece.weight > last.weight:
+                last.path, last.weight = piece.path, piece.weight
+            last.end = piece.end
         else:
-            merged.append([path, start, end])
-    return [tuple(m) for m in merged]
+            merged.append(piece)
+    return merged
 
 
 def chunk_document(doc: Document, target_chars: int = 320, max_chars: int = 480, min_chars: int = 40) -> list[Chunk]:
     """Heading-aware chunks of `doc`; `doc.text[c.start:c.end] == c.text` for every chunk."""
-    if min_chars > target_chars or target_chars > max_chars or max_chars < 1:
-        raise ValueError("chunk sizes must satisfy 0 < min_chars <= target_chars <= max_chars")
+    if not 0 <= min_chars <= target_chars <= max_chars or max_chars < 1:
+        raise ValueError(
+            f"need 0 <= min_chars <= target_chars <= max_chars, got {min_chars}, {target_chars}, {max_chars}"
+        )
     text = doc.text
     markdown = doc.source_path.lower().endswith((".md", ".markdown"))
     pieces = []
     for section in split_sections(text, markdown):
         units, para_starts = _units(text, section.spans, max_chars)
-        pieces.extend((section.path, s, e) for s, e in _pack(units, target_chars, max_chars, min_chars, para_starts))
+        pieces.extend(
+            _Piece(section.path, s, e) for s, e in _pack(units, target_chars, max_chars, min_chars, para_starts)
+        )
     return [
         Chunk(
             chunk_id=f"{doc.doc_id}#{ordinal}",
             doc_id=doc.doc_id,
             title=doc.title,
-            heading_path=list(path),
-            text=text[start:end],
-            start=start,
-            end=end,
+            heading_path=list(piece.path),
+            text=text[piece.start : piece.end],
+            start=piece.start,
+            end=piece.end,
             ordinal=ordinal,
         )
-        for ordinal, (path, start, end) in enumerate(_merge_tiny(pieces, max_chars, min_chars))
+        for ordinal, piece in enumerate(_merge_tiny(pieces, max_chars, min_chars))
     ]

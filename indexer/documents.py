@@ -23,6 +23,9 @@ SUFFIXES = (".txt", ".md")
 SIDECAR_SUFFIX = ".meta.json"
 MAX_BYTES = 50 * 1024 * 1024  # a policy text is at most a few MB; bigger is a mistake
 TITLE_MAX_CHARS = 60
+HEADER_LINES = 6
+# Notes kept next to documents in a folder, not documents themselves (given by name, they still load).
+SKIPPED_NAMES = frozenset({"readme", "sources", "license", "licence", "changelog"})
 DOC_ID_MAX_CHARS = 100
 
 # --- decoding -----------------------------------------------------------------
@@ -87,7 +90,7 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
     """Text and encoding name: UTF-8 (BOM or not), then GB18030 / Big5, then a detector's hint."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = _strict(raw, "utf-16")
-        if text is not None:
+        if text is not None and _plausibility(text) > 0.5:
             return text, "utf-16"
     text = _strict(raw, "utf-8-sig")
     if text is not None:
@@ -128,24 +131,24 @@ _HEADING_LIKE = re.compile(
     r"^(#{1,6}\s|第[一二三四五六七八九十百零〇\d]+[编編部章节節条條]|"
     r"[一二三四五六七八九十]+、\S|[（(][一二三四五六七八九十\d]+[）)]\S|\d{1,2}[.．、]\D)"
 )
+# Lines that open a block of their own in Markdown or plain lists: never glued to the line before.
+_BLOCK_START = re.compile(r"^([-*+>|]\s|#{1,6}\s|```|\d{1,3}[.)]\s|——)")
 _LICENCE_FOOTER = re.compile(r"^(本作品(是|来自|在)|這部作品|这部作品|Public domain$)")
-_FOOTER_WINDOW = 40  # paragraphs from the end in which a licence footer may start
+_FOOTER_WINDOW = 60  # non-blank lines from the end in which a licence footer may start
 
 
 def _clean_line(line: str) -> str:
-    """Drop zero-width chars and edge spaces; odd inner spaces become one space (none between CJK)."""
+    """Drop zero-width chars and edge spaces; a run of odd inner spaces (U+3000, tab ...) becomes one space.
+
+    The inner space is kept rather than dropped: it separates "第一条" from its text
+    and "李\u3000强" reads as well as "李 强".
+    """
     return _SPACE_RUN.sub(_inner_space, line.translate(_ZERO_WIDTH).strip())
 
 
 def _inner_space(match: re.Match) -> str:
-    text, start, end = match.string, match.start(), match.end()
-    if set(match.group()) == {" "}:
-        return match.group()  # ordinary spaces are the author's
-    before = text[start - 1] if start else ""
-    after = text[end] if end < len(text) else ""
-    if re.match(f"[{_CJK}]", before) and re.match(f"[{_CJK}]", after):
-        return ""  # "李\u3000强" is a name spaced out for layout
-    return " "
+    run = match.group()
+    return run if set(run) == {" "} else " "  # ordinary spaces are the author's
 
 
 def _ends_sentence(line: str) -> bool:
@@ -157,15 +160,18 @@ def _is_continuation(prev: str, nxt: str, soft_breaks: bool) -> bool:
     """Does `nxt` continue the paragraph `prev` (a break left by a link or bold run)?"""
     if nxt[0] in _CLOSERS or prev[-1] in _OPENERS:
         return True
-    if not soft_breaks or _ends_sentence(prev):
+    if not soft_breaks or _ends_sentence(prev) or _BLOCK_START.match(nxt) or _BLOCK_START.match(prev):
         return False
     return not (_HEADING_LIKE.match(prev) or _HEADING_LIKE.match(nxt))
 
 
 def _glue(prev: str, nxt: str) -> str:
-    if prev[-1].isascii() and nxt[0].isascii() and prev[-1].isalpha() and nxt[0].isalpha():
-        return prev + " " + nxt
-    return prev + nxt
+    """Chinese joins without a space; wrapped Latin words and "a,\nb" keep one ("M\n2" stays "M2")."""
+    a, b = prev[-1], nxt[0]
+    if not (a.isascii() and b.isascii()):
+        return prev + nxt
+    after_word = b.isalpha() and (a.isalnum() or a in ",.;:!?")
+    return prev + " " + nxt if after_word or (a in ",.;:!?" and b.isdigit()) else prev + nxt
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -183,14 +189,17 @@ def _paragraphs(text: str) -> list[str]:
             continue  # only zero-width chars: layout debris inside a paragraph, not a blank line
         lines.append(cleaned)
     blocks: list[list[str]] = [[]]
+    lines = _drop_licence_footer(lines)
     for line in lines:
         if line:
             blocks[-1].append(line)
         elif blocks[-1]:
             blocks.append([])
     blocks = [b for b in blocks if b]
-    single = sum(len(b) - 1 for b in blocks)
-    soft_breaks = len(blocks) > 1 and (len(blocks) - 1) * 2 >= single
+    # Blank lines are the paragraph convention when they outnumber the single breaks left
+    # unexplained by punctuation (a break before "，" or after "《" is a fragment either way).
+    unexplained = sum(not _is_continuation(a, b, False) for block in blocks for a, b in zip(block, block[1:]))
+    soft_breaks = len(blocks) > 1 and len(blocks) - 1 >= unexplained
     paragraphs: list[str] = []
     for block in blocks:
         current = block[0]
@@ -204,18 +213,22 @@ def _paragraphs(text: str) -> list[str]:
     return paragraphs
 
 
-def _drop_licence_footer(paragraphs: list[str]) -> list[str]:
-    """Cut the Wikisource public-domain notice that scraped texts end with; it is not content."""
-    start = max(0, len(paragraphs) - _FOOTER_WINDOW)
-    for i in range(start, len(paragraphs)):
-        if i > 0 and _LICENCE_FOOTER.match(paragraphs[i]):
-            return paragraphs[:i]
-    return paragraphs
+def _drop_licence_footer(lines: list[str]) -> list[str]:
+    """Cut the Wikisource public-domain notice that scraped texts end with; it is not content.
+
+    Done on raw lines, before paragraphs are rebuilt, because the notice is itself
+    cut into link fragments that would skew the choice of paragraph convention.
+    """
+    filled = [i for i, line in enumerate(lines) if line]
+    for i in filled[-_FOOTER_WINDOW:]:
+        if i > filled[0] and _LICENCE_FOOTER.match(lines[i]):
+            return lines[:i]
+    return lines
 
 
 def normalise_text(text: str) -> str:
     """One paragraph per line, joined by "\\n"; no blank lines, no edge spaces, no zero-width chars."""
-    return "\n".join(_drop_licence_footer(_paragraphs(text)))
+    return "\n".join(_paragraphs(text))
 
 
 # --- identity and metadata ----------------------------------------------------------
@@ -237,9 +250,9 @@ def _looks_like_title(stem: str) -> bool:
     """A readable name ("2024年政府工作报告") rather than an id ("000_025b12c513c7c695")."""
     if len(re.findall(f"[{_CJK}]", stem)) >= 2:
         return True
-    if re.search(r"[0-9a-fA-F]{8,}", stem) and re.search(r"\d", stem):
-        return False
-    return len(re.findall(r"[A-Za-z]", stem)) >= 3 and not re.fullmatch(r"[\w\-.]*\d[\w\-.]*", stem)
+    if any(re.search(r"\d", run) for run in re.findall(r"[0-9a-fA-F]{8,}", stem)):
+        return False  # a hash or a long number
+    return len(re.findall(r"[A-Za-z]", stem)) >= 3
 
 
 def guess_type(title: str) -> str:
@@ -256,6 +269,32 @@ def guess_type(title: str) -> str:
 def guess_year(title: str) -> int | None:
     match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", title)
     return int(match.group(1)) if match else None
+
+
+def _header(text: str) -> list[str]:
+    """The short lines a document opens with (title block, "——在……上的报告", "（2022年10月16日）")."""
+    lines = text.split("\n")[:HEADER_LINES]
+    return [line for line in lines if len(line) <= TITLE_MAX_CHARS]
+
+
+def _header_year(text: str) -> int | None:
+    for line in _header(text):
+        match = re.search(r"(?<!\d)((?:19|20)\d\d)年\d{1,2}月", line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _guess_meta(title: str, text: str, sidecar: dict) -> dict:
+    """type and year: the sidecar's, else from the title, else from the document's header lines."""
+    kind = sidecar.get("type") or guess_type(title)
+    if kind == "other":
+        kind = next((k for line in _header(text) if (k := guess_type(line)) != "other"), "other")
+    year = sidecar.get("year") or guess_year(title) or _header_year(text)
+    meta: dict = {"type": kind}
+    if year:
+        meta["year"] = year
+    return meta
 
 
 def _sidecar_path(path: Path) -> Path | None:
@@ -335,10 +374,8 @@ def load_document(path: Path) -> Document:
         raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
     sidecar = read_sidecar(path)
     title = _title(path, text, sidecar)
-    year = sidecar.get("year") or guess_year(title)
-    meta: dict = {"type": sidecar.get("type") or guess_type(title), "source": sidecar.get("source") or str(path)}
-    if year:
-        meta["year"] = year
+    meta = _guess_meta(title, text, sidecar)
+    meta["source"] = sidecar.get("source") or str(path)
     if sidecar.get("date"):
         meta["date"] = sidecar["date"]
     meta["encoding"] = raw.encoding
@@ -369,6 +406,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
                 if p.is_file()
                 and p.suffix.lower() in SUFFIXES
                 and not p.name.lower().endswith(SIDECAR_SUFFIX)
+                and p.stem.lower() not in SKIPPED_NAMES
                 and not _is_hidden(p, given)
             )
         elif given.exists():

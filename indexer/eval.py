@@ -116,6 +116,7 @@ def convert_cmrc(
     Each paragraph's context goes to `docs_dir/<paragraph id>.txt` (old .txt files
     there are removed so the folder mirrors the JSON); each question's gold
     document is its own paragraph (`doc_id` = paragraph id, no answer phrase).
+    Empty questions (two in the trial set) are skipped.
     """
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))["data"]
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +128,8 @@ def convert_cmrc(
             pid = para["id"]
             (docs_dir / f"{pid}.txt").write_text(para["context"].strip() + "\n", encoding="utf-8")
             for qa in para["qas"]:
+                if not qa["question"].strip():
+                    continue  # the trial set has two empty questions; a search needs a query
                 queries.append(EvalQuery(id=qa["id"], query=qa["question"].strip(), kind="cmrc", doc_id=pid))
     if queries_out is not None:
         write_queries(queries, queries_out)

