@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from indexer.models import Chunk, Document
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 _CN = "一二三四五六七八九十"
 _CN_BIG = _CN + "百零〇"

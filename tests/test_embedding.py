@@ -38,6 +38,7 @@ def embedder(settings: Settings) -> Embedder:
     return load_embedder(settings)
 
 
+@pytest.mark.slow
 def test_identity_and_shape(embedder: Embedder, real_model_dir: Path):
     assert embedder.name == real_model_dir.name == "multilingual-e5-small"
     assert (embedder.dim, embedder.max_seq_length) == (384, 512)
@@ -45,6 +46,7 @@ def test_identity_and_shape(embedder: Embedder, real_model_dir: Path):
     assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")
 
 
+@pytest.mark.slow
 def test_outputs_are_normalised_float32(embedder: Embedder):
     for vecs in (embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)):
         assert vecs.dtype == np.float32 and vecs.shape == (len(TEXTS), 384)
@@ -56,6 +58,7 @@ def test_outputs_are_normalised_float32(embedder: Embedder):
         embedder.encode_passages("a single string")
 
 
+@pytest.mark.slow
 def test_prompts_are_applied(embedder: Embedder):
     queries, passages = embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)
     assert ((queries * passages).sum(axis=1) < 0.999).all()  # same text, different prompt
@@ -68,11 +71,13 @@ def test_prompts_are_applied(embedder: Embedder):
     assert not np.allclose(passages, bare, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_batching_does_not_change_results(embedder: Embedder):
     one_by_one = np.stack([embedder.encode_passages([t])[0] for t in TEXTS])
     np.testing.assert_allclose(embedder.encode_passages(TEXTS), one_by_one, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bf16_close_to_fp32(embedder: Embedder, settings: Settings):
     bf16 = load_embedder(Settings.from_env(model=settings.model, device="cpu", dtype="bf16"))
     assert bf16.dtype == "bf16" and bf16.name == embedder.name
@@ -82,6 +87,7 @@ def test_bf16_close_to_fp32(embedder: Embedder, settings: Settings):
     assert (a * b).sum(axis=1).min() >= 0.999
 
 
+@pytest.mark.slow
 def test_query_cache_skips_the_model(settings: Settings, monkeypatch):
     from dataclasses import replace
 
@@ -113,6 +119,7 @@ def test_query_cache_skips_the_model(settings: Settings, monkeypatch):
     assert len(calls) == 6
 
 
+@pytest.mark.slow
 def test_load_embedder_loads_model_once(settings: Settings, embedder: Embedder):
     from dataclasses import replace
 

