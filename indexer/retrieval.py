@@ -220,6 +220,27 @@ class SearchEngine:
             meta=meta,
         )
 
+    def similar(self, chunk_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse | None:
+        """Passages closest in meaning to an indexed passage (itself excluded); None if unknown."""
+        t0 = time.perf_counter()
+        version = self.version
+        row = version.row_of(chunk_id)
+        if row is None:
+            return None
+        f = filters or Filters()
+        allowed = version.allowed_rows(f.doc_ids, f.year_from, f.year_to, f.doc_types)
+        rows, scores = version.dense(version.vector(row), k + 1, allowed)
+        ranked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if r != row][:k]
+        source = version.chunks_at([row])[0]
+        tokens = textnorm.tokenize(source.text)
+        chunks = version.chunks_at([r for r, _ in ranked])
+        results = [
+            self._result(rank, score, chunk, tokens, version)
+            for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
+        ]
+        took = (time.perf_counter() - t0) * 1000
+        return SearchResponse(query=source.text[:80], took_ms=took, mode="similar", results=results)
+
     # -- browsing
 
     def documents(self) -> list[dict]:

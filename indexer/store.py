@@ -307,6 +307,13 @@ class IndexVersion:
             page=r["page"],
         )
 
+    def row_of(self, chunk_id: str) -> int | None:
+        r = self._con.execute("SELECT row FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        return None if r is None else int(r[0])
+
+    def vector(self, row: int) -> np.ndarray:
+        return self.faiss.reconstruct(int(row))
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         i = self.doc_index_of.get(doc_id)
         if i is None:

@@ -124,3 +124,11 @@ def test_model_mismatch_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelMismatchError, match="fake-hash"):
         SearchEngine.open(Settings.from_env(index_dir=tmp_path), embedder=Other())
+
+
+def test_similar_passages_exclude_the_source(engine):
+    resp = engine.similar("report-2024#1", k=3)
+    assert resp.mode == "similar"
+    assert "report-2024#1" not in [r.chunk_id for r in resp.results]
+    assert resp.results[0].chunk_id == "report-2024#0"  # the other passage on GDP growth
+    assert engine.similar("no-such#9") is None
