@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from indexer.models import Chunk, Document
@@ -247,10 +248,28 @@ class _Outline:
         return tuple(h.title for h in self.stack)
 
 
-def split_sections(text: str, markdown: bool = False) -> list[_Section]:
-    """Group paragraphs under their heading paths; heading lines themselves hold no body."""
+def _structural_heading(line: str, level: int | None) -> _Heading | None:
+    """A heading the file format marks (Word heading style, <h2>): ranked like a markdown heading.
+
+    A "heading" too long to be one (a whole paragraph styled Heading 1) stays body text,
+    since heading lines hold no body and its text would be lost from the chunks.
+    """
+    if not level or len(line) > PURE_HEADING_MAX_CHARS:
+        return None
+    return _Heading(-min(max(level, 1), _MD_LEVELS), 0, line, pure=True)
+
+
+def split_sections(text: str, markdown: bool = False, structure: dict[int, int] | None = None) -> list[_Section]:
+    """Group paragraphs under their heading paths; heading lines themselves hold no body.
+
+    `structure` maps the offset of a line to the heading level its file gave it;
+    other lines are recognised by their markers (一、 （一） ...) as in plain text.
+    """
     spans = _paragraph_spans(text)
-    headings = [_parse_heading(text[s:e], markdown) for s, e in spans]
+    structure = structure or {}
+    headings = [
+        _structural_heading(text[s:e], structure.get(s)) or _parse_heading(text[s:e], markdown) for s, e in spans
+    ]
     outline = _Outline([h for h in headings if h is not None])
     sections: list[_Section] = []
     for span, heading in zip(spans, headings):
@@ -380,15 +399,19 @@ def _merge_tiny(pieces: list[_Piece], max_chars: int, min_chars: int) -> list[_P
 
 
 def chunk_document(doc: Document, target_chars: int = 320, max_chars: int = 480, min_chars: int = 40) -> list[Chunk]:
-    """Heading-aware chunks of `doc`; `doc.text[c.start:c.end] == c.text` for every chunk."""
+    """Heading-aware chunks of `doc`; `doc.text[c.start:c.end] == c.text` for every chunk.
+
+    Where the document knows its pages (PDF), a chunk's page is the page its first character is on.
+    """
     if not 0 <= min_chars <= target_chars <= max_chars or max_chars < 1:
         raise ValueError(
             f"need 0 <= min_chars <= target_chars <= max_chars, got {min_chars}, {target_chars}, {max_chars}"
         )
     text = doc.text
     markdown = doc.source_path.lower().endswith((".md", ".markdown"))
+    pages = list(getattr(doc, "pages", None) or [])
     pieces = []
-    for section in split_sections(text, markdown):
+    for section in split_sections(text, markdown, dict(getattr(doc, "headings", None) or [])):
         units, para_starts = _units(text, section.spans, max_chars)
         pieces.extend(
             _Piece(section.path, s, e) for s, e in _pack(units, target_chars, max_chars, min_chars, para_starts)
@@ -403,6 +426,7 @@ def chunk_document(doc: Document, target_chars: int = 320, max_chars: int = 480,
             start=piece.start,
             end=piece.end,
             ordinal=ordinal,
+            page=bisect_right(pages, piece.start) if pages else None,
         )
         for ordinal, piece in enumerate(_merge_tiny(pieces, max_chars, min_chars))
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from indexer.config import Settings
 from indexer.errors import SearchEngineError
+from indexer.metadata import FIELDS, TYPES
 from indexer.pipeline import BuildReport, add_documents, build_index, list_documents, remove_documents
 
 
@@ -23,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("paths", nargs="*", type=Path)
     a = sub.add_parser("add", parents=[common], help="add or replace documents; unchanged ones are skipped")
     a.add_argument("paths", nargs="+", type=Path)
+    meta = a.add_argument_group("metadata for every file of this call (wins over sidecars and the files' own)")
+    meta.add_argument("--title", help="document title")
+    meta.add_argument("--type", choices=TYPES, help="document type")
+    meta.add_argument("--year", type=int, help="year, for the year filter")
+    meta.add_argument("--date", help="date, e.g. 2024-03-05")
+    meta.add_argument("--source", help="where the document comes from (a URL or a name)")
     r = sub.add_parser("remove", parents=[common], help="remove documents by id")
     r.add_argument("doc_ids", nargs="+")
     ls = sub.add_parser("list", parents=[common], help="list indexed documents")
@@ -44,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             _print_report(build_index(args.paths or [settings.seeds_dir], settings, progress=progress))
         elif args.command == "add":
-            _print_report(add_documents(args.paths, settings, progress=progress))
+            overrides = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
+            _print_report(add_documents(args.paths, settings, progress=progress, overrides=overrides or None))
         elif args.command == "remove":
             report = remove_documents(args.doc_ids, settings)
             _print_report(report)

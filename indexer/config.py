@@ -23,6 +23,7 @@ class Settings:
     index_dir: Path = DATA_DIR / "index"
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     models_dir: Path = DATA_DIR / "models"
+    uploads_dir: Path = DATA_DIR / "uploads"  # documents uploaded through the admin API
 
     # Embedding model: a sentence-transformers id or a local folder. Prompts default
     # to the ones saved with the model (e5: "query: " / "passage: ").
@@ -40,14 +41,21 @@ class Settings:
     chunk_max_chars: int = 480
     chunk_min_chars: int = 40
 
+    # Loading: a file over this size is reported and skipped (a .docx may unpack to 10 times as much).
+    max_file_mb: int = 20
+
     # Retrieval.
     default_mode: str = "hybrid"  # dense | lexical | hybrid
     default_k: int = 10
     max_k: int = 100
     candidate_pool: int = 100  # how deep each ranking goes before fusion
+    fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`
     rrf_k: int = 60
+    lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)
+    lexical_weight_no_cjk: float = 0.0  # for queries without Chinese characters (English questions)
     max_query_chars: int = 500
     max_batch_queries: int = 1000
+    max_page_size: int = 50  # results per page on the search page (page * size is capped at max_k)
     keep_versions: int = 3  # index versions kept on disk (old readers may still use them)
 
     # Web app.
@@ -55,6 +63,7 @@ class Settings:
     port: int = 5000
     threads: int = 8
     admin_token: str | None = None
+    max_upload_mb: int = 20  # per admin upload request
 
     extra: dict = field(default_factory=dict)
 
@@ -75,7 +84,7 @@ class Settings:
         if "PORT" in env and "port" not in values:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index_dir", "seeds_dir", "models_dir"):
+        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir"):
             if key in values:
                 values[key] = Path(values[key])
         return cls(**values)

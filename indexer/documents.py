@@ -1,11 +1,13 @@
 """Load source files into normalised `Document`s.
 
-Real policy texts arrive in several encodings (UTF-8 with or without BOM, GB18030,
-Big5 for old traditional-character transcriptions) and with web-scrape noise:
-CRLF, full-width indentation, zero-width characters, blank lines, paragraphs cut
-into pieces where the source page had a link, and a licence footer. Everything
-downstream (chunk offsets, hashes, snippets) refers to the normalised text built
-here, so normalisation is done once, deterministically, in this module.
+Real policy texts arrive as .txt/.md in several encodings (UTF-8 with or without
+BOM, GB18030, Big5 for old traditional-character transcriptions) and with web-scrape
+noise: CRLF, full-width indentation, zero-width characters, blank lines, paragraphs
+cut into pieces where the source page had a link, and a licence footer; or as
+.docx, .pdf and .html (read by indexer.formats) and as JSONL bulk imports.
+Everything downstream (chunk offsets, hashes, snippets) refers to the normalised
+text built here, so normalisation is done once, deterministically, in this module,
+and every failure is a DocumentError that names the file and says why.
 """
 
 from __future__ import annotations
@@ -14,28 +16,30 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
+from indexer import formats
+from indexer.formats import Extracted, FormatError
+from indexer.formats.jsonl_reader import BadLine
+from indexer.formats.jsonl_reader import parse as parse_jsonl
+from indexer.formats.lines import CJK as _CJK
+from indexer.formats.lines import HEADING_LIKE as _HEADING_LIKE
+from indexer.formats.lines import clean_line as _clean_line
+from indexer.formats.lines import glue as _glue
+from indexer.formats.textcodec import decode_bytes, looks_binary
+from indexer.metadata import TITLE_MAX_CHARS, clean_fields, merge
+from indexer.metadata import guess_type as guess_type  # re-exported: search_app refers to it here
 from indexer.models import Document
 
-SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+JSONL_SUFFIX = ".jsonl"
+SUFFIXES = TEXT_SUFFIXES + formats.SUFFIXES + (JSONL_SUFFIX,)
 SIDECAR_SUFFIX = ".meta.json"
-MAX_BYTES = 50 * 1024 * 1024  # a policy text is at most a few MB; bigger is a mistake
-TITLE_MAX_CHARS = 60
-HEADER_LINES = 6
+MAX_BYTES = 20 * 1024 * 1024  # Settings.max_file_mb; a policy text is at most a few MB, bigger is a mistake
 # Notes kept next to documents in a folder, not documents themselves (given by name, they still load).
 SKIPPED_NAMES = frozenset({"readme", "sources", "license", "licence", "changelog"})
+SKIPPED_PREFIXES = ("~$", ".~lock")  # Word and LibreOffice lock files next to an open document
 DOC_ID_MAX_CHARS = 100
-
-# --- decoding -----------------------------------------------------------------
-
-_COMMON_CHARS = frozenset(
-    "的一是不了在人有我他这這个個们們中来來上大为為和国國地到以说說时時要就出会會可也对對"
-    "生能而子那得于於着下自之年过過发發后後作里裏用道行所然家种種事成方多经經么麼去法学學"
-    "如都同现現当當没沒动動面起看定天分还還进進好小部其些主样樣理心本前开開但因只从從想实實"
-)
-_ALLOWED_CONTROL = {"\t", "\n", "\r", "\f", "\v", "\x1b"}
 
 
 class DocumentError(Exception):
@@ -47,108 +51,17 @@ class DocumentError(Exception):
         self.reason = reason
 
 
-def _looks_binary(raw: bytes) -> bool:
-    """NUL bytes or many control bytes mean an image, archive, office file ..."""
-    head = raw[:65536]
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for b in head if b < 0x20 and chr(b) not in _ALLOWED_CONTROL)
-    return controls > max(2, len(head) // 100)
-
-
-def _plausibility(text: str) -> float:
-    """How much a decoded text looks like Chinese/ASCII prose, to choose among legacy codecs.
-
-    A Big5 file decodes without error as GB18030 too, but into private-use
-    characters, kana and rare ideographs; common ideographs and CJK punctuation
-    tell the right reading apart.
-    """
-    if not text:
-        return 0.0
-    good = bad = common = 0
-    for ch in text:
-        cp = ord(ch)
-        if ch in _COMMON_CHARS:
-            common += 1
-        if 0x4E00 <= cp <= 0x9FFF or 0x20 <= cp < 0x7F or ch in "\n\r\t" or 0x3000 <= cp <= 0x303F:
-            good += 1
-        elif 0xFF00 <= cp <= 0xFFEF or 0x2000 <= cp <= 0x206F:
-            good += 1
-        elif 0xE000 <= cp <= 0xF8FF or cp == 0xFFFD or cp < 0x20 or 0x3040 <= cp <= 0x30FF:
-            bad += 1
-    return (good - 5 * bad + 3 * common) / len(text)
-
-
-def _strict(raw: bytes, encoding: str) -> str | None:
-    try:
-        return raw.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-def decode_bytes(raw: bytes) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (BOM or not), then GB18030 / Big5, then a detector's hint."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = _strict(raw, "utf-16")
-        if text is not None and _plausibility(text) > 0.5:
-            return text, "utf-16"
-    text = _strict(raw, "utf-8-sig")
-    if text is not None:
-        return text, "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    candidates = [(enc, t) for enc in ("gb18030", "big5") if (t := _strict(raw, enc)) is not None]
-    if candidates:
-        # max() keeps the first of equals, so GB18030 wins ties.
-        enc, text = max(candidates, key=lambda c: _plausibility(c[1]))
-        if _plausibility(text) > 0.5:
-            return text, enc
-    return _decode_with_hint(raw)
-
-
-def _decode_with_hint(raw: bytes) -> tuple[str, str]:
-    """Last resort: ask charset-normalizer, accept only a plausible answer."""
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw).best()
-    if best is not None and best.encoding:
-        text = _strict(raw, best.encoding)
-        if text is not None and _plausibility(text) > 0.5:
-            return text, best.encoding
-    raise UnicodeError("not UTF-8, GB18030 or Big5, and no plausible encoding detected")
-
-
 # --- normalisation ----------------------------------------------------------------
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACE_RUN = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x0b|\x0c|\x85")
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SENTENCE_END = "。！？；：!?;:…"
 _CLOSERS = "，。、；：！？）》」』”’〕】〉,.;:!?)…"
 _OPENERS = "（《「『“‘〔【〈("
 _TRAILING_QUOTES = "”’」』）)》"
-# A heading marker followed by some title text: such a line is never glued to the next.
-_HEADING_LIKE = re.compile(
-    r"^(#{1,6}\s|第[一二三四五六七八九十百零〇\d]+[编編部章节節条條]|"
-    r"[一二三四五六七八九十]+、\S|[（(][一二三四五六七八九十\d]+[）)]\S|\d{1,2}[.．、]\D)"
-)
 # Lines that open a block of their own in Markdown or plain lists: never glued to the line before.
 _BLOCK_START = re.compile(r"^([-*+>|]\s|#{1,6}\s|```|\d{1,3}[.)]\s|——)")
 _LICENCE_FOOTER = re.compile(r"^(本作品(是|来自|在)|這部作品|这部作品|Public domain$)")
 _FOOTER_WINDOW = 60  # non-blank lines from the end in which a licence footer may start
-
-
-def _clean_line(line: str) -> str:
-    """Drop zero-width chars and edge spaces; a run of odd inner spaces (U+3000, tab ...) becomes one space.
-
-    The inner space is kept rather than dropped: it separates "第一条" from its text
-    and "李\u3000强" reads as well as "李 强".
-    """
-    return _SPACE_RUN.sub(_inner_space, line.translate(_ZERO_WIDTH).strip())
-
-
-def _inner_space(match: re.Match) -> str:
-    run = match.group()
-    return run if set(run) == {" "} else " "  # ordinary spaces are the author's
 
 
 def _ends_sentence(line: str) -> bool:
@@ -163,15 +76,6 @@ def _is_continuation(prev: str, nxt: str, soft_breaks: bool) -> bool:
     if not soft_breaks or _ends_sentence(prev) or _BLOCK_START.match(nxt) or _BLOCK_START.match(prev):
         return False
     return not (_HEADING_LIKE.match(prev) or _HEADING_LIKE.match(nxt))
-
-
-def _glue(prev: str, nxt: str) -> str:
-    """Chinese joins without a space; wrapped Latin words and "a,\nb" keep one ("M\n2" stays "M2")."""
-    a, b = prev[-1], nxt[0]
-    if not (a.isascii() and b.isascii()):
-        return prev + nxt
-    after_word = b.isalpha() and (a.isalnum() or a in ",.;:!?")
-    return prev + " " + nxt if after_word or (a in ",.;:!?" and b.isdigit()) else prev + nxt
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -255,48 +159,6 @@ def _looks_like_title(stem: str) -> bool:
     return len(re.findall(r"[A-Za-z]", stem)) >= 3
 
 
-def guess_type(title: str) -> str:
-    """Document kind from its title; a resolution *on* a report is a resolution."""
-    if re.search("决议|決議", title):
-        return "resolution"
-    if re.search("报告|報告", title):
-        return "report"
-    if re.search("讲话|講話|发言|發言|致辞|致辭", title):
-        return "speech"
-    return "other"
-
-
-def guess_year(title: str) -> int | None:
-    match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", title)
-    return int(match.group(1)) if match else None
-
-
-def _header(text: str) -> list[str]:
-    """The short lines a document opens with (title block, "——在……上的报告", "（2022年10月16日）")."""
-    lines = text.split("\n")[:HEADER_LINES]
-    return [line for line in lines if len(line) <= TITLE_MAX_CHARS]
-
-
-def _header_year(text: str) -> int | None:
-    for line in _header(text):
-        match = re.search(r"(?<!\d)((?:19|20)\d\d)年\d{1,2}月", line)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def _guess_meta(title: str, text: str, sidecar: dict) -> dict:
-    """type and year: the sidecar's, else from the title, else from the document's header lines."""
-    kind = sidecar.get("type") or guess_type(title)
-    if kind == "other":
-        kind = next((k for line in _header(text) if (k := guess_type(line)) != "other"), "other")
-    year = sidecar.get("year") or guess_year(title) or _header_year(text)
-    meta: dict = {"type": kind}
-    if year:
-        meta["year"] = year
-    return meta
-
-
 def _sidecar_path(path: Path) -> Path | None:
     for candidate in (path.with_suffix(SIDECAR_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)):
         if candidate.is_file():
@@ -315,43 +177,38 @@ def read_sidecar(path: Path) -> dict:
         raise DocumentError(path, f"unreadable metadata file {sidecar.name}: {exc}") from exc
     if not isinstance(data, dict):
         raise DocumentError(path, f"metadata file {sidecar.name} must hold a JSON object")
-    meta = {k: data[k] for k in ("title", "date", "year", "source", "type") if data.get(k) not in (None, "")}
-    wrong = [k for k in ("title", "date", "source", "type") if k in meta and not isinstance(meta[k], str)]
-    if wrong:
-        raise DocumentError(path, f"metadata file {sidecar.name}: {', '.join(wrong)} must be text")
-    if "year" in meta:
-        try:
-            meta["year"] = int(meta["year"])
-        except (TypeError, ValueError) as exc:
-            raise DocumentError(path, f"metadata file {sidecar.name}: year {data['year']!r} is not a number") from exc
-    return {k: (v.strip() if isinstance(v, str) else v) for k, v in meta.items()}
+    try:
+        return clean_fields(data)
+    except ValueError as exc:
+        raise DocumentError(path, f"metadata file {sidecar.name}: {exc}") from exc
 
 
-def _title(path: Path, text: str, sidecar: dict) -> str:
-    if isinstance(sidecar.get("title"), str) and sidecar["title"]:
-        return sidecar["title"]
+def _title(path: Path, text: str, layers: list[dict], from_file: str) -> str:
+    """The strongest given title (flag, sidecar), the file's own, a readable file name, the first line."""
+    for layer in reversed(layers):
+        if layer.get("title"):
+            return layer["title"]
+    if from_file:
+        return from_file[: TITLE_MAX_CHARS * 3]
     stem = unicodedata.normalize("NFC", path.stem).strip()
     if _looks_like_title(stem):
         return stem
+    return _first_line_title(text)
+
+
+def _first_line_title(text: str) -> str:
     return text.split("\n", 1)[0].strip()[:TITLE_MAX_CHARS]
 
 
 # --- loading ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Raw:
-    text: str
-    encoding: str
-
-
-def _read(path: Path) -> _Raw:
-    if path.suffix.lower() not in SUFFIXES:
-        raise DocumentError(path, f"unsupported file type {path.suffix or '(none)'!r}; expected .txt or .md")
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing a missing, oversized or empty file before anything parses it."""
     try:
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DocumentError(path, f"file too large ({size} bytes; limit {MAX_BYTES})")
+        if size > max_bytes:
+            raise DocumentError(path, f"file too large ({size / 2**20:.1f} MB; limit {max_bytes / 2**20:.0f} MB)")
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise DocumentError(path, "file not found") from exc
@@ -359,42 +216,127 @@ def _read(path: Path) -> _Raw:
         raise DocumentError(path, f"cannot read file: {exc.strerror or exc}") from exc
     if not raw.strip():
         raise DocumentError(path, "empty file")
-    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(raw):
+    return raw
+
+
+def _decode_text(path: Path, raw: bytes) -> tuple[str, str]:
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and looks_binary(raw):
         raise DocumentError(path, "binary file (NUL or control bytes), not text")
     try:
-        text, encoding = decode_bytes(raw)
+        return decode_bytes(raw)
     except UnicodeError as exc:
         raise DocumentError(path, f"undecodable text: {exc}") from exc
-    return _Raw(text, encoding)
 
 
-def load_document(path: Path) -> Document:
-    """Read, decode and normalise one .txt/.md file; raises DocumentError with a readable reason."""
-    path = Path(path)
-    raw = _read(path)
-    text = normalise_text(raw.text)
-    if not text:
-        raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
-    sidecar = read_sidecar(path)
-    title = _title(path, text, sidecar)
-    meta = _guess_meta(title, text, sidecar)
-    meta["source"] = sidecar.get("source") or str(path)
-    if sidecar.get("date"):
-        meta["date"] = sidecar["date"]
-    meta["encoding"] = raw.encoding
+def _extract(path: Path, raw: bytes, max_bytes: int) -> Extracted:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        text, encoding = _decode_text(path, raw)
+        return Extracted(text=normalise_text(text), encoding=encoding)
+    try:
+        return formats.extract(suffix, raw, max_bytes)
+    except FormatError as exc:
+        raise DocumentError(path, exc.reason) from exc
+
+
+def _document(
+    doc_id: str, title: str, text: str, source_path: str, meta: dict, extracted: Extracted | None = None
+) -> Document:
+    headings = list(extracted.headings) if extracted else []
+    if headings and text[headings[0][0] :].split("\n", 1)[0] == title:
+        headings = headings[1:]  # the title repeated as the first heading is the title, not a section
     return Document(
-        doc_id=safe_doc_id(path.stem),
+        doc_id=doc_id,
         title=title,
         text=text,
-        source_path=str(path),
+        source_path=source_path,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         meta=meta,
+        headings=headings,
+        pages=list(extracted.pages) if extracted else [],
     )
+
+
+def _check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in SUFFIXES:
+        raise DocumentError(
+            path, f"unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}"
+        )
+
+
+def _overrides(path: Path, overrides: dict | None) -> dict:
+    try:
+        return clean_fields(overrides or {})
+    except ValueError as exc:
+        raise DocumentError(path, f"metadata given for this file: {exc}") from exc
+
+
+def load_document(path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES) -> Document:
+    """Read, decode and normalise one .txt/.md/.docx/.pdf/.html file; raises DocumentError with a readable reason.
+
+    Metadata, strongest first: `overrides` (CLI flags), the sidecar, the file's own, guesses.
+    """
+    path = Path(path)
+    _check_suffix(path)
+    if path.suffix.lower() == JSONL_SUFFIX:
+        raise DocumentError(path, "a JSONL file holds many documents: load it with iter_documents")
+    raw = _read_bytes(path, max_bytes)
+    extracted = _extract(path, raw, max_bytes)
+    if not extracted.text:
+        raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
+    layers = [extracted.meta, read_sidecar(path), _overrides(path, overrides)]
+    title = _title(path, extracted.text, layers, extracted.title)
+    meta = merge(title, extracted.text, layers, str(path), extracted.timestamp)
+    if extracted.encoding:
+        meta["encoding"] = extracted.encoding
+    return _document(safe_doc_id(path.stem), title, extracted.text, str(path), meta, extracted)
+
+
+def load_jsonl(
+    path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES
+) -> tuple[list[Document], list[DocumentError]]:
+    """One document per line; a bad line is an error of its own and the others still load.
+
+    Flags and a sidecar fill in what a line leaves out (a common "source"), never its
+    title, and do not override the line's own fields: each line is its own document.
+    """
+    path = Path(path)
+    raw = _read_bytes(path, max_bytes)
+    text, _ = _decode_text(path, raw)
+    defaults = {k: v for k, v in (read_sidecar(path) | _overrides(path, overrides)).items() if k != "title"}
+    docs: list[Document] = []
+    errors: list[DocumentError] = []
+    for item in parse_jsonl(text):
+        if isinstance(item, BadLine):
+            errors.append(DocumentError(path, f"line {item.line}: {item.reason}"))
+            continue
+        body = normalise_text(item.text)
+        if not body:
+            errors.append(DocumentError(path, f"line {item.line}: no text after normalisation"))
+            continue
+        title = item.fields.get("title") or _first_line_title(body)
+        layers = [defaults, item.fields]
+        meta = merge(title, body, layers, f"{path}:{item.line}")
+        doc_id = safe_doc_id(item.doc_id or f"{title[:40]}-{item.line}")
+        docs.append(_document(doc_id, title, body, f"{path}:{item.line}", meta))
+    return docs, errors
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
     rel = path.relative_to(root).parts
     return any(part.startswith(".") for part in rel)
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    name = path.name.lower()
+    return (
+        path.is_file()
+        and path.suffix.lower() in SUFFIXES
+        and not name.endswith(SIDECAR_SUFFIX)
+        and not name.startswith(SKIPPED_PREFIXES)
+        and path.stem.lower() not in SKIPPED_NAMES
+        and not _is_hidden(path, root)
+    )
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
@@ -404,13 +346,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
     for given in map(Path, paths):
         if given.is_dir():
             found.extend(
-                p
-                for p in sorted(given.rglob("*"), key=lambda p: p.relative_to(given).as_posix())
-                if p.is_file()
-                and p.suffix.lower() in SUFFIXES
-                and not p.name.lower().endswith(SIDECAR_SUFFIX)
-                and p.stem.lower() not in SKIPPED_NAMES
-                and not _is_hidden(p, given)
+                p for p in sorted(given.rglob("*"), key=lambda p: p.relative_to(given).as_posix()) if _wanted(p, given)
             )
         elif given.exists():
             found.append(given)
@@ -426,26 +362,42 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
     return unique, errors
 
 
-def iter_documents(paths: list[Path]) -> tuple[list[Document], list[DocumentError]]:
+def load_documents(
+    path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES
+) -> tuple[list[Document], list[DocumentError]]:
+    """Every document in one file (one per line for JSONL); errors of single lines come back, not raised."""
+    path = Path(path)
+    if path.suffix.lower() == JSONL_SUFFIX:
+        return load_jsonl(path, overrides, max_bytes)
+    return [load_document(path, overrides, max_bytes)], []
+
+
+def iter_documents(
+    paths: list[Path], overrides: dict | None = None, max_bytes: int = MAX_BYTES
+) -> tuple[list[Document], list[DocumentError]]:
     """Load every file under `paths`; a bad file is reported and skipped, the rest still load.
 
     A file whose normalised text repeats an earlier one is reported, not loaded twice.
-    doc_ids come from file names alone, so they stay stable from one run to the next;
-    two files with the same name in different folders share an id, which the caller
-    must treat as a clash.
+    doc_ids come from file names alone (JSONL: the line's id, or its title and line
+    number), so they stay stable from one run to the next; two files with the same
+    name in different folders share an id, which the caller must treat as a clash.
+    `overrides` (title, date, year, source, type) apply to every file of the call.
     """
     files, errors = discover(paths)
     docs: list[Document] = []
     by_hash: dict[str, Document] = {}
     for path in files:
         try:
-            doc = load_document(path)
+            loaded, line_errors = load_documents(path, overrides, max_bytes)
         except DocumentError as exc:
             errors.append(exc)
             continue
-        if doc.content_hash in by_hash:
-            errors.append(DocumentError(path, f"same text as {by_hash[doc.content_hash].source_path}; skipped"))
-            continue
-        by_hash[doc.content_hash] = doc
-        docs.append(doc)
+        errors.extend(line_errors)
+        for doc in loaded:
+            if doc.content_hash in by_hash:
+                where = doc.source_path
+                errors.append(DocumentError(where, f"same text as {by_hash[doc.content_hash].source_path}; skipped"))
+                continue
+            by_hash[doc.content_hash] = doc
+            docs.append(doc)
     return docs, errors

@@ -19,6 +19,9 @@ class Document:
     source_path: str = ""
     content_hash: str = ""
     meta: dict = field(default_factory=dict)  # date, year, source, type ...
+    # Structure only the source format knows; used when chunking, not stored in the index.
+    headings: list[tuple[int, int]] = field(default_factory=list)  # (offset of a heading line, level 1..6)
+    pages: list[int] = field(default_factory=list)  # offset in `text` where page n+1 starts (PDF)
 
 
 @dataclass

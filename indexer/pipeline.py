@@ -100,8 +100,10 @@ def _with_new_documents(
     )
 
 
-def _load_unique(paths: list[Path], report: BuildReport) -> list[Document]:
-    docs, errors = iter_documents(paths)
+def _load_unique(
+    paths: list[Path], report: BuildReport, settings: Settings, overrides: dict | None = None
+) -> list[Document]:
+    docs, errors = iter_documents(paths, overrides, max_bytes=settings.max_file_mb * 2**20)
     report.errors.extend(f"{e.path}: {e.reason}" for e in errors)
     unique: dict[str, Document] = {}
     for d in docs:
@@ -112,12 +114,14 @@ def _load_unique(paths: list[Path], report: BuildReport) -> list[Document]:
     return list(unique.values())
 
 
-def build_index(paths: list[Path], settings: Settings, embedder=None, progress: bool = False) -> BuildReport:
-    """Index exactly `paths` (files or folders) as a fresh version."""
+def build_index(
+    paths: list[Path], settings: Settings, embedder=None, progress: bool = False, overrides: dict | None = None
+) -> BuildReport:
+    """Index exactly `paths` (files or folders) as a fresh version; `overrides` set metadata for all of them."""
     t0 = time.perf_counter()
     report = BuildReport()
     with writer_lock(settings.index_dir):
-        docs = _load_unique(paths, report)
+        docs = _load_unique(paths, report, settings, overrides)
         if not docs:
             raise SearchEngineError(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
@@ -133,12 +137,17 @@ def build_index(paths: list[Path], settings: Settings, embedder=None, progress: 
     return report
 
 
-def add_documents(paths: list[Path], settings: Settings, embedder=None, progress: bool = False) -> BuildReport:
-    """Add new documents, replace changed ones (by content hash), skip unchanged ones."""
+def add_documents(
+    paths: list[Path], settings: Settings, embedder=None, progress: bool = False, overrides: dict | None = None
+) -> BuildReport:
+    """Add new documents, replace changed ones (text, title or metadata), skip unchanged ones.
+
+    `overrides` (title, date, year, source, type, as from CLI flags) apply to every file of the call.
+    """
     t0 = time.perf_counter()
     report = BuildReport()
     with writer_lock(settings.index_dir):
-        docs = _load_unique(paths, report)
+        docs = _load_unique(paths, report, settings, overrides)
         embedder = _embedder(settings, embedder)
         if current_version_name(settings.index_dir) is None:
             base = _empty(embedder.dim)
@@ -156,13 +165,15 @@ def add_documents(paths: list[Path], settings: Settings, embedder=None, progress
                 )
             base = version.content()
             version.close()
-        known = {d.doc_id: d.content_hash for d in base.documents}
+        # A new title or metadata (a sidecar or flag edited) counts as a change: the title is embedded with
+        # every chunk and filters read the metadata.
+        known = {d.doc_id: (d.content_hash, d.title, d.meta) for d in base.documents}
         changed = []
         for d in docs:
             if d.doc_id not in known:
                 report.added.append(d.doc_id)
                 changed.append(d)
-            elif known[d.doc_id] == d.content_hash:
+            elif known[d.doc_id] == (d.content_hash, d.title, d.meta):
                 report.unchanged.append(d.doc_id)
             else:
                 report.replaced.append(d.doc_id)

@@ -21,6 +21,7 @@ from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.store import IndexVersion, current_version_name, open_current
 
 MODES = ("dense", "lexical", "hybrid")
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 
 
@@ -50,12 +51,31 @@ def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple
     return q, k, mode
 
 
-def rrf_fuse(rankings: list[np.ndarray], rrf_k: int = 60) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: sum of 1/(rrf_k + rank) over the rankings a row appears in."""
+def rrf_fuse(
+    rankings: list[np.ndarray], rrf_k: int = 60, weights: list[float] | None = None
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: sum of weight/(rrf_k + rank) over the rankings a row appears in."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+        if weight <= 0:
+            continue
         for rank, row in enumerate(ranking, start=1):
-            scores[int(row)] = scores.get(int(row), 0.0) + 1.0 / (rrf_k + rank)
+            scores[int(row)] = scores.get(int(row), 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def score_fuse(
+    rankings: list[tuple[np.ndarray, np.ndarray]], weights: list[float]
+) -> list[tuple[int, float]]:
+    """Weighted sum of max-normalised scores (a row missing from a ranking scores 0 there)."""
+    scores: dict[int, float] = {}
+    for (rows, raw), weight in zip(rankings, weights):
+        if weight <= 0 or len(rows) == 0:
+            continue
+        top, low = float(raw[0]), float(raw[-1])
+        for row, value in zip(rows.tolist(), raw.tolist()):
+            norm = (value - low) / (top - low) if top > low else 1.0  # a lone or tied ranking counts fully
+            scores[row] = scores.get(row, 0.0) + weight * norm
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -190,14 +210,22 @@ class SearchEngine:
             rows, scores = version.bm25.search(tokens, k, allowed)
             ranked = list(zip(rows.tolist(), scores.tolist()))
         else:
-            dense_rows, _ = version.dense(qvec, pool, allowed)
-            lex_rows, _ = version.bm25.search(tokens, pool, allowed)
-            ranked = rrf_fuse([dense_rows, lex_rows], self.settings.rrf_k)[:k]
+            dense = version.dense(qvec, pool, allowed)
+            lexical = version.bm25.search(tokens, pool, allowed)
+            weights = [1.0, self._lexical_weight(query)]
+            if self.settings.fusion == "sum":
+                ranked = score_fuse([dense, lexical], weights)[:k]
+            else:
+                ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:k]
         chunks = version.chunks_at([row for row, _ in ranked])
         return [
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
         ]
+
+    def _lexical_weight(self, query: str) -> float:
+        """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise."""
+        return self.settings.lexical_weight if _CJK_RE.search(query) else self.settings.lexical_weight_no_cjk
 
     @staticmethod
     def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexVersion) -> SearchResult:

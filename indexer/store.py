@@ -81,9 +81,25 @@ def writer_lock(index_dir: Path):
     with open(index_dir / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
+            remove_leftovers(index_dir)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_leftovers(index_dir: Path) -> list[str]:
+    """Delete what a killed writer left behind (.tmp-* version folders, .CURRENT.*.tmp pointers).
+
+    Only a writer holding the lock creates them, so the next lock holder knows they are dead.
+    """
+    removed = []
+    for tmp in [*(index_dir / "versions").glob(".tmp-*"), *index_dir.glob(".CURRENT.*.tmp")]:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        removed.append(tmp.name)
+    return removed
 
 
 # ---------------------------------------------------------------- writing

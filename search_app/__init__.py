@@ -12,10 +12,10 @@ from indexer.config import Settings
 from search_app import errors
 from search_app.state import EXTENSION_KEY, EngineHolder
 
-# Content-Security-Policy: the pages run no script at all and load nothing from elsewhere,
-# so even a markup bug in a passage could not execute or phone home.
+# Content-Security-Policy: the only script is our own static copy.js (no inline script, nothing
+# from elsewhere), so even a markup bug in a passage could not execute or phone home.
 _CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 
@@ -31,11 +31,13 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
     app.json.sort_keys = False  # keep {"query", "took_ms", "mode", "results"} in documented order
     app.extensions[EXTENSION_KEY] = EngineHolder(settings, engine)
 
+    from search_app.admin import bp as admin_bp
     from search_app.api import bp as api_bp
     from search_app.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(admin_bp, url_prefix="/api/admin")
     errors.register(app)
 
     @app.after_request

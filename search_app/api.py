@@ -6,12 +6,11 @@ Every bad input is a 400 `{"error": reason}`; validation goes through
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, abort, jsonify, request
 
 from indexer.errors import IndexNotFoundError, QueryError
 from search_app import params
+from search_app.auth import require_admin
 from search_app.errors import message_of
 from search_app.state import current_engine, current_settings, holder
 
@@ -20,23 +19,55 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/search")
 def search():
-    """`GET /api/search?q=...&k=10&mode=hybrid` -> SearchResponse.to_dict()."""
+    """`GET /api/search?q=...&k=10&mode=hybrid[&year_from=&year_to=&type=&doc=]` -> SearchResponse.to_dict()."""
     settings = current_settings()
     p = params.from_args(request.args, settings)
+    filters = params.filters_from_args(request.args)
     engine = current_engine()
-    return jsonify(engine.search(p.query, k=p.k, mode=p.mode).to_dict())
+    if params.is_filtered(filters):
+        params.check_known(filters, engine.documents())
+    return jsonify(engine.search(p.query, k=p.k, mode=p.mode, filters=filters).to_dict())
 
 
 @bp.post("/search/batch")
 def search_batch():
-    """`POST {"queries": [...], "k": 10, "mode": "hybrid"}` -> one response per query, one embedding batch."""
+    """`POST {"queries": [...], "k": 10, "mode": "hybrid"}` -> one response per query, one embedding batch.
+
+    The body may carry the same filters as the URL: "year_from", "year_to", "type", "doc".
+    """
     settings = current_settings()
     body = request.get_json(force=True, silent=True)
     if body is None:
         raise QueryError('the request body is not valid JSON; send {"queries": ["..."], "k": 10}')
     queries, k, mode = params.from_batch_body(body, settings)
-    responses = current_engine().search_many(queries, k=k, mode=mode)
+    filters = params.filters_from_args(body)
+    engine = current_engine()
+    if params.is_filtered(filters):
+        params.check_known(filters, engine.documents())
+    responses = engine.search_many(queries, k=k, mode=mode, filters=filters)
     return jsonify(results=[r.to_dict() for r in responses])
+
+
+@bp.get("/similar")
+def similar():
+    """`GET /api/similar?chunk_id=..&k=10[&filters]` -> passages closest in meaning (the passage itself excluded)."""
+    settings = current_settings()
+    chunk_id = request.args.get("chunk_id", "")
+    if not chunk_id.strip():
+        raise QueryError("chunk_id is required, e.g. /api/similar?chunk_id=<doc_id>%230")
+    if len(chunk_id) > params.MAX_ID_CHARS:
+        raise QueryError(f"chunk_id is {len(chunk_id)} characters long; ids are at most {params.MAX_ID_CHARS}")
+    k = params.parse_k(request.args.get("k"), settings)
+    if not 1 <= k <= settings.max_k:
+        raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+    filters = params.filters_from_args(request.args)
+    engine = current_engine()
+    if params.is_filtered(filters):
+        params.check_known(filters, engine.documents())
+    response = engine.similar(chunk_id, k=k, filters=filters)
+    if response is None:
+        abort(404, description=f"no passage {chunk_id!r} in the index")
+    return jsonify(response.to_dict())
 
 
 @bp.get("/documents")
@@ -54,23 +85,10 @@ def health():
     return jsonify(info)
 
 
-def _check_admin_token() -> None:
-    """When POLICY_SEARCH_ADMIN_TOKEN is set, reload needs it (Bearer or X-Admin-Token header)."""
-    token = current_settings().admin_token
-    if not token:
-        return
-    given = request.headers.get("X-Admin-Token", "")
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        abort(403, description="reload needs the admin token (header 'Authorization: Bearer <token>')")
-
-
 @bp.post("/reload")
 def reload():
-    """Re-open the newest index version now, without waiting for the next change check."""
-    _check_admin_token()
+    """Re-open the newest index version now (admin token needed, like every admin endpoint)."""
+    require_admin()
     h = holder()
     if h.opened:
         engine = h.get(refresh=False)

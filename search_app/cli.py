@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--k", "-k", type=int, help="results per query (default from settings)")
     query.add_argument("--mode", "-m", help=f"one of {', '.join(retrieval.MODES)} (default from settings)")
+    query.add_argument("--year-from", metavar="YEAR", help="only documents from this year on")
+    query.add_argument("--year-to", metavar="YEAR", help="only documents up to this year")
+    query.add_argument(
+        "--type",
+        action="append",
+        metavar="TYPE",
+        help="only this document type (speech, report, resolution, notice, other); repeat or comma-separate",
+    )
+    query.add_argument("--doc", action="append", metavar="DOC_ID", help="only this document (repeatable)")
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
@@ -152,8 +161,18 @@ def cmd_query(
             raise UsageError(f"{where}: {exc}") from exc
         cleaned.append(p.query)
         k, mode = p.k, p.mode
+    try:
+        filters = params.parse_filters(args.year_from, args.year_to, args.type, args.doc)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from exc
     engine = open_engine(settings)  # loaded once, after the cheap checks
-    responses = engine.search_many(cleaned, k=k, mode=mode)  # one call: queries are embedded as a batch
+    if params.is_filtered(filters):
+        try:
+            params.check_known(filters, engine.documents())
+        except QueryError as exc:
+            raise UsageError(str(exc)) from exc
+    # One call: queries are embedded as a batch.
+    responses = engine.search_many(cleaned, k=k, mode=mode, filters=filters)
     writer = WRITERS[args.format]
     if args.output is None:
         _utf8(out)

@@ -24,10 +24,12 @@ log = logging.getLogger(__name__)
 
 _TITLES = {
     400: "请求参数有误",
+    401: "需要管理员凭据",
     403: "没有权限",
     404: "页面不存在",
     405: "不支持的请求方法",
     413: "请求内容过大",
+    422: "无法处理的内容",
     500: "服务器内部错误",
     503: "搜索服务暂不可用",
 }
@@ -63,6 +65,17 @@ def error_response(status: int, message: str, hint: str = ""):
     return render_template("error.html", status=status, title=title, message=message, hint=hint), status
 
 
+def _too_large_message() -> str:
+    """Say which limit was hit: uploads have their own (settings.max_upload_mb)."""
+    limit = request.max_content_length
+    if request.path.startswith("/api/admin/"):
+        mb = (limit or 0) / (1024 * 1024)
+        return f"upload too large: the limit is {mb:g} MB per request (POLICY_SEARCH_MAX_UPLOAD_MB)"
+    if limit:
+        return f"request body too large: the limit is {limit} bytes"
+    return "request body too large"
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(SearchEngineError)
     def _engine_error(exc: SearchEngineError):
@@ -79,17 +92,24 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status = exc.code or 500
-        if status == 404:
+        custom = exc.description if exc.description != type(exc).description else None
+        if status == 404 and custom:
+            message = custom
+        elif status == 404:
             message = (
                 f"no such endpoint: {request.method} {request.path}"
                 if wants_json()
                 else "您访问的页面不存在。"
             )
+        elif status == 413:
+            message = _too_large_message()
         else:
             message = exc.description or exc.name
         response = app.make_response(error_response(status, message))
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="policy-search admin"'
         return response
 
     @app.errorhandler(Exception)

@@ -1,67 +1,37 @@
-"""HTML search page. Everything lives in the URL (`/?q=&k=&mode=`) so a result list can be shared."""
+"""HTML pages: search (with filters and paging), document view, similar passages, CSV export.
+
+Everything lives in the URL (`/?q=&mode=&size=&page=&year_from=&year_to=&type=&doc=`), so
+a result list, a page of it or a passage can be shared as a link. Every page works
+without JavaScript; the only script adds "copy link" buttons.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from urllib.parse import quote
 
-from flask import Blueprint, render_template, request
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import retrieval
-from indexer.errors import QueryError
-from indexer.models import SearchResponse, SearchResult
-from search_app import highlight, params
+from indexer.errors import QueryError, SearchEngineError
+from indexer.models import SearchResponse
+from search_app import docview, highlight, output, params
 from search_app.state import current_engine, current_settings
+from search_app.views import (
+    date_of,
+    doc_url,
+    filter_args,
+    permalink,
+    result_view,
+    type_choices,
+    type_label,
+)
 
 bp = Blueprint("pages", __name__)
 
 MODE_LABELS = {"hybrid": "混合", "dense": "语义", "lexical": "关键词"}
 MODE_HINTS = {"hybrid": "语义与关键词结合", "dense": "按意思匹配", "lexical": "按字词匹配"}
-K_CHOICES = (5, 10, 20, 50, 100)
-
-
-@dataclass
-class ResultView:
-    """What the template needs of one hit; the passage is already safe HTML."""
-
-    rank: int
-    title: str
-    heading_path: list[str]
-    passage: Markup
-    score: str
-    doc_id: str
-    chunk_id: str
-    page: int | None
-    date: str
-
-
-def format_score(score: float) -> str:
-    """Scores differ by mode (RRF ~0.03, cosine ~0.8, BM25 ~12): keep 4 significant digits."""
-    return f"{score:.4g}"
-
-
-def _date_of(meta: dict) -> str:
-    for key in ("date", "year"):
-        if meta.get(key):
-            return str(meta[key])
-    return ""
-
-
-def result_view(r: SearchResult, terms: tuple[str, ...]) -> ResultView:
-    best = (
-        (r.best_sentence_start, r.best_sentence_end) if r.best_sentence_end > r.best_sentence_start else None
-    )
-    return ResultView(
-        rank=r.rank,
-        title=r.title,
-        heading_path=[h for h in r.heading_path if h],
-        passage=highlight.highlight(r.text, terms, best),
-        score=format_score(r.score),
-        doc_id=r.doc_id,
-        chunk_id=r.chunk_id,
-        page=r.page,
-        date=_date_of(r.meta or {}),
-    )
+SIZE_CHOICES = (10, 20, 50)
 
 
 def _modes() -> list[tuple[str, str, str]]:
@@ -70,50 +40,202 @@ def _modes() -> list[tuple[str, str, str]]:
     return [(m, MODE_LABELS.get(m, m), MODE_HINTS.get(m, "")) for m in order]
 
 
-def _k_choices(k: int, max_k: int) -> list[int]:
-    return sorted({c for c in K_CHOICES if c <= max_k} | {k})
+def _size_choices(size: int, max_size: int) -> list[int]:
+    return sorted({c for c in SIZE_CHOICES if c <= max_size} | {size})
+
+
+def _engine_and_documents():
+    """The engine and its documents (for the filter controls); (None, []) when the index cannot be
+    opened, so the home page still renders and a search reports why."""
+    try:
+        engine = current_engine()
+        return engine, engine.documents()
+    except SearchEngineError:
+        return None, []
+
+
+def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters, page: int = 1) -> dict:
+    args = {"q": q, "mode": mode, "size": size, **filter_args(filters)}
+    if page > 1:
+        args["page"] = page
+    return args
+
+
+def _form_state(settings, documents: list[dict]) -> dict:
+    """Form values straight from the URL, so a rejected request shows what was typed."""
+    args = request.args
+    raw_mode = args.get("mode") or settings.default_mode
+    max_size = max(1, min(settings.max_page_size, settings.max_k))
+    raw_size = (args.get("size") or args.get("k") or "").strip()
+    size = int(raw_size) if raw_size.isascii() and raw_size.isdigit() and 1 <= int(raw_size) <= max_size else None
+    size = size or min(settings.default_k, max_size)
+    return {
+        "q": args.get("q") or "",
+        "mode": raw_mode if raw_mode in retrieval.MODES else settings.default_mode,
+        "size": size,
+        "size_choices": _size_choices(size, max_size),
+        "year_from": args.get("year_from", ""),
+        "year_to": args.get("year_to", ""),
+        "types": set(params._values(args.getlist("type"), split_commas=True)),
+        "docs": set(args.getlist("doc")),
+        "type_choices": type_choices(documents),
+        "documents": documents,
+    }
 
 
 @bp.get("/")
 def search():
     settings = current_settings()
     q = request.args.get("q")
-    raw_mode = request.args.get("mode") or settings.default_mode
-    raw_k = request.args.get("k", "")
+    engine, documents = _engine_and_documents()
     ctx = {
-        "q": q or "",
-        "mode": raw_mode if raw_mode in retrieval.MODES else settings.default_mode,
-        "k": settings.default_k,
+        **_form_state(settings, documents),
         "modes": _modes(),
         "mode_labels": MODE_LABELS,
         "max_query_chars": settings.max_query_chars,
+        "year_min": params.YEAR_MIN,
+        "year_max": params.YEAR_MAX,
         "response": None,
         "results": [],
         "error": None,
         "notice": None,
+        "paging": None,
     }
-    ctx["k_choices"] = _k_choices(settings.default_k, settings.max_k)
-    if raw_k.strip().isdigit() and 1 <= int(raw_k) <= settings.max_k:
-        ctx["k"] = int(raw_k)
-        ctx["k_choices"] = _k_choices(ctx["k"], settings.max_k)
+    ctx["filters_open"] = bool(ctx["year_from"] or ctx["year_to"] or ctx["types"] or ctx["docs"])
     if q is None:
         return render_template("search.html", **ctx)
     if not q.strip():
         ctx["notice"] = "请输入要搜索的内容，例如：乡村振兴、高质量发展、减税降费。"
         return render_template("search.html", **ctx)
     try:
-        p = params.from_args(request.args, settings)
+        paging = params.parse_paging(request.args, settings)
+        p = params.validate(q, paging.k, params.parse_mode(request.args.get("mode"), settings), settings)
+        filters = params.filters_from_args(request.args)
+        engine = engine or current_engine()  # raises the reason the index cannot be opened (503)
+        params.check_known(filters, documents)
     except QueryError as exc:
         ctx["error"] = str(exc)
         return render_template("search.html", **ctx), 400
-    response: SearchResponse = current_engine().search(p.query, k=p.k, mode=p.mode)
+    response: SearchResponse = engine.search(p.query, k=paging.k, mode=p.mode, filters=filters)
+    shown = response.results[paging.offset : paging.offset + paging.size]
     terms = highlight.query_terms(response.query)
+    here = _search_args(p.query, p.mode, paging.size, filters)
+    full = len(response.results) >= paging.k
     ctx.update(
         q=p.query,
-        k=p.k,
         mode=p.mode,
-        k_choices=_k_choices(p.k, settings.max_k),
+        size=paging.size,
         response=response,
-        results=[result_view(r, terms) for r in response.results],
+        results=[result_view(r, terms, p.query) for r in shown],
+        paging=paging,
+        filtered=params.is_filtered(filters),
+        mode_links=[
+            (label, url_for("pages.search", **{**here, "mode": value}))
+            for value, label, _ in _modes()
+            if value != p.mode
+        ],
+        prev_url=url_for("pages.search", **here, page=paging.page - 1) if paging.page > 1 else None,
+        next_url=url_for("pages.search", **here, page=paging.page + 1) if full and paging.k < settings.max_k else None,
+        first_url=url_for("pages.search", **here),
+        export_url=url_for("pages.export_csv", **here, page=paging.page),
+        export_all_url=url_for("pages.export_csv", **here, all=1),
+        max_k=settings.max_k,
     )
     return render_template("search.html", **ctx)
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The page's results as CSV (same columns as the batch CLI), with a BOM so Excel reads the Chinese.
+
+    Same parameters as the search page: the rows of that page, or with `all=1` the top max_k.
+    """
+    settings = current_settings()
+    engine = current_engine()
+    paging = params.parse_paging(request.args, settings)
+    everything = request.args.get("all") == "1"
+    k = settings.max_k if everything else paging.k
+    p = params.validate(request.args.get("q", ""), k, params.parse_mode(request.args.get("mode"), settings), settings)
+    filters = params.filters_from_args(request.args)
+    params.check_known(filters, engine.documents())
+    response = engine.search(p.query, k=k, mode=p.mode, filters=filters)
+    rows = response.results if everything else response.results[paging.offset : paging.offset + paging.size]
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    output.write_csv([SearchResponse(response.query, response.took_ms, response.mode, rows)], buffer)
+    name = quote(f"检索-{p.query[:40]}.csv", safe="")
+    return Response(
+        buffer.getvalue().encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"policy-search.csv\"; filename*=UTF-8''{name}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _check_id(value: str, what: str) -> None:
+    """Ids are only ever looked up in the index; an absurd one is refused before any lookup."""
+    if len(value) > params.MAX_ID_CHARS:
+        abort(400, description=f"{what} is {len(value)} characters long; ids are at most {params.MAX_ID_CHARS}")
+
+
+@bp.get("/doc/<doc_id>")
+def document(doc_id: str):
+    """The whole document, passage by passage; `?hit=<chunk_id>` highlights one, `#p<n>` scrolls to it."""
+    _check_id(doc_id, "document id")
+    engine = current_engine()
+    doc = engine.document(doc_id)
+    if doc is None:
+        abort(404, description="没有找到这篇文档：它可能已被删除，或链接有误。")
+    settings = current_settings()
+    hit = request.args.get("hit") or None
+    if hit is not None and len(hit) > params.MAX_ID_CHARS:
+        hit = None
+    q = (request.args.get("q") or "").strip()
+    terms = highlight.query_terms(q) if q and len(q) <= settings.max_query_chars else ()
+    chunks = engine.chunks_of(doc_id)
+    hit_chunk = next((c for c in chunks if c.chunk_id == hit), None)
+    meta = doc.meta or {}
+    return render_template(
+        "document.html",
+        doc=doc,
+        q=q if terms else "",
+        segments=docview.segments(doc.text, chunks, hit, terms),
+        outline=docview.outline(chunks, hit),
+        n_chunks=len(chunks),
+        hit=hit_chunk,
+        date=date_of(meta),
+        type_label=type_label(meta.get("type")),
+        source=docview.display_source(meta.get("source")),
+        hit_similar_url=url_for("pages.similar", chunk_id=hit_chunk.chunk_id) if hit_chunk else None,
+        hit_permalink=permalink(doc.doc_id, hit_chunk.chunk_id) if hit_chunk else None,
+    )
+
+
+@bp.get("/similar/<chunk_id>")
+def similar(chunk_id: str):
+    """Passages closest in meaning to one passage (`?k=` and the search filters apply)."""
+    _check_id(chunk_id, "passage id")
+    settings = current_settings()
+    engine = current_engine()
+    try:
+        k = params.parse_k(request.args.get("k"), settings)
+        if not 1 <= k <= settings.max_k:
+            raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+        filters = params.filters_from_args(request.args)
+    except QueryError as exc:
+        abort(400, description=str(exc))
+    response = engine.similar(chunk_id, k=k, filters=filters)
+    if response is None:
+        abort(404, description="没有找到这个段落：索引更新后它可能已不存在。")
+    doc_id = chunk_id.rpartition("#")[0]
+    source = next((c for c in engine.chunks_of(doc_id) if c.chunk_id == chunk_id), None) if doc_id else None
+    return render_template(
+        "similar.html",
+        response=response,
+        source=source,
+        source_url=doc_url(source.doc_id, source.chunk_id) if source else None,
+        results=[result_view(r, ()) for r in response.results],
+        k=k,
+    )

@@ -90,3 +90,142 @@ def from_batch_body(body: object, settings: Settings) -> tuple[list[str], int, s
         cleaned.append(p.query)
         k, mode = p.k, p.mode
     return cleaned, k, mode
+
+
+# ---------------------------------------------------------------- filters and paging
+
+# Document kinds the loader assigns (indexer.documents.guess_type) or a sidecar may set; the
+# labels are what the page shows. A type found in the index is accepted even if not listed here.
+DOC_TYPE_LABELS = {
+    "speech": "讲话",
+    "report": "报告",
+    "resolution": "决议",
+    "notice": "通知",
+    "other": "其他",
+}
+MAX_ID_CHARS = 300  # longer than any doc or chunk id the indexer makes; longer ones are refused unread
+MAX_FILTER_VALUES = 50
+YEAR_MIN, YEAR_MAX = 1, 9999
+
+
+def _values(raw: object, split_commas: bool) -> list[str]:
+    """One value, a list (repeated URL parameter, JSON array) or a comma list, as clean strings."""
+    items = raw if isinstance(raw, (list, tuple)) else [] if raw is None else [raw]
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise QueryError(f"filter values must be strings, not {type(item).__name__}")
+        parts = item.split(",") if split_commas else [item]
+        out.extend(p.strip() for p in parts if p.strip())
+    return out
+
+
+def parse_year(raw: object, name: str) -> int | None:
+    """A year from a URL string or a JSON int; blank means no bound."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().lstrip("+-").isdigit():
+        value = int(raw.strip())
+    if value is None:
+        raise QueryError(f"{name} must be an integer year, not {raw!r}")
+    if not YEAR_MIN <= value <= YEAR_MAX:
+        raise QueryError(f"{name} must be a year between {YEAR_MIN} and {YEAR_MAX}, got {value}")
+    return value
+
+
+def parse_filters(year_from: object = None, year_to: object = None, types: object = None, docs: object = None):
+    """Raw filter values -> indexer Filters; a bad value is a QueryError saying why."""
+    y0, y1 = parse_year(year_from, "year_from"), parse_year(year_to, "year_to")
+    if y0 is not None and y1 is not None and y0 > y1:
+        raise QueryError(f"year_from ({y0}) is after year_to ({y1})")
+    type_list, doc_list = _values(types, split_commas=True), _values(docs, split_commas=False)
+    for name, values in (("type", type_list), ("doc", doc_list)):
+        if len(values) > MAX_FILTER_VALUES:
+            raise QueryError(f"too many {name} filters: {len(values)} (at most {MAX_FILTER_VALUES})")
+    for t in type_list:
+        if len(t) > 40:
+            raise QueryError(f"unknown document type {t[:40]!r}…")
+    for d in doc_list:
+        if len(d) > MAX_ID_CHARS:
+            raise QueryError(f"document id is {len(d)} characters long; ids are at most {MAX_ID_CHARS}")
+    return retrieval.Filters(
+        doc_ids=tuple(dict.fromkeys(doc_list)),
+        year_from=y0,
+        year_to=y1,
+        doc_types=tuple(dict.fromkeys(type_list)),
+    )
+
+
+def filters_from_args(args) -> retrieval.Filters:
+    """Filters of `?year_from=&year_to=&type=a,b&type=c&doc=..` (MultiDict) or a JSON object (dict)."""
+    many = getattr(args, "getlist", None)
+    return parse_filters(
+        args.get("year_from"),
+        args.get("year_to"),
+        many("type") if many else args.get("type"),
+        many("doc") if many else args.get("doc"),
+    )
+
+
+def check_known(filters: retrieval.Filters, documents: list[dict]) -> None:
+    """Refuse a type or document the index does not have: an empty result would hide the typo."""
+    if filters.doc_types:
+        known = set(DOC_TYPE_LABELS) | {str((d.get("meta") or {}).get("type") or "") for d in documents}
+        unknown = [t for t in filters.doc_types if t not in known]
+        if unknown:
+            raise QueryError(
+                f"unknown document type {unknown[0]!r}; known types: {', '.join(sorted(k for k in known if k))}"
+            )
+    if filters.doc_ids:
+        ids = {d["doc_id"] for d in documents}
+        missing = [d for d in filters.doc_ids if d not in ids]
+        if missing:
+            raise QueryError(f"no document with id {missing[0]!r} in the index")
+
+
+def is_filtered(filters: retrieval.Filters) -> bool:
+    return bool(filters.doc_ids or filters.doc_types or filters.year_from or filters.year_to)
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int
+    size: int
+    k: int  # how many results to fetch: page * size, capped at max_k
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def _positive_int(raw: object, name: str, default: int, hi: int) -> int:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    text = raw.strip() if isinstance(raw, str) else None
+    if text is None or not (text.isascii() and text.lstrip("+-").isdigit()):
+        raise QueryError(f"{name} must be an integer between 1 and {hi}, not {raw!r}")
+    value = int(text)
+    if not 1 <= value <= hi:
+        raise QueryError(f"{name} must be between 1 and {hi}, got {value}")
+    return value
+
+
+def parse_paging(args, settings: Settings) -> Paging:
+    """`page` (1-based) and `size` (results per page; `k` is accepted for older shared links)."""
+    max_size = max(1, min(settings.max_page_size, settings.max_k))
+    default = min(settings.default_k, max_size)
+    if args.get("size") is not None or args.get("k") is None:
+        size = _positive_int(args.get("size"), "size", default, max_size)
+    else:
+        size = _positive_int(args.get("k"), "k", default, max_size)
+    last = -(-settings.max_k // size)
+    page = _positive_int(args.get("page"), "page", 1, 1_000_000)
+    if page > last:
+        raise QueryError(
+            f"page {page} is past the last page: at most {settings.max_k} results are shown, "
+            f"{last} pages of {size}"
+        )
+    return Paging(page=page, size=size, k=min(page * size, settings.max_k))

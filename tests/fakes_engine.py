@@ -57,6 +57,7 @@ class FakeEngine:
         self.passages = list(passages)
         self.fail_with = fail_with
         self.calls: list[tuple] = []
+        self.filters_seen: list = []  # the Filters of each search/similar call, in order
         self.reload_checks = 0
         self.reloads = 0
         self.version = "v1"
@@ -70,45 +71,75 @@ class FakeEngine:
         self, queries: list[str], k: int = 10, mode: str = "hybrid", filters=None
     ) -> list[SearchResponse]:
         self.calls.append(("search_many", list(queries), k, mode))
+        self.filters_seen.append(filters)
         if self.fail_with is not None:
             raise self.fail_with
         out = []
         for query in queries:
             q, k, mode = validate_request(query, k, mode, self.settings)
             t0 = time.perf_counter()
-            out.append(SearchResponse(q, (time.perf_counter() - t0) * 1000 + 1.5, mode, self._rank(q, k)))
+            out.append(
+                SearchResponse(q, (time.perf_counter() - t0) * 1000 + 1.5, mode, self._rank(q, k, filters))
+            )
         return out
 
-    def _rank(self, query: str, k: int) -> list[SearchResult]:
+    def _allowed(self, i: int, filters) -> bool:
+        """Filters as SearchEngine applies them: doc ids, year range (unknown year fails year_to), type."""
+        if filters is None:
+            return True
+        doc_id, _, _, _, meta = self.passages[i]
+        year = int(meta.get("year") or 0)
+        return (
+            (not filters.doc_ids or doc_id in filters.doc_ids)
+            and (not filters.year_from or year >= filters.year_from)
+            and (not filters.year_to or 0 < year <= filters.year_to)
+            and (not filters.doc_types or meta.get("type") in filters.doc_types)
+        )
+
+    def _rank(self, query: str, k: int, filters=None) -> list[SearchResult]:
         words = query.split()
         hits = []
         for i, (_, title, _, text, _) in enumerate(self.passages):
             score = sum(text.count(w) + title.count(w) for w in words)
-            if score:
+            if score and self._allowed(i, filters):
                 hits.append((score, i))
         hits.sort(key=lambda h: (-h[0], h[1]))
-        results = []
-        for rank, (score, i) in enumerate(hits[:k], start=1):
-            doc_id, title, path, text, meta = self.passages[i]
-            first = text.find("。") + 1 or len(text)
-            results.append(
-                SearchResult(
-                    rank=rank,
-                    score=score / 10,
-                    doc_id=doc_id,
-                    title=title,
-                    heading_path=list(path),
-                    text=text,
-                    chunk_id=f"{doc_id}#{i}",
-                    start=0,
-                    end=len(text),
-                    best_sentence=text[:first],
-                    best_sentence_start=0,
-                    best_sentence_end=first,
-                    meta=dict(meta),
-                )
-            )
-        return results
+        return [self._result(rank, score / 10, i) for rank, (score, i) in enumerate(hits[:k], start=1)]
+
+    def _result(self, rank: int, score: float, i: int) -> SearchResult:
+        doc_id, title, path, text, meta = self.passages[i]
+        first = text.find("。") + 1 or len(text)
+        return SearchResult(
+            rank=rank,
+            score=score,
+            doc_id=doc_id,
+            title=title,
+            heading_path=list(path),
+            text=text,
+            chunk_id=f"{doc_id}#{i}",
+            start=0,
+            end=len(text),
+            best_sentence=text[:first],
+            best_sentence_start=0,
+            best_sentence_end=first,
+            meta=dict(meta),
+        )
+
+    def similar(self, chunk_id: str, k: int = 10, filters=None) -> SearchResponse | None:
+        """Other passages ranked by shared characters; None for an unknown passage, like SearchEngine."""
+        self.calls.append(("similar", chunk_id, k))
+        self.filters_seen.append(filters)
+        if self.fail_with is not None:
+            raise self.fail_with
+        ids = [f"{p[0]}#{i}" for i, p in enumerate(self.passages)]
+        if chunk_id not in ids:
+            return None
+        src = ids.index(chunk_id)
+        chars = set(self.passages[src][3])
+        others = [i for i in range(len(self.passages)) if i != src and self._allowed(i, filters)]
+        scored = sorted(((len(chars & set(self.passages[i][3])), i) for i in others), key=lambda h: (-h[0], h[1]))
+        results = [self._result(rank, n / 100, i) for rank, (n, i) in enumerate(scored[:k], start=1)]
+        return SearchResponse(self.passages[src][3][:80], 1.0, "similar", results)
 
     # -- browsing
 
@@ -123,15 +154,17 @@ class FakeEngine:
         texts = [p[3] for p in self.passages if p[0] == doc_id]
         if not texts:
             return None
-        title = next(p[1] for p in self.passages if p[0] == doc_id)
-        return Document(doc_id=doc_id, title=title, text="\n".join(texts))
+        title, meta = next((p[1], p[4]) for p in self.passages if p[0] == doc_id)
+        return Document(doc_id=doc_id, title=title, text="\n".join(texts), meta=dict(meta))
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [
-            Chunk(f"{doc_id}#{i}", doc_id, p[1], list(p[2]), p[3], 0, len(p[3]), ordinal=i)
-            for i, p in enumerate(self.passages)
-            if p[0] == doc_id
-        ]
+        """Passages of one document with offsets into document(doc_id).text (joined by newlines)."""
+        out, pos = [], 0
+        for i, p in enumerate(self.passages):
+            if p[0] == doc_id:
+                out.append(Chunk(f"{doc_id}#{i}", doc_id, p[1], list(p[2]), p[3], pos, pos + len(p[3]), ordinal=i))
+                pos += len(p[3]) + 1
+        return out
 
     # -- lifecycle
 

@@ -159,19 +159,24 @@ def test_documents_and_health(client, engine):
     assert engine.reload_checks == 2
 
 
-def test_reload_forces_engine_reload(client, engine):
-    resp = client.post("/api/reload")
+def test_reload_forces_engine_reload(tmp_path):
+    engine = FakeEngine()
+    client = create_app(test_settings(tmp_path, admin_token="s3cret"), engine=engine).test_client()
+    resp = client.post("/api/reload", headers={"Authorization": "Bearer s3cret"})
     assert resp.status_code == 200 and resp.get_json()["reloaded"] is True
     assert engine.reloads == 1
     assert error_of(client.get("/api/reload"), 405)
     assert client.get("/api/reload").headers["Allow"]
 
 
-def test_reload_needs_admin_token_when_configured(tmp_path):
+def test_reload_is_an_admin_operation(tmp_path, client):
+    """Same guard as /api/admin/*: 403 while no token is configured, 401 for a missing or wrong one."""
+    assert "admin API disabled" in error_of(client.post("/api/reload"), 403)
     engine = FakeEngine()
     client = create_app(test_settings(tmp_path, admin_token="s3cret"), engine=engine).test_client()
-    assert "admin token" in error_of(client.post("/api/reload"), 403)
-    assert error_of(client.post("/api/reload", headers={"Authorization": "Bearer nope"}), 403)
+    resp = client.post("/api/reload")
+    assert "admin token" in error_of(resp, 401) and resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "wrong admin token" in error_of(client.post("/api/reload", headers={"Authorization": "Bearer nope"}), 401)
     assert client.post("/api/reload", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert client.post("/api/reload", headers={"X-Admin-Token": "s3cret"}).status_code == 200
     assert engine.reloads == 2
@@ -188,12 +193,12 @@ def test_wrong_method_is_json_405(client):
 
 
 def test_no_index_is_503_telling_to_run_make_index(tmp_path):
-    client = create_app(test_settings(tmp_path)).test_client()  # real engine, empty index folder
+    client = create_app(test_settings(tmp_path, admin_token="t")).test_client()  # real engine, empty index
     assert "make index" in error_of(client.get("/api/search?q=发展"), 503)
     assert "make index" in error_of(client.get("/api/documents"), 503)
     health = client.get("/api/health")
     assert health.status_code == 503 and health.get_json()["status"] == "no_index"
-    assert "make index" in error_of(client.post("/api/reload"), 503)
+    assert "make index" in error_of(client.post("/api/reload", headers={"X-Admin-Token": "t"}), 503)
 
 
 def test_model_mismatch_is_503(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,6 +22,11 @@ def engine(tmp_path) -> FakeEngine:
 @pytest.fixture
 def client(tmp_path, engine):
     return create_app(test_settings(tmp_path), engine=engine).test_client()
+
+
+def scripts_of(html: str) -> list[str]:
+    """Every <script> in a page as its src ('' for an inline one)."""
+    return [m.group(1) or "" for m in re.finditer(r"<script(?:\s+src=\"([^\"]*)\")?[^>]*>", html)]
 
 
 def page(client, url: str, status: int = 200) -> str:
@@ -61,13 +67,14 @@ def test_query_words_marked_and_best_sentence_emphasised(client):
     assert '<strong class="best">国内生产总值超过126万亿元，增长5.2%。</strong>' in html
 
 
-def test_mode_links_keep_query_for_sharing(client):
-    html = page(client, "/?q=高质量发展&k=5&mode=hybrid")
+def test_mode_links_keep_query_and_filters_for_sharing(client):
+    html = page(client, "/?q=高质量发展&size=5&mode=hybrid&year_from=2020&type=report")
     links = re.findall(r'<a href="(/\?[^"]+)">改用(语义|关键词)</a>', html)
     assert {label for _, label in links} == {"语义", "关键词"}
     for href, _ in links:
         qs = parse_qs(urlsplit(href.replace("&amp;", "&")).query)
-        assert qs["q"] == ["高质量发展"] and qs["k"] == ["5"] and qs["mode"][0] in ("dense", "lexical")
+        assert qs["q"] == ["高质量发展"] and qs["size"] == ["5"] and qs["mode"][0] in ("dense", "lexical")
+        assert qs["year_from"] == ["2020"] and qs["type"] == ["report"] and "page" not in qs
 
 
 def test_script_in_passage_title_and_path_is_text(client):
@@ -88,7 +95,7 @@ def test_script_in_query_is_text(client):
 def test_query_matching_markup_is_marked_outside_entities(client):
     html = page(client, "/?q=script")
     assert "&lt;<mark>script</mark>&gt;" in html
-    assert "<script" not in html
+    assert scripts_of(html) == ["/static/copy.js"]  # only our own file, never markup from a passage
 
 
 def test_no_results_message(client):
@@ -107,15 +114,23 @@ def test_empty_query_is_a_friendly_notice(client, engine):
     ("url", "reason"),
     [
         ("/?q=发展&k=abc", "k must be an integer"),
-        ("/?q=发展&k=0", "k must be between 1 and 100"),
-        ("/?q=发展&k=101", "k must be between 1 and 100"),
+        ("/?q=发展&k=0", "k must be between 1 and 50"),  # k: old links, read as the page size
+        ("/?q=发展&size=101", "size must be between 1 and 50"),
+        ("/?q=发展&size=0", "size must be between 1 and 50"),
+        ("/?q=发展&page=0", "page must be between 1"),
+        ("/?q=发展&page=abc", "page must be an integer"),
+        ("/?q=发展&size=50&page=3", "page 3 is past the last page"),
+        ("/?q=发展&year_from=二〇二〇", "year_from must be an integer year"),
+        ("/?q=发展&year_from=2024&year_to=2020", "year_from (2024) is after year_to (2020)"),
+        ("/?q=发展&type=poem", "unknown document type 'poem'"),
+        ("/?q=发展&doc=nope", "no document with id 'nope'"),
         ("/?q=发展&mode=fuzzy", "mode must be one of"),
         ("/?q=" + "长" * 501, "the limit is 500"),
     ],
 )
 def test_bad_parameters_give_400_page_with_reason(client, engine, url, reason):
     html = page(client, url, 400)
-    assert "请求参数有误" in html and reason in html
+    assert "请求参数有误" in html and reason in unescape(html)
     assert 'name="q"' in html  # the form is still there to fix the query
     assert engine.calls == []
 

@@ -169,7 +169,9 @@ def test_bad_files_are_reported_and_the_rest_of_the_batch_loads(tmp_path):
 
 
 def test_load_document_raises_readable_errors(tmp_path):
-    with pytest.raises(DocumentError, match="unsupported file type '.pdf'"):
+    with pytest.raises(DocumentError, match="unsupported file type '.rtf'"):
+        load_document(write(tmp_path / "x.rtf", SIMPLIFIED))
+    with pytest.raises(DocumentError, match="not a PDF file"):
         load_document(write(tmp_path / "x.pdf", SIMPLIFIED))
     with pytest.raises(DocumentError, match="not found"):
         load_document(tmp_path / "missing.txt")
@@ -221,7 +223,7 @@ def test_repeated_texts_are_reported_and_ids_stay_stable(tmp_path):
 
 
 def test_folders_are_walked_sorted_skipping_hidden_sidecars_and_notes(tmp_path):
-    for name in ["b.txt", "a.md", "sub/c.txt", ".hidden.txt", ".git/d.txt", "e.pdf", "README.md"]:
+    for name in ["b.txt", "a.md", "sub/c.txt", ".hidden.txt", ".git/d.txt", "e.rtf", "README.md", "~$lock.docx"]:
         write(tmp_path / name, SIMPLIFIED + name)
     write(tmp_path / "a.meta.json", '{"title": "甲"}')
     docs, errors = iter_documents([tmp_path])

@@ -14,6 +14,7 @@ from indexer.embedding import (
     EmbeddingModelError,
     cpu_has_native_bf16,
     load_embedder,
+    load_sentence_transformer,
     resolve_dtype,
     resolve_model,
     resolve_prompts,
@@ -75,6 +76,23 @@ def test_prompts_are_applied(embedder: Embedder):
 def test_batching_does_not_change_results(embedder: Embedder):
     one_by_one = np.stack([embedder.encode_passages([t])[0] for t in TEXTS])
     np.testing.assert_allclose(embedder.encode_passages(TEXTS), one_by_one, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_local_folder_loads_without_network(real_model_dir: Path, monkeypatch):
+    import socket
+
+    attempts: list[tuple] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    model = load_sentence_transformer(resolve_model(str(real_model_dir)), "cpu", "fp32")
+    assert model.encode(["测试"]).shape == (1, 384)
+    assert attempts == []
 
 
 @pytest.mark.slow
@@ -172,3 +190,24 @@ def test_dtype_and_device_resolution():
         resolve_dtype("fp16", "cpu")
     with pytest.raises(EmbeddingModelError):
         resolve_dtype("int3", "cpu")
+
+
+class _FakeModel:
+    """Just enough of a SentenceTransformer for Embedder's own logic."""
+
+    max_seq_length = 512
+    prompts: dict = {}
+
+    def get_embedding_dimension(self) -> int:
+        return 8
+
+
+def test_thread_policy(monkeypatch):
+    from indexer import embedding
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    emb = Embedder(_FakeModel(), name="fake", device="cpu", dtype="fp32", query_prompt="", passage_prompt="")
+    assert emb._threads_for(["一个简短的查询"]) == 1  # query-sized: one thread
+    assert emb._threads_for(["长" * 400] * 16) == 3  # bulk: OMP_NUM_THREADS, else every usable CPU
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert embedding.torch_threads() == embedding.cpu_budget() >= 1

@@ -5,7 +5,15 @@ import pytest
 
 from indexer.config import Settings
 from indexer.errors import ModelMismatchError, QueryError
-from indexer.retrieval import Filters, SearchEngine, best_sentence, rrf_fuse, split_sentences, validate_request
+from indexer.retrieval import (
+    Filters,
+    SearchEngine,
+    best_sentence,
+    rrf_fuse,
+    score_fuse,
+    split_sentences,
+    validate_request,
+)
 from tests.fakes import FakeEmbedder
 from tests.helpers import PASSAGES, write_test_index
 
@@ -132,3 +140,31 @@ def test_similar_passages_exclude_the_source(engine):
     assert "report-2024#1" not in [r.chunk_id for r in resp.results]
     assert resp.results[0].chunk_id == "report-2024#0"  # the other passage on GDP growth
     assert engine.similar("no-such#9") is None
+
+
+def test_rrf_weights_scale_and_zero_drops_a_ranking():
+    fused = rrf_fuse([np.array([1, 2]), np.array([3])], rrf_k=60, weights=[1.0, 0.0])
+    assert [row for row, _ in fused] == [1, 2]
+    fused = rrf_fuse([np.array([1]), np.array([3])], rrf_k=60, weights=[1.0, 2.0])
+    assert fused[0] == (3, pytest.approx(2 / 61))
+
+
+def test_english_query_uses_dense_ranking_only(engine):
+    hybrid = engine.search("GDP growth target 5%", k=5, mode="hybrid").results
+    dense = engine.search("GDP growth target 5%", k=5, mode="dense").results
+    assert [r.chunk_id for r in hybrid] == [r.chunk_id for r in dense]
+
+
+def test_score_fuse_hand_computed():
+    dense = (np.array([1, 2, 3]), np.array([0.9, 0.8, 0.5]))
+    lexical = (np.array([3, 4]), np.array([10.0, 2.0]))
+    fused = score_fuse([dense, lexical], [1.0, 1.0])
+    # normalised: dense 1->1, 2->0.75, 3->0 ; lexical 3->1, 4->0
+    assert fused == [(1, pytest.approx(1.0)), (3, pytest.approx(1.0)), (2, pytest.approx(0.75)), (4, 0.0)]
+    fused = score_fuse([dense, lexical], [1.0, 0.5])
+    assert [row for row, _ in fused][:2] == [1, 2]
+
+
+def test_score_fuse_single_result_ranking_counts_fully():
+    fused = score_fuse([(np.array([5]), np.array([0.3])), (np.array([]), np.array([]))], [1.0, 1.0])
+    assert fused == [(5, 1.0)]

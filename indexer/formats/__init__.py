@@ -1,0 +1,82 @@
+"""Readers for the structured formats documents arrive in (.docx, .pdf, .html), chosen by extension.
+
+Each reader turns a file's bytes into `Extracted`: normalised text (one paragraph
+per line, like a loaded .txt) plus what only the format knows: heading levels
+from Word styles or <h1>-<h6>, where each PDF page starts, a title and dates.
+documents.py adds ids, sidecar metadata and guesses. A reader imports its heavy
+library (python-docx, pypdf, lxml) only when a file of its kind is read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from indexer.formats.lines import join_lines
+
+# suffix -> module holding `read(raw: bytes, max_bytes: int) -> Extracted`
+READERS = {
+    ".docx": "indexer.formats.docx_reader",
+    ".pdf": "indexer.formats.pdf_reader",
+    ".html": "indexer.formats.html_reader",
+    ".htm": "indexer.formats.html_reader",
+}
+SUFFIXES = tuple(READERS)
+
+
+class FormatError(Exception):
+    """A file its reader cannot use; `reason` is meant for people (the caller adds the path)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Block:
+    """One paragraph as a format delivers it; line breaks inside are soft and get glued."""
+
+    text: str
+    heading: int = 0  # 1..6 from the file's structure (Word heading style, <h2>); 0 = body
+
+
+@dataclass
+class Extracted:
+    text: str  # one clean paragraph per line, no blank lines
+    headings: list[tuple[int, int]] = field(default_factory=list)  # (offset of a heading line, level 1..6)
+    pages: list[int] = field(default_factory=list)  # offset where page n+1 starts (PDF)
+    title: str = ""
+    meta: dict = field(default_factory=dict)  # date, source, type the file declares
+    timestamp: str = ""  # the file's own creation date, "YYYY-MM-DD"
+    encoding: str | None = None
+
+
+def assemble(blocks: list[Block]) -> tuple[str, list[tuple[int, int]]]:
+    """Blocks to document text and the offsets of structural headings in it."""
+    paragraphs: list[str] = []
+    headings: list[tuple[int, int]] = []
+    offset = 0
+    for block in blocks:
+        paragraph = join_lines(block.text.split("\n"))
+        if not paragraph:
+            continue
+        if block.heading:
+            headings.append((offset, min(max(block.heading, 1), 6)))
+        paragraphs.append(paragraph)
+        offset += len(paragraph) + 1
+    return "\n".join(paragraphs), headings
+
+
+def extract(suffix: str, raw: bytes, max_bytes: int) -> Extracted:
+    """Run the reader for `suffix`; every failure comes out as FormatError."""
+    reader = importlib.import_module(READERS[suffix.lower()])
+    try:
+        return reader.read(raw, max_bytes)
+    except FormatError:
+        raise
+    except MemoryError:
+        raise FormatError("too large to read in memory") from None
+    except RecursionError:
+        raise FormatError("nested too deeply to read") from None
+    except Exception as exc:  # a library choking on hostile input must not stop the batch
+        raise FormatError(f"cannot read this {suffix} file ({type(exc).__name__}: {exc})") from exc

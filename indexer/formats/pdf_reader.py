@@ -1,0 +1,212 @@
+"""PDF: the text layer page by page, wrapped lines rejoined, running headers and page numbers dropped.
+
+A PDF knows lines, not paragraphs. A line that reaches the right margin was
+wrapped and joins the next one (without a space between Chinese characters, and
+"inter-" + "national" rejoined); a short line, a sentence end before the margin,
+an indented line or a heading marker ends a paragraph. Where each page starts
+in the joined text is kept, so every chunk can say on which page it begins.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from indexer.formats import Extracted, FormatError
+from indexer.formats.lines import CJK, HEADING_LIKE, clean_line, glue
+
+SHORT_LINE = 0.8  # a line under this share of the full width ends its paragraph
+SENTENCE_LINE = 0.95  # ... and under this share when it ends a sentence
+FURNITURE_LINES = 2  # lines at the top and at the bottom of a page that may be a header or footer
+_SENTENCE_END = "。！？；：!?;:…”’」』）)"
+_PAGE_NUMBER = re.compile(
+    r"^(?:[-–—－·•\s]*\d{1,4}[-–—－·•\s]*"
+    r"|第\s*\d{1,4}\s*页(?:\s*[,，/／]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*[/／]\s*\d{1,4}"
+    r"|(?:page|p\.)\s*\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?)$",
+    re.IGNORECASE,
+)
+_CJK_ALL = CJK + r"\u3000-\u303f\uff00-\uffef"
+_SPACED = re.compile(rf"(?<=[{_CJK_ALL}]) (?=[{_CJK_ALL}])")
+_CJK_PAIR = re.compile(rf"[{_CJK_ALL}] ?(?=[{_CJK_ALL}])")
+_JUNK_TITLE = re.compile(r"^(untitled|无标题|document\d*|文档\d*)$", re.IGNORECASE)
+
+
+@dataclass
+class _Line:
+    text: str
+    indented: bool = False
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _unspace(line: str) -> str:
+    """Letter-spaced Chinese ("国 内 生 产") loses its spaces; a single spaced name stays as it is."""
+    gaps = len(_SPACED.findall(line))
+    if gaps >= 3 and gaps >= 0.5 * len(_CJK_PAIR.findall(line)):
+        return _SPACED.sub("", line)
+    return line
+
+
+def _open(raw: bytes):
+    if b"%PDF-" not in raw[:1024]:
+        raise FormatError("not a PDF file (no %PDF- header)")
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(raw), strict=False)
+    except Exception as exc:  # pypdf raises PdfReadError, PdfStreamError, ValueError ... on damage
+        raise FormatError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")  # many PDFs are encrypted with an empty password, only to restrict editing
+        except Exception as exc:
+            raise FormatError(f"encrypted PDF that cannot be opened ({exc})") from exc
+        if not opened:
+            raise FormatError("encrypted PDF: a password is needed to open it")
+    return reader
+
+
+def _page_lines(reader, max_chars: int) -> list[list[_Line]]:
+    try:
+        pages = list(reader.pages)
+    except Exception as exc:
+        raise FormatError(f"corrupt PDF: page tree unreadable ({type(exc).__name__}: {exc})") from exc
+    out: list[list[_Line]] = []
+    failed = total = 0
+    for page in pages:
+        try:
+            text = page.extract_text() or ""
+        except Exception:  # one damaged page does not lose the others
+            failed += 1
+            text = ""
+        total += len(text)
+        if total > max_chars:
+            raise FormatError(f"more than {max_chars} characters of text; refused")
+        lines = []
+        for raw_line in text.split("\n"):
+            cleaned = _unspace(clean_line(raw_line))
+            lines.append(_Line(cleaned, raw_line[:1] in (" ", "\u3000", "\t") and bool(cleaned)))
+        out.append(lines)
+    if pages and failed == len(pages):
+        raise FormatError("corrupt PDF: no page could be read")
+    return out
+
+
+def _edges(page: list[_Line]) -> list[int]:
+    filled = [i for i, line in enumerate(page) if line.text]
+    return sorted(set(filled[:FURNITURE_LINES] + filled[-FURNITURE_LINES:]))
+
+
+def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
+    """Drop bare page numbers and running headers/footers from the top and bottom lines of pages.
+
+    A running header is a line (digits aside) found at the edge of most pages,
+    such as the document's title or "国务院公报 2024年第3号".
+    """
+
+    def key(text: str) -> str:
+        return re.sub(r"\d+", "#", text)
+
+    counts: dict[str, int] = {}
+    for page in pages:
+        for k in {key(page[i].text) for i in _edges(page)}:
+            counts[k] = counts.get(k, 0) + 1
+    needed = max(3, math.ceil(len(pages) / 2))
+    running = {k for k, n in counts.items() if len(pages) >= 3 and n >= needed}
+    cleaned = []
+    for page in pages:
+        drop = {i for i in _edges(page) if _PAGE_NUMBER.match(page[i].text) or key(page[i].text) in running}
+        cleaned.append([line for i, line in enumerate(page) if i not in drop])
+    return cleaned
+
+
+def _full_width(pages: list[list[_Line]]) -> int:
+    """The width of a full line: a high percentile of the widths of the document's lines."""
+    widths = sorted(_width(line.text) for page in pages for line in page if line.text)
+    if not widths:
+        return 0
+    return widths[int(0.9 * (len(widths) - 1))]
+
+
+def _ends_paragraph(prev: _Line, nxt: _Line, full: int) -> bool:
+    if nxt.indented or HEADING_LIKE.match(nxt.text):
+        return True
+    width = _width(prev.text)
+    if width < SHORT_LINE * full:
+        return True
+    return prev.text[-1] in _SENTENCE_END and width < SENTENCE_LINE * full
+
+
+def _join(prev: str, nxt: str) -> str:
+    """A wrapped line joined to the one before: "inter-" + "national" -> "international"."""
+    if re.search(r"[A-Za-z]{2}-$", prev) and nxt[0].islower():
+        return prev[:-1] + nxt
+    return glue(prev, nxt)
+
+
+def _paragraphs(pages: list[list[_Line]]) -> tuple[str, list[int]]:
+    """Document text and the offset at which each page's text starts."""
+    full = _full_width(pages)
+    paragraphs: list[str] = []
+    page_start: dict[int, int] = {}
+    current, para_offset = "", 0
+    prev: _Line | None = None
+    for number, page in enumerate(pages, 1):
+        blank = False
+        for line in page:
+            if not line.text:
+                blank = True
+                continue
+            if current and prev is not None and (blank or _ends_paragraph(prev, line, full)):
+                paragraphs.append(current)
+                para_offset += len(current) + 1
+                current = ""
+            current = _join(current, line.text) if current else line.text
+            page_start.setdefault(number, para_offset + len(current) - len(line.text))
+            prev, blank = line, False
+    if current:
+        paragraphs.append(current)
+    text = "\n".join(paragraphs)
+    starts, following = [], len(text)
+    for number in range(len(pages), 0, -1):
+        following = page_start.get(number, following)
+        starts.append(following)
+    return text, starts[::-1]
+
+
+def _title(reader) -> str:
+    """The PDF's own title, unless it is a converter's leftover ("Microsoft Word - 文档1.docx")."""
+    try:
+        title = (reader.metadata.title or "") if reader.metadata else ""
+    except Exception:
+        return ""
+    title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", " ".join(str(title).split()))
+    title = re.sub(r"\.(docx?|wps|pdf|txt)$", "", title, flags=re.IGNORECASE).strip()
+    if _JUNK_TITLE.match(title) or not re.search(rf"[{CJK}]|[A-Za-z]{{3}}", title):
+        return ""
+    return title
+
+
+def _timestamp(reader) -> str:
+    try:
+        created = reader.metadata.creation_date if reader.metadata else None
+    except Exception:
+        return ""
+    return created.date().isoformat() if created else ""
+
+
+def read(raw: bytes, max_bytes: int) -> Extracted:
+    reader = _open(raw)
+    pages = _page_lines(reader, max_chars=max_bytes)
+    if not any(line.text for page in pages for line in page):
+        raise FormatError("no text layer (scanned PDF?)")
+    text, starts = _paragraphs(_drop_furniture(pages))
+    if not text:
+        raise FormatError("no text besides page numbers and running headers")
+    return Extracted(text=text, pages=starts, title=_title(reader), timestamp=_timestamp(reader))

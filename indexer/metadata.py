@@ -1,0 +1,123 @@
+"""Document metadata (title, date, year, source, type): checked, merged from its sources, guessed.
+
+Metadata arrives from the file itself (Word core properties, HTML <meta>, a JSONL
+line), from a `<file>.meta.json` sidecar and from CLI flags; the person who wrote
+a sidecar or typed a flag knows better than the file, and the file better than a
+guess from the title. Filters on year and type only work if every document gets
+them the same way, so the merge lives in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+FIELDS = ("title", "date", "year", "source", "type")
+TYPES = ("speech", "report", "resolution", "notice", "other")
+TITLE_MAX_CHARS = 60
+HEADER_LINES = 6
+
+# The word that names a document's kind comes last in its title: "关于政府工作报告的决议" is a resolution,
+# "关于印发《……讲话》的通知" a notice.
+_TYPE_WORDS = {
+    "resolution": "决议|決議",
+    "notice": "通知|通告|公告",
+    "report": "报告|報告",
+    "speech": "讲话|講話|发言|發言|致辞|致辭",
+}
+_TYPE_ALIASES = {kind: kind for kind in TYPES}
+_DATE = re.compile(r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
+def clean_fields(data: dict) -> dict:
+    """The known fields of a sidecar, a JSONL line or CLI flags, checked; ValueError says what is wrong."""
+    meta = {k: data[k] for k in FIELDS if data.get(k) not in (None, "")}
+    wrong = [k for k in ("title", "date", "source", "type") if k in meta and not isinstance(meta[k], str)]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} must be text")
+    if "year" in meta:
+        year = meta["year"]
+        try:
+            if isinstance(year, bool) or isinstance(year, float):
+                raise ValueError
+            meta["year"] = int(year)
+        except (TypeError, ValueError):
+            raise ValueError(f"year {year!r} is not a number") from None
+    meta = {k: (v.strip() if isinstance(v, str) else v) for k, v in meta.items()}
+    if "date" in meta:
+        meta["date"] = normalise_date(meta["date"])
+    return {k: v for k, v in meta.items() if v != ""}
+
+
+def normalise_date(raw: str) -> str:
+    """ISO form of a date ("2024-03-12 10:00", "2024年3月12日", "2024/3/12" -> "2024-03-12"); else as given."""
+    match = _DATE.search(raw)
+    if match:
+        year, month, day = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return raw.strip()
+
+
+def year_of(date: str | None) -> int | None:
+    match = re.match(r"\s*((?:19|20)\d\d)(?!\d)", date or "")
+    return int(match.group(1)) if match else None
+
+
+def kind_of(label: str) -> str | None:
+    """A type given by a file ("report", "通知") mapped to one of TYPES; None when it names none."""
+    label = label.strip().lower()
+    if label in _TYPE_ALIASES:
+        return _TYPE_ALIASES[label]
+    kind = guess_type(label)
+    return None if kind == "other" else kind
+
+
+def guess_type(title: str) -> str:
+    """Document kind from its title: the kind word that comes last wins."""
+    best, best_pos = "other", -1
+    for kind, words in _TYPE_WORDS.items():
+        for match in re.finditer(words, title):
+            if match.start() > best_pos:
+                best, best_pos = kind, match.start()
+    return best
+
+
+def guess_year(title: str) -> int | None:
+    match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", title)
+    return int(match.group(1)) if match else None
+
+
+def header(text: str) -> list[str]:
+    """The short lines a document opens with (title block, "——在……上的报告", "（2022年10月16日）")."""
+    lines = text.split("\n")[:HEADER_LINES]
+    return [line for line in lines if len(line) <= TITLE_MAX_CHARS]
+
+
+def header_year(text: str) -> int | None:
+    for line in header(text):
+        match = re.search(r"(?<!\d)((?:19|20)\d\d)年\d{1,2}月", line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def merge(title: str, text: str, layers: list[dict], default_source: str, timestamp: str = "") -> dict:
+    """type, year, date and source of a document from `layers` (weakest first), else guessed.
+
+    `timestamp` is a file's own creation date (Word, PDF): the date a file was
+    made is a weaker clue to a document's year than its title or header.
+    """
+    given: dict = {}
+    for layer in layers:
+        given.update({k: v for k, v in layer.items() if k != "title"})
+    kind = given.get("type") or guess_type(title)
+    if kind == "other":
+        kind = next((k for line in header(text) if (k := guess_type(line)) != "other"), "other")
+    year = (
+        given.get("year") or year_of(given.get("date")) or guess_year(title) or header_year(text) or year_of(timestamp)
+    )
+    meta: dict = {"type": kind, "source": given.get("source") or default_source}
+    if year:
+        meta["year"] = year
+    if given.get("date") or timestamp:
+        meta["date"] = given.get("date") or timestamp
+    return meta

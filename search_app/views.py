@@ -1,0 +1,118 @@
+"""What templates need of results and filters: safe HTML passages, links, labels.
+
+Shared by the search page, the similar-passages page and the document view, so a
+result looks and links the same everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import url_for
+from markupsafe import Markup
+
+from indexer.models import SearchResult
+from indexer.retrieval import Filters
+from search_app import highlight
+from search_app.params import DOC_TYPE_LABELS
+
+
+@dataclass
+class ResultView:
+    """One hit, ready to render; the passage is already safe HTML."""
+
+    rank: int
+    title: str
+    heading_path: list[str]
+    passage: Markup
+    score: str
+    doc_id: str
+    chunk_id: str
+    page: int | None
+    date: str
+    type_label: str
+    doc_url: str  # the document view scrolled to this passage, query terms marked
+    similar_url: str
+    permalink: str  # the stable address of the passage: document view + anchor
+
+
+def format_score(score: float) -> str:
+    """Scores differ by mode (RRF ~0.03, cosine ~0.8, BM25 ~12): keep 4 significant digits."""
+    return f"{score:.4g}"
+
+
+def date_of(meta: dict) -> str:
+    for key in ("date", "year"):
+        if meta.get(key):
+            return str(meta[key])
+    return ""
+
+
+def type_label(doc_type: object) -> str:
+    return DOC_TYPE_LABELS.get(str(doc_type or ""), str(doc_type or ""))
+
+
+def chunk_anchor(chunk_id: str) -> str:
+    """A fragment id for a passage: `p<ordinal>` for `doc#ordinal` ids, else a short hash (always a valid id)."""
+    _, sep, tail = chunk_id.rpartition("#")
+    if sep and tail.isascii() and tail.isdigit():
+        return f"p{int(tail)}"
+    return "p-" + hashlib.sha1(chunk_id.encode("utf-8")).hexdigest()[:12]
+
+
+def doc_url(doc_id: str, chunk_id: str | None = None, q: str | None = None) -> str:
+    args: dict = {}
+    if chunk_id:
+        args["hit"] = chunk_id
+        args["_anchor"] = chunk_anchor(chunk_id)
+    if q:
+        args["q"] = q
+    return url_for("pages.document", doc_id=doc_id, **args)
+
+
+def permalink(doc_id: str, chunk_id: str) -> str:
+    return url_for("pages.document", doc_id=doc_id, _anchor=chunk_anchor(chunk_id))
+
+
+def result_view(r: SearchResult, terms: tuple[str, ...], q: str | None = None) -> ResultView:
+    best = (
+        (r.best_sentence_start, r.best_sentence_end) if r.best_sentence_end > r.best_sentence_start else None
+    )
+    meta = r.meta or {}
+    return ResultView(
+        rank=r.rank,
+        title=r.title,
+        heading_path=[h for h in r.heading_path if h],
+        passage=highlight.highlight(r.text, terms, best),
+        score=format_score(r.score),
+        doc_id=r.doc_id,
+        chunk_id=r.chunk_id,
+        page=r.page,
+        date=date_of(meta),
+        type_label=type_label(meta.get("type")),
+        doc_url=doc_url(r.doc_id, r.chunk_id, q),
+        similar_url=url_for("pages.similar", chunk_id=r.chunk_id),
+        permalink=permalink(r.doc_id, r.chunk_id),
+    )
+
+
+def filter_args(filters: Filters) -> dict:
+    """URL parameters that reproduce `filters` (lists become repeated parameters)."""
+    args: dict = {}
+    if filters.year_from:
+        args["year_from"] = filters.year_from
+    if filters.year_to:
+        args["year_to"] = filters.year_to
+    if filters.doc_types:
+        args["type"] = list(filters.doc_types)
+    if filters.doc_ids:
+        args["doc"] = list(filters.doc_ids)
+    return args
+
+
+def type_choices(documents: list[dict]) -> list[tuple[str, str]]:
+    """(value, label) for the types present in the index, in the vocabulary's order first."""
+    present = {str((d.get("meta") or {}).get("type") or "") for d in documents} - {""}
+    order = [t for t in DOC_TYPE_LABELS if t in present] + sorted(present - set(DOC_TYPE_LABELS))
+    return [(t, type_label(t)) for t in order]
