@@ -242,9 +242,7 @@ def _extract(path: Path, raw: bytes, max_bytes: int) -> Extracted:
 def _document(
     doc_id: str, title: str, text: str, source_path: str, meta: dict, extracted: Extracted | None = None
 ) -> Document:
-    headings = list(extracted.headings) if extracted else []
-    if headings and text[headings[0][0] :].split("\n", 1)[0] == title:
-        headings = headings[1:]  # the title repeated as the first heading is the title, not a section
+    headings = _without_title(text, title, list(extracted.headings)) if extracted else []
     return Document(
         doc_id=doc_id,
         title=title,
@@ -255,6 +253,19 @@ def _document(
         headings=headings,
         pages=list(extracted.pages) if extracted else [],
     )
+
+
+def _without_title(text: str, title: str, headings: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Headings less the first one when it repeats the title and is alone at its level or above.
+
+    A Word heading or <h1> that is the document's title is not a section: left in,
+    every chunk's heading path would start with the title.
+    """
+    if not headings:
+        return headings
+    offset, level = headings[0]
+    alone = all(other > level for _, other in headings[1:])
+    return headings[1:] if alone and text[offset:].split("\n", 1)[0] == title else headings
 
 
 def _check_suffix(path: Path) -> None:

@@ -61,6 +61,10 @@ def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters, page:
     return args
 
 
+def _page_url(args: dict, page: int) -> str:
+    return url_for("pages.search", **args, **({"page": page} if page > 1 else {}))
+
+
 def _form_state(settings, documents: list[dict]) -> dict:
     """Form values straight from the URL, so a rejected request shows what was typed."""
     args = request.args
@@ -116,11 +120,13 @@ def search():
     except QueryError as exc:
         ctx["error"] = str(exc)
         return render_template("search.html", **ctx), 400
-    response: SearchResponse = engine.search(p.query, k=paging.k, mode=p.mode, filters=filters)
+    # One extra result tells whether a next page exists.
+    fetch = min(paging.k + 1, settings.max_k)
+    response: SearchResponse = engine.search(p.query, k=fetch, mode=p.mode, filters=filters)
     shown = response.results[paging.offset : paging.offset + paging.size]
     terms = highlight.query_terms(response.query)
     here = _search_args(p.query, p.mode, paging.size, filters)
-    full = len(response.results) >= paging.k
+    more = len(response.results) > paging.k
     ctx.update(
         q=p.query,
         mode=p.mode,
@@ -134,8 +140,8 @@ def search():
             for value, label, _ in _modes()
             if value != p.mode
         ],
-        prev_url=url_for("pages.search", **here, page=paging.page - 1) if paging.page > 1 else None,
-        next_url=url_for("pages.search", **here, page=paging.page + 1) if full and paging.k < settings.max_k else None,
+        prev_url=_page_url(here, paging.page - 1) if paging.page > 1 else None,
+        next_url=_page_url(here, paging.page + 1) if more else None,
         first_url=url_for("pages.search", **here),
         export_url=url_for("pages.export_csv", **here, page=paging.page),
         export_all_url=url_for("pages.export_csv", **here, all=1),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from html import unescape
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -48,7 +50,8 @@ def hrefs(html: str, cls: str) -> list[str]:
 def test_filters_reach_the_engine_from_page_api_and_batch(client, engine):
     get(client, "/?q=发展&year_from=2021&year_to=2024&type=report,speech&type=notice&doc=gwr-2024")
     get(client, "/api/search?q=发展&year_from=2021&type=report")
-    client.post("/api/search/batch", json={"queries": ["发展"], "year_to": 2023, "type": ["speech"], "doc": "speech-xss"})
+    batch = {"queries": ["发展"], "year_to": 2023, "type": ["speech"], "doc": "speech-xss"}
+    client.post("/api/search/batch", json=batch)
     assert engine.filters_seen == [
         Filters(doc_ids=("gwr-2024",), year_from=2021, year_to=2024, doc_types=("report", "speech", "notice")),
         Filters(year_from=2021, doc_types=("report",)),
@@ -106,7 +109,7 @@ def test_cli_filters(tmp_path, monkeypatch):
                          "notice", "--doc", "speech-xss")
     assert code == 0, err
     assert engine.filters_seen[-1] == Filters(("speech-xss",), 2021, None, ("speech", "report", "notice"))
-    assert {r["doc_id"] for r in __import__("json").loads(out)["results"]} == {"speech-xss"}
+    assert {r["doc_id"] for r in json.loads(out)["results"]} == {"speech-xss"}
     for argv, reason in [
         (("--year-from", "abc"), "year_from must be an integer year"),
         (("--year-from", "2024", "--year-to", "2020"), "is after year_to"),
@@ -124,7 +127,7 @@ def test_paging_fetches_page_times_size_and_links_prev_next(tmp_path):
     engine = FakeEngine(passages=MANY)
     client = create_app(test_settings(tmp_path), engine=engine).test_client()
     html = get(client, "/?q=发展&size=10&page=2&mode=lexical")
-    assert engine.calls[-1] == ("search_many", ["发展"], 20, "lexical")
+    assert engine.calls[-1] == ("search_many", ["发展"], 21, "lexical")  # one extra: is there a next page?
     assert 'id="r11"' in html and 'id="r20"' in html and 'id="r10"' not in html
     assert "第 <strong>11–20</strong> 条结果" in html
     prev_ = parse_qs(urlsplit(hrefs(html, "prev")[0]).query)
@@ -145,7 +148,7 @@ def test_k_is_capped_at_max_k(tmp_path):
 
 
 def test_parse_paging_rules():
-    s = test_settings(__import__("pathlib").Path("/nonexistent"))
+    s = test_settings(Path("/nonexistent"))
     assert params.parse_paging({}, s) == params.Paging(1, 10, 10)
     assert params.parse_paging({"page": "3", "size": "20"}, s) == params.Paging(3, 20, 60)
     assert params.parse_paging({"k": "5"}, s).size == 5  # older links
@@ -233,15 +236,16 @@ def _chunk(i: int, path: list[str], text: str, start: int) -> Chunk:
 
 def test_segments_keep_heading_lines_between_passages_and_lose_nothing():
     text = "导语。\n一、总体要求\n正文一。\n（一）细则\n正文二。\n结语"
-    chunks = [_chunk(0, [], "导语。", 0), _chunk(1, ["一、总体要求"], "正文一。", 10),
-              _chunk(2, ["一、总体要求", "（一）细则"], "正文二。", 21)]
+    chunks = [_chunk(0, [], "导语。", 0), _chunk(1, ["一、总体要求"], "正文一。", text.index("正文一")),
+              _chunk(2, ["一、总体要求", "（一）细则"], "正文二。", text.index("正文二"))]
     segs = segments(text, chunks, "d#1", ())
     assert [(s.kind, str(s.html), s.depth) for s in segs] == [
         ("chunk", "导语。", 0), ("heading", "一、总体要求", 1), ("chunk", "正文一。", 0),
         ("heading", "（一）细则", 2), ("chunk", "正文二。", 0), ("text", "结语", 0),
     ]
     assert [s.is_hit for s in segs if s.kind == "chunk"] == [False, True, False]
-    assert [(e.label, e.depth, e.anchor) for e in outline(chunks)] == [("一、总体要求", 1, "p1"), ("（一）细则", 2, "p2")]
+    entries = [(e.label, e.depth, e.anchor) for e in outline(chunks)]
+    assert entries == [("一、总体要求", 1, "p1"), ("（一）细则", 2, "p2")]
 
 
 def test_anchor_and_source_helpers():

@@ -61,7 +61,10 @@ def test_add_skips_unchanged_replaces_changed_and_adds_new(corpus, settings, tmp
     fake = FakeEmbedder()
     build_index([corpus], settings, embedder=fake)
     (corpus / "report.txt").write_text(REPORT.replace("5.2%", "5.3%"), encoding="utf-8")
-    (corpus / "notice.txt").write_text("关于做好防汛工作的通知\n各地要做好防汛抗旱准备，落实防汛责任制，加强值班值守和隐患排查，确保人民群众生命财产安全。", encoding="utf-8")
+    (corpus / "notice.txt").write_text(
+        "关于做好防汛工作的通知\n各地要做好防汛抗旱准备，落实防汛责任制，加强值班值守和隐患排查，确保人民群众生命财产安全。",
+        encoding="utf-8",
+    )
     fake.calls.clear()
     report = add_documents([corpus], settings, embedder=fake)
     assert report.unchanged == ["speech"]
@@ -111,7 +114,9 @@ def test_embedding_failure_mid_build_keeps_the_old_index(corpus, settings):
         def encode_passages(self, texts, show_progress=False):
             raise RuntimeError("out of memory")
 
-    (corpus / "notice.txt").write_text("关于防汛的通知\n各地要做好防汛准备，落实责任，加强值班值守和隐患排查，确保安全度汛。", encoding="utf-8")
+    (corpus / "notice.txt").write_text(
+        "关于防汛的通知\n各地要做好防汛准备，落实责任，加强值班值守和隐患排查，确保安全度汛。", encoding="utf-8"
+    )
     with pytest.raises(RuntimeError):
         add_documents([corpus], settings, embedder=Crashing())
     assert current_version_name(settings.index_dir) == before

@@ -88,6 +88,14 @@ def _table_blocks(table) -> list[Block]:
     return blocks
 
 
+def title_heading(blocks: list[Block]) -> str:
+    """The first heading when it is the only one at its level or above: a title, not a section."""
+    levels = [b.heading for b in blocks if b.heading]
+    if not levels or levels.count(levels[0]) > 1 or min(levels) < levels[0]:
+        return ""
+    return next(b.text.strip() for b in blocks if b.heading)
+
+
 def read(raw: bytes, max_bytes: int) -> Extracted:
     check_archive(raw, max_bytes)
     import docx
@@ -113,8 +121,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
             blocks.append(Block(text, heading=heading_level(item)))
     text, headings = assemble(blocks)
     props = document.core_properties
-    first_heading = next((b.text.strip() for b in blocks if b.heading), "")
-    title = (props.title or "").strip() or title_line or first_heading
+    title = (props.title or "").strip() or title_line or title_heading(blocks)
     created = props.created.date().isoformat() if props.created else ""
     kind = kind_of(props.category or "")
     meta = {"type": kind} if kind else {}

@@ -188,6 +188,11 @@ def _first_h1(el) -> str:
     return next((" ".join(h.text_content().split()) for h in el.iter("h1") if h.text_content().strip()), "")
 
 
+def _first_time(elements: list) -> str:
+    """The first <time> of the content: an article's header usually dates it."""
+    return next((t.get("datetime") or t.text_content() for el in elements for t in el.iter("time")), "")
+
+
 def read(raw: bytes, max_bytes: int) -> Extracted:
     if looks_binary(raw):
         raise FormatError("binary file (NUL or control bytes), not HTML")
@@ -207,6 +212,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     title = title or next((h for el in declared_main if (h := _first_h1(el))), "")
     title = title or _site_trimmed(" ".join(_text(title_el).split()))
     title = title or _first_h1(root)
+    date = next((metas[k] for k in _DATE_METAS if metas.get(k)), "") or _first_time(declared_main)
     _strip_noise(root)
     main = _main(root)
     _strip_noise_classes(main)
@@ -215,9 +221,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     walker.flush()
     body, headings = assemble(walker.blocks)
     meta: dict = {}
-    date = next((metas[k] for k in _DATE_METAS if metas.get(k)), "")
-    if not date:
-        date = next((t.get("datetime") or t.text_content() for t in main.iter("time")), "")
+    date = date or _first_time([main])
     if date.strip():
         meta["date"] = normalise_date(date)
     url = next((link.get("href") for link in root.iter("link") if (link.get("rel") or "").lower() == "canonical"), "")

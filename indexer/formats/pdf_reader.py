@@ -20,6 +20,7 @@ from indexer.formats.lines import CJK, HEADING_LIKE, clean_line, glue
 
 SHORT_LINE = 0.8  # a line under this share of the full width ends its paragraph
 SENTENCE_LINE = 0.95  # ... and under this share when it ends a sentence
+PERCENTILE_FROM = 20  # lines; below that one long outlier is unlikely and the widest line is the full width
 FURNITURE_LINES = 2  # lines at the top and at the bottom of a page that may be a header or footer
 _SENTENCE_END = "。！？；：!?;:…”’」』）)"
 _PAGE_NUMBER = re.compile(
@@ -127,10 +128,10 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
 
 
 def _full_width(pages: list[list[_Line]]) -> int:
-    """The width of a full line: a high percentile of the widths of the document's lines."""
+    """The width of a full line: the widest line of a short text, a high percentile of a long one's."""
     widths = sorted(_width(line.text) for page in pages for line in page if line.text)
-    if not widths:
-        return 0
+    if len(widths) < PERCENTILE_FROM:
+        return widths[-1] if widths else 0
     return widths[int(0.9 * (len(widths) - 1))]
 
 
