@@ -24,7 +24,6 @@ _TYPE_WORDS = {
     "report": "报告|報告",
     "speech": "讲话|講話|发言|發言|致辞|致辭",
 }
-_TYPE_ALIASES = {kind: kind for kind in TYPES}
 _DATE = re.compile(r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 
 
@@ -37,7 +36,7 @@ def clean_fields(data: dict) -> dict:
     if "year" in meta:
         year = meta["year"]
         try:
-            if isinstance(year, bool) or isinstance(year, float):
+            if isinstance(year, bool | float):
                 raise ValueError
             meta["year"] = int(year)
         except (TypeError, ValueError):
@@ -65,8 +64,8 @@ def year_of(date: str | None) -> int | None:
 def kind_of(label: str) -> str | None:
     """A type given by a file ("report", "通知") mapped to one of TYPES; None when it names none."""
     label = label.strip().lower()
-    if label in _TYPE_ALIASES:
-        return _TYPE_ALIASES[label]
+    if label in TYPES:
+        return label
     kind = guess_type(label)
     return None if kind == "other" else kind
 

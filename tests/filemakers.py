@@ -102,6 +102,22 @@ def make_pdf(
     return path
 
 
+def make_latin_pdf(path: Path, lines: list[str], password: str | None = None) -> Path:
+    """A PDF in a core font, which needs no font file: for tests about damage and encryption."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    for line in lines:
+        pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    if password is not None:
+        pdf.set_encryption(owner_password="owner-secret", user_password=password)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path
+
+
 def make_scanned_pdf(path: Path) -> Path:
     """A PDF whose only page is a picture: what a scanner without OCR produces."""
     from fpdf import FPDF
@@ -121,6 +137,27 @@ def make_scanned_pdf(path: Path) -> Path:
 def wrap(text: str, width: int) -> list[str]:
     """Hard-wrap text into lines of `width` characters, as a PDF's layout would."""
     return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def make_entity_bomb_docx(path: Path) -> Path:
+    """A .docx whose document.xml expands one entity reference into a billion characters ("billion laughs")."""
+    import zipfile
+
+    source = make_docx(path, lambda d: d.add_paragraph("PLACEHOLDER"))
+    entities = '<!ENTITY lol0 "哈哈哈哈哈哈哈哈哈哈">' + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    members = {}
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            members[info] = archive.read(info.filename)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members.items():
+            if info.filename == "word/document.xml":
+                head, rest = data.decode().split("?>", 1)
+                data = f"{head}?><!DOCTYPE lolz [{entities}]>{rest.replace('PLACEHOLDER', '&lol9;')}".encode()
+            archive.writestr(info, data)
+    return path
 
 
 # --- zip bombs -----------------------------------------------------------------------------------
@@ -158,9 +195,8 @@ def make_zip_bomb(path: Path, mib: int = 1024) -> Path:
         offset = len(out)
         out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0)
         out += encoded + data
-        central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0, 0, 0, 0, 0, offset
-        )
+        fields = (20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0, 0, 0, 0, 0, offset)
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", *fields)
         central += encoded
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(out), 0)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -358,3 +358,30 @@ def test_sizes_follow_arguments_and_settings():
         chunk_document(doc, target_chars=500, max_chars=400)
     assert chunk_document(doc_of("")) == []
     assert isinstance(CHUNKER_VERSION, str) and CHUNKER_VERSION
+
+
+def test_headings_and_pages_the_file_format_gives():
+    lines = [
+        "总体要求",
+        "（一）指导思想。坚持以人民为中心的发展思想，全面深化改革开放。",
+        "主要任务",
+        "各地要加快推进数字政府建设，提升政务服务效能。",
+        "一份被误设为标题样式的很长的段落" * 6,
+    ]
+    text = "\n".join(lines)
+    starts = [text.index(line) for line in lines]
+    doc = Document(
+        doc_id="t",
+        title="测试",
+        text=text,
+        headings=[(starts[0], 1), (starts[2], 1), (starts[4], 2)],
+        pages=[0, starts[3]],
+    )
+    chunks = chunk_document(doc, target_chars=20, max_chars=40, min_chars=5)
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert [(c.heading_path, c.page) for c in chunks if c.text.startswith(("（一）", "各地"))] == [
+        (["总体要求", "（一）指导思想"], 1),
+        (["主要任务"], 2),
+    ]
+    assert "一份被误设为标题样式" in "".join(c.text for c in chunks)  # too long to be a heading: kept as body
+    assert all(c.page is None for c in chunk_document(doc_of(text)))

@@ -33,7 +33,9 @@ def build_guideline(document) -> None:
 
 @pytest.fixture
 def guideline(tmp_path):
-    return load_document(make_docx(tmp_path / "guideline.docx", build_guideline, title="关于加强数字政府建设的指导意见"))
+    return load_document(
+        make_docx(tmp_path / "guideline.docx", build_guideline, title="关于加强数字政府建设的指导意见")
+    )
 
 
 def chunks_of(doc):

@@ -95,7 +95,9 @@ def test_article_element_wins_and_its_header_h1_gives_the_title(tmp_path):
 
 def test_a_bare_page_without_markup_still_loads(tmp_path):
     path = tmp_path / "bare.html"
-    path.write_text("<p>关于印发《实施方案》的通知</p><p>现将实施方案印发给你们，请认真贯彻执行。</p>", encoding="utf-8")
+    path.write_text(
+        "<p>关于印发《实施方案》的通知</p><p>现将实施方案印发给你们，请认真贯彻执行。</p>", encoding="utf-8"
+    )
     doc = load_document(path)
     assert doc.text == "关于印发《实施方案》的通知\n现将实施方案印发给你们，请认真贯彻执行。"
     assert doc.title == "bare" or doc.title.startswith("关于印发")

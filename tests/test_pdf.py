@@ -59,7 +59,9 @@ def test_wrapped_lines_rejoin_into_paragraphs_without_stray_spaces(report):
 
 
 def test_hyphenated_english_words_are_rejoined(report):
-    assert "will deepen its international cooperation on trade, investment, science and technology rules." in report.text
+    assert (
+        "will deepen its international cooperation on trade, investment, science and technology rules." in report.text
+    )
     assert "inter-" not in report.text
 
 
@@ -73,7 +75,14 @@ def test_chunks_know_the_page_they_start_on(report):
     assert report.pages[0] == 0 and len(report.pages) == 3
     chunks = chunk_document(report, target_chars=40, max_chars=80, min_chars=10)
     assert all(report.text[c.start : c.end] == c.text for c in chunks)
-    expected = {"过去一年": 1, "居民消费价格": 1, "深化重点领域改革": 1, "扩大高水平对外开放": 2, "坚定不移": 2, "China": 3}
+    expected = {
+        "过去一年": 1,
+        "居民消费价格": 1,
+        "深化重点领域改革": 1,
+        "扩大高水平对外开放": 2,
+        "坚定不移": 2,
+        "China": 3,
+    }
     for start, page in expected.items():
         chunk = next(c for c in chunks if c.text.startswith(start))
         assert chunk.page == page, (start, chunk.page)
@@ -91,7 +100,11 @@ def test_title_and_dates_come_from_the_pdf(report):
 def test_letter_spaced_chinese_loses_its_spaces_but_names_keep_theirs(tmp_path):
     pages = [["国 务 院 关 于 防 汛 工 作 的 通 知", "主持人：李 强", "各地要切实做好防汛工作，确保安全度汛。"]]
     doc = load_document(make_pdf(tmp_path / "notice.pdf", pages, page_numbers=None))
-    assert doc.text.split("\n") == ["国务院关于防汛工作的通知", "主持人：李 强", "各地要切实做好防汛工作，确保安全度汛。"]
+    assert doc.text.split("\n") == [
+        "国务院关于防汛工作的通知",
+        "主持人：李 强",
+        "各地要切实做好防汛工作，确保安全度汛。",
+    ]
 
 
 def test_page_number_styles_are_dropped(tmp_path):

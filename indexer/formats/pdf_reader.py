@@ -205,6 +205,8 @@ def _timestamp(reader) -> str:
 def read(raw: bytes, max_bytes: int) -> Extracted:
     reader = _open(raw)
     pages = _page_lines(reader, max_chars=max_bytes)
+    if not pages:
+        raise FormatError("PDF without pages")
     if not any(line.text for page in pages for line in page):
         raise FormatError("no text layer (scanned PDF?)")
     text, starts = _paragraphs(_drop_furniture(pages))
