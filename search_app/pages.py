@@ -78,10 +78,10 @@ def _form_state(settings, documents: list[dict]) -> dict:
         "mode": raw_mode if raw_mode in retrieval.MODES else settings.default_mode,
         "size": size,
         "size_choices": _size_choices(size, max_size),
-        "year_from": args.get("year_from", ""),
-        "year_to": args.get("year_to", ""),
+        "year_from": args.get("year_from", "").strip(),
+        "year_to": args.get("year_to", "").strip(),
         "types": set(params._values(args.getlist("type"), split_commas=True)),
-        "docs": set(args.getlist("doc")),
+        "docs": {d for d in args.getlist("doc") if d.strip()},
         "type_choices": type_choices(documents),
         "documents": documents,
     }

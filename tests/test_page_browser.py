@@ -86,7 +86,7 @@ def test_type_query_submit_and_share_url(page, base_url):
     page.wait_for_selector("ol.results")
 
     qs = parse_qs(urlsplit(page.url).query)
-    assert qs["q"] == ["高质量发展"] and qs["mode"] == ["lexical"] and qs["k"] == ["10"]
+    assert qs["q"] == ["高质量发展"] and qs["mode"] == ["lexical"] and qs["size"] == ["10"]
     results = page.locator("li.result")
     assert results.count() == 2
     first = results.first
