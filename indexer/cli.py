@@ -1,8 +1,9 @@
-"""`python -m indexer build|add|remove|list`: maintain the index from the shell."""
+"""`python -m indexer build|add|remove|list|migrate-to-milvus`: maintain the index from the shell."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -34,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("doc_ids", nargs="+")
     ls = sub.add_parser("list", parents=[common], help="list indexed documents")
     ls.add_argument("--json", action="store_true", help="JSON output")
+    m = sub.add_parser(
+        "migrate-to-milvus", parents=[common], help="copy the live FAISS index (--index) into Milvus, no re-embedding"
+    )
+    m.add_argument("--uri", help="a Milvus Lite file (data/milvus.db) or http://host:19530 (env ..._MILVUS_URI)")
+    m.add_argument("--collection", help="collection/alias name (env POLICY_SEARCH_MILVUS_COLLECTION)")
     return p
 
 
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(index_dir=args.index, model=args.model)
     progress = not args.quiet and sys.stderr.isatty()
     try:
+        if args.command == "migrate-to-milvus":
+            return _migrate(args, settings)
         if args.command == "build":
             _print_report(build_index(args.paths or [settings.seeds_dir], settings, progress=progress))
         elif args.command == "add":
@@ -66,4 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     except SearchEngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _migrate(args, settings: Settings) -> int:
+    from indexer.milvus_store import MilvusStore, migrate_from_faiss
+
+    uri = args.uri or settings.milvus_uri
+    if not uri:
+        print("error: give --uri (or set POLICY_SEARCH_MILVUS_URI)", file=sys.stderr)
+        return 2
+    collection = args.collection or settings.milvus_collection
+    target = dataclasses.replace(settings, milvus_uri=uri, milvus_collection=collection)
+    name, n_docs, n_chunks = migrate_from_faiss(settings.index_dir, MilvusStore.from_settings(target))
+    print(f"copied {n_docs} documents, {n_chunks} chunks from {settings.index_dir} to Milvus {uri} as {name}")
+    print(f"use it with POLICY_SEARCH_MILVUS_URI={uri} POLICY_SEARCH_MILVUS_COLLECTION={target.milvus_collection}")
     return 0

@@ -58,6 +58,15 @@ class Settings:
     max_page_size: int = 50  # results per page on the search page (page * size is capped at max_k)
     keep_versions: int = 3  # index versions kept on disk (old readers may still use them)
 
+    # Store. No milvus_uri: FAISS + SQLite in index_dir. A Milvus URI moves vectors and text to Milvus
+    # (indexer/milvus_store.py): a Milvus Lite file such as data/milvus.db (one process at a time) or a
+    # server/cluster such as http://host:19530.
+    milvus_uri: str | None = None
+    milvus_collection: str = "policy_search"  # the alias readers follow; versions are <name>_vNNNNNN_<time>
+    milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
+    milvus_index: str = "FLAT"  # FLAT (exact, like FAISS) | HNSW | IVF_FLAT | AUTOINDEX
+    milvus_consistency: str = "Bounded"  # readers' level; a version never changes once the alias points at it
+
     # Web app.
     host: str = "127.0.0.1"
     port: int = 5000

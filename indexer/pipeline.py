@@ -1,7 +1,8 @@
 """Build, update and shrink the index: documents -> chunks -> vectors + BM25 -> new version.
 
 Every operation derives a complete new version and switches to it atomically
-(store.write_version), so a failure at any point leaves the old index serving.
+(IndexStore.write: FAISS + SQLite or Milvus, backend.open_store), so a failure at any point leaves the old
+index serving.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from indexer import textnorm
+from indexer.backend import open_store
 from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import iter_documents
 from indexer.errors import ModelMismatchError, SearchEngineError
 from indexer.models import Chunk, Document
-from indexer.store import IndexContent, current_version_name, open_current, write_version, writer_lock
+from indexer.store import IndexContent
 
 
 @dataclass
@@ -120,7 +122,8 @@ def build_index(
     """Index exactly `paths` (files or folders) as a fresh version; `overrides` set metadata for all of them."""
     t0 = time.perf_counter()
     report = BuildReport()
-    with writer_lock(settings.index_dir):
+    store = open_store(settings)
+    with store.lock():
         docs = _load_unique(paths, report, settings, overrides)
         if not docs:
             raise SearchEngineError(
@@ -129,9 +132,7 @@ def build_index(
         embedder = _embedder(settings, embedder)
         content = _with_new_documents(_empty(embedder.dim), docs, set(), settings, embedder, progress)
         report.added = [d.doc_id for d in docs]
-        report.version = write_version(
-            settings.index_dir, content, _manifest(settings, embedder), settings.keep_versions
-        )
+        report.version = store.write(content, _manifest(settings, embedder))
         report.chunks = len(content.chunks)
     report.seconds = time.perf_counter() - t0
     return report
@@ -146,13 +147,14 @@ def add_documents(
     """
     t0 = time.perf_counter()
     report = BuildReport()
-    with writer_lock(settings.index_dir):
+    store = open_store(settings)
+    with store.lock():
         docs = _load_unique(paths, report, settings, overrides)
         embedder = _embedder(settings, embedder)
-        if current_version_name(settings.index_dir) is None:
+        if store.current_name() is None:
             base = _empty(embedder.dim)
         else:
-            version = open_current(settings.index_dir)
+            version = store.open_current()
             if version.manifest.get("model") != embedder.name:
                 raise ModelMismatchError(
                     f"the index was built with {version.manifest.get('model')!r}, not {embedder.name!r}: "
@@ -180,12 +182,10 @@ def add_documents(
                 changed.append(d)
         if changed:
             content = _with_new_documents(base, changed, set(report.replaced), settings, embedder, progress)
-            report.version = write_version(
-                settings.index_dir, content, _manifest(settings, embedder), settings.keep_versions
-            )
+            report.version = store.write(content, _manifest(settings, embedder))
             report.chunks = len(content.chunks)
         else:
-            report.version = current_version_name(settings.index_dir) or ""
+            report.version = store.current_name() or ""
             report.chunks = len(base.chunks)
     report.seconds = time.perf_counter() - t0
     return report
@@ -195,8 +195,9 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
     """Drop documents by id; unknown ids are reported, not fatal."""
     t0 = time.perf_counter()
     report = BuildReport()
-    with writer_lock(settings.index_dir):
-        version = open_current(settings.index_dir)
+    store = open_store(settings)
+    with store.lock():
+        version = store.open_current()
         base = version.content()
         manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
         version.close()
@@ -215,7 +216,7 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
                 embeddings=base.embeddings[keep],
                 tokens=[base.tokens[i] for i in keep],
             )
-            report.version = write_version(settings.index_dir, content, manifest, settings.keep_versions)
+            report.version = store.write(content, manifest)
             report.chunks = len(content.chunks)
         else:
             report.version, report.chunks = version.name, len(base.chunks)
@@ -224,7 +225,7 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
 
 
 def list_documents(settings: Settings) -> list[dict]:
-    version = open_current(settings.index_dir)
+    version = open_store(settings).open_current()
     try:
         return version.documents()
     finally:

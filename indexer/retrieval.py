@@ -2,7 +2,7 @@
 
 A query flows: validate_request -> SearchEngine.search_many -> embed the queries in
 one batch (dense/hybrid) and tokenise them (lexical/hybrid) -> each ranking from the
-open IndexVersion -> reciprocal rank fusion -> SearchResult with its best sentence.
+open index version (backend.IndexReader: FAISS or Milvus) -> fusion -> SearchResult with its best sentence.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer import textnorm
+from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.errors import ModelMismatchError, QueryError
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
-from indexer.store import IndexVersion, current_version_name, open_current
 
 MODES = ("dense", "lexical", "hybrid")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -116,7 +116,8 @@ class SearchEngine:
         self.settings = settings
         self._embedder = embedder
         self._lock = threading.Lock()
-        self._version: IndexVersion | None = None
+        self.store = open_store(settings)  # FAISS + SQLite, or Milvus when settings.milvus_uri is set
+        self._version: IndexReader | None = None
 
     @classmethod
     def open(cls, settings: Settings, embedder=None) -> SearchEngine:
@@ -127,7 +128,7 @@ class SearchEngine:
     # -- index lifecycle
 
     @property
-    def version(self) -> IndexVersion:
+    def version(self) -> IndexReader:
         if self._version is None:
             self.reload()
         return self._version
@@ -135,14 +136,14 @@ class SearchEngine:
     def reload(self) -> None:
         """Load the live version; on any error the version already loaded keeps serving."""
         with self._lock:
-            new = open_current(self.settings.index_dir)
+            new = self.store.open_current()
             if self._embedder is not None:
                 self._check_model(new, self._embedder)
             self._version = new
 
     def reload_if_changed(self) -> bool:
-        """Cheap (one small file read): called before each request so a re-index needs no restart."""
-        name = current_version_name(self.settings.index_dir)
+        """Cheap (a small file or alias read): called before each request so a re-index needs no restart."""
+        name = self.store.current_name()
         if name is None or (self._version is not None and name == self._version.name):
             return False
         self.reload()
@@ -162,7 +163,7 @@ class SearchEngine:
         return self._embedder
 
     @staticmethod
-    def _check_model(version: IndexVersion, embedder) -> None:
+    def _check_model(version: IndexReader, embedder) -> None:
         built_with = version.manifest.get("model")
         if built_with != embedder.name:
             raise ModelMismatchError(
@@ -200,7 +201,7 @@ class SearchEngine:
             responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
         return responses
 
-    def _search_one(self, version: IndexVersion, query: str, qvec, k: int, mode: str, allowed) -> list[SearchResult]:
+    def _search_one(self, version: IndexReader, query: str, qvec, k: int, mode: str, allowed) -> list[SearchResult]:
         pool = max(self.settings.candidate_pool, k)
         tokens = textnorm.tokenize(query)
         if mode == "dense":
@@ -228,7 +229,7 @@ class SearchEngine:
         return self.settings.lexical_weight if _CJK_RE.search(query) else self.settings.lexical_weight_no_cjk
 
     @staticmethod
-    def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexVersion) -> SearchResult:
+    def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader) -> SearchResult:
         s, e = best_sentence(chunk.text, tokens, version.bm25.term_idf)
         meta = version.doc_meta[version.doc_index_of[chunk.doc_id]]
         return SearchResult(

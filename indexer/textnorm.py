@@ -49,13 +49,15 @@ def _tokenizer() -> jieba.Tokenizer:
     tok = jieba.Tokenizer()
     tok.initialize()
     if POLICY_TERMS_FILE.exists():
-        tok.load_userdict(str(POLICY_TERMS_FILE))
+        with open(POLICY_TERMS_FILE, "rb") as fh:  # jieba leaves a path it opened unclosed
+            tok.load_userdict(fh)
     return tok
 
 
 def load_terms(path: Path) -> None:
     """Add a further term dictionary (jieba userdict format) to the shared tokenizer."""
-    _tokenizer().load_userdict(str(path))
+    with open(path, "rb") as fh:
+        _tokenizer().load_userdict(fh)
 
 
 def _keep(token: str) -> bool:

@@ -5,8 +5,8 @@ Every endpoint needs the admin token (search_app.auth: 403 when the admin API is
 built from the original one by indexer.documents.safe_doc_id (letters, digits, CJK, -
 and _ only), so no path can be smuggled in through a file name; then
 indexer.pipeline.add_documents indexes them into a new version, switched atomically.
-A file the loader rejects (binary, empty, undecodable) is reported and not kept, and a
-file it replaced is put back.
+A file from which no document gets indexed (binary, empty, undecodable, a duplicate) is
+reported and not kept, and a file it replaced is put back.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from werkzeug.datastructures import FileStorage
 
 from indexer import documents as doc_loader
 from indexer import pipeline
-from indexer.errors import QueryError
+from indexer.errors import QueryError, SearchEngineError
 from search_app import params
 from search_app.auth import require_admin
 from search_app.state import current_settings, holder
@@ -179,6 +179,20 @@ def report_json(report: pipeline.BuildReport, renames: dict[str, str] | None = N
     return body
 
 
+def _sources(doc_ids: list[str]) -> dict[str, str]:
+    """doc_id -> the file it was read from, as the (new) index records it."""
+    try:
+        engine = holder().get()  # picks up the version just written
+    except SearchEngineError:  # nothing indexed yet
+        return {}
+    return {d: doc.source_path for d in doc_ids if (doc := engine.document(d)) is not None}
+
+
+def _comes_from(source: str, path: Path) -> bool:
+    """A document read from `path` (a JSONL line's source is `path:line`)."""
+    return source == str(path) or source.startswith(f"{path}:")
+
+
 def _refresh_engine() -> None:
     """Let the serving engine pick up the new version now (it would on the next request anyway)."""
     h = holder()
@@ -215,20 +229,20 @@ def upload():
             for s in staged:
                 s.rollback()
             raise
-        rejected = {s.path for s in staged if any(e.startswith(f"{s.path}:") for e in report.errors)}
+        sources = _sources(report.added + report.replaced + report.unchanged)
+        from_file = {s.path: sorted(d for d, src in sources.items() if _comes_from(src, s.path)) for s in staged}
+        rejected = {path for path, ids in from_file.items() if not ids}
         for s in staged:
             if s.path in rejected:
                 s.rollback()
             else:
                 s.commit()
-    _refresh_engine()
-    indexed = set(report.added) | set(report.replaced) | set(report.unchanged)
     body = report_json(report, {str(s.path): s.original for s in staged})
     body["files"] = [
         {
             "filename": s.original,
             "stored_as": None if s.path in rejected else s.path.name,
-            "doc_id": next((d for d in [doc_loader.safe_doc_id(s.path.stem)] if d in indexed), None),
+            "doc_ids": from_file[s.path],
             "indexed": s.path not in rejected,
         }
         for s in staged

@@ -54,14 +54,13 @@ def _engine_and_documents():
         return None, []
 
 
-def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters, page: int = 1) -> dict:
-    args = {"q": q, "mode": mode, "size": size, **filter_args(filters)}
-    if page > 1:
-        args["page"] = page
-    return args
+def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters) -> dict:
+    """URL parameters that reproduce a search (first page)."""
+    return {"q": q, "mode": mode, "size": size, **filter_args(filters)}
 
 
 def _page_url(args: dict, page: int) -> str:
+    """Page 1 has no `page` parameter, so its URL is the search's own."""
     return url_for("pages.search", **args, **({"page": page} if page > 1 else {}))
 
 
@@ -80,7 +79,7 @@ def _form_state(settings, documents: list[dict]) -> dict:
         "size_choices": _size_choices(size, max_size),
         "year_from": args.get("year_from", "").strip(),
         "year_to": args.get("year_to", "").strip(),
-        "types": set(params._values(args.getlist("type"), split_commas=True)),
+        "types": set(params.split_values(args.getlist("type"), split_commas=True)),
         "docs": {d for d in args.getlist("doc") if d.strip()},
         "type_choices": type_choices(documents),
         "documents": documents,

@@ -2,7 +2,8 @@
 
 Range and mode checks live in `indexer.retrieval.validate_request` only; this module merely
 parses strings into the types that function expects, so the web pages, the JSON API and the
-batch CLI all reject the same inputs with the same reasons.
+batch CLI all reject the same inputs with the same reasons. Filters (year range, document
+type, document id) and the page's paging (page, size) are parsed here too, for the same reason.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ MAX_FILTER_VALUES = 50
 YEAR_MIN, YEAR_MAX = 1, 9999
 
 
-def _values(raw: object, split_commas: bool) -> list[str]:
+def split_values(raw: object, split_commas: bool) -> list[str]:
     """One value, a list (repeated URL parameter, JSON array) or a comma list, as clean strings."""
     items = raw if isinstance(raw, (list, tuple)) else [] if raw is None else [raw]
     out: list[str] = []
@@ -141,7 +142,7 @@ def parse_filters(year_from: object = None, year_to: object = None, types: objec
     y0, y1 = parse_year(year_from, "year_from"), parse_year(year_to, "year_to")
     if y0 is not None and y1 is not None and y0 > y1:
         raise QueryError(f"year_from ({y0}) is after year_to ({y1})")
-    type_list, doc_list = _values(types, split_commas=True), _values(docs, split_commas=False)
+    type_list, doc_list = split_values(types, split_commas=True), split_values(docs, split_commas=False)
     for name, values in (("type", type_list), ("doc", doc_list)):
         if len(values) > MAX_FILTER_VALUES:
             raise QueryError(f"too many {name} filters: {len(values)} (at most {MAX_FILTER_VALUES})")

@@ -50,8 +50,15 @@ def serve(app, threads: int = 8):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        # Close every socket from inside the server's own loop (via its trigger), so the loop never
+        # selects on a closed descriptor; with an empty map, run() returns.
+        def stop() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.handle_close()
+            server.close()
+
         logging.getLogger("waitress").setLevel(logging.CRITICAL)
-        for channel in list(server._map.values()):
-            channel.handle_close()
-        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(stop)
         thread.join(timeout=10)
+        server.task_dispatcher.shutdown()

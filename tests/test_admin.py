@@ -7,6 +7,7 @@ the BuildReport answer, rollback of files the loader rejects, and that searches 
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_upload_indexes_the_file_and_answers_the_build_report(app_env):
     body = resp.get_json()
     assert body["added"] == ["防汛通知"] and body["errors"] == [] and body["version"] and "1 added" in body["summary"]
     assert body["files"] == [
-        {"filename": "防汛通知.txt", "stored_as": "防汛通知.txt", "doc_id": "防汛通知", "indexed": True}
+        {"filename": "防汛通知.txt", "stored_as": "防汛通知.txt", "doc_ids": ["防汛通知"], "indexed": True}
     ]
     assert (settings.uploads_dir / "防汛通知.txt").read_text(encoding="utf-8") == NEW
     hits = client.get("/api/search?q=防汛责任制&mode=lexical&type=notice&year_from=2023").get_json()["results"]
@@ -190,3 +191,22 @@ def test_reindex_adds_seeds_and_uploads(app_env):
     assert sorted(resp.get_json()["added"]) == ["2024年工作要点", "手放的"]
     assert doc_ids(client) == {"2024年工作要点", "手放的"}
     assert client.post("/api/admin/reindex", headers=AUTH).get_json()["added"] == []
+
+
+def test_jsonl_upload_with_a_bad_line_keeps_the_good_ones(app_env):
+    settings, client = app_env
+    lines = [
+        json.dumps({"id": "n1", "title": "通知一", "text": NEW, "type": "notice"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": "n2", "title": "通知二", "text": SEED.replace("稳定就业", "保障民生"), "year": 2022},
+                   ensure_ascii=False),
+    ]
+    resp = upload(client, ("批量.jsonl", "\n".join(lines).encode()))
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert sorted(body["added"]) == ["n1", "n2"]
+    assert len(body["errors"]) == 1 and body["errors"][0].startswith("批量.jsonl: line 2: invalid JSON")
+    assert body["files"][0]["doc_ids"] == ["n1", "n2"] and (settings.uploads_dir / "批量.jsonl").exists()
+    removed = client.delete("/api/admin/documents/n1", headers=AUTH).get_json()
+    assert removed["removed"] == ["n1"] and removed["deleted_upload"] is False  # n2 still lives in that file
+    assert (settings.uploads_dir / "批量.jsonl").exists()

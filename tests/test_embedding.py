@@ -76,6 +76,8 @@ def test_prompts_are_applied(embedder: Embedder):
 def test_batching_does_not_change_results(embedder: Embedder):
     one_by_one = np.stack([embedder.encode_passages([t])[0] for t in TEXTS])
     np.testing.assert_allclose(embedder.encode_passages(TEXTS), one_by_one, atol=1e-5)
+    many = embedder.encode_passages(TEXTS * 14, show_progress=True)  # more than one slice of 64
+    np.testing.assert_allclose(many, np.tile(one_by_one, (14, 1)), atol=1e-5)
 
 
 @pytest.mark.slow
@@ -205,9 +207,15 @@ class _FakeModel:
 def test_thread_policy(monkeypatch):
     from indexer import embedding
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert embedding.other_runnable_tasks() >= 0  # the real /proc probe works here
     emb = Embedder(_FakeModel(), name="fake", device="cpu", dtype="fp32", query_prompt="", passage_prompt="")
+    bulk = ["长" * 400] * 16
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert emb._threads_for(["一个简短的查询"]) == 1  # query-sized: one thread
-    assert emb._threads_for(["长" * 400] * 16) == 3  # bulk: OMP_NUM_THREADS, else every usable CPU
+    assert emb._threads_for(bulk) == 3  # an explicit OMP_NUM_THREADS wins
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert embedding.torch_threads() == embedding.cpu_budget() >= 1
+    monkeypatch.setattr(embedding, "cpu_budget", lambda: 4)
+    monkeypatch.setattr(embedding, "other_runnable_tasks", lambda: 0)
+    assert emb._threads_for(bulk) == 4  # an idle machine: every CPU
+    monkeypatch.setattr(embedding, "other_runnable_tasks", lambda: 3)
+    assert emb._threads_for(bulk) == 1  # only the CPUs nobody else is using

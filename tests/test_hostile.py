@@ -28,7 +28,6 @@ import builtins
 import http.client
 import io
 import json
-import threading
 from html.parser import HTMLParser
 
 import pytest
@@ -36,9 +35,9 @@ import pytest
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from search_app import create_app
-from search_app.serving import make_server
 from tests.fakes import FakeEmbedder
 from tests.fakes_engine import test_settings
+from tests.realindex import serve
 
 TOKEN = "t0ken"
 XSS_TITLE = '"><img src=x onerror=alert(1)><script>alert("title")</script>政府工作报告'
@@ -189,24 +188,19 @@ def test_path_traversal_through_the_test_client(client, opened, path, status):
 
 def test_path_traversal_raw_through_waitress(env, opened):
     """http.client sends the path as is (no client-side normalisation of ../)."""
-    server = make_server(env[1], "127.0.0.1", 0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        raw = ["/doc/../../etc/passwd", "/similar/../../../etc/passwd", "/static/../../etc/passwd",
-               "/static/../search_app/__init__.py", "/doc/..", "/doc/%2e%2e/%2e%2e/etc/passwd"]
-        for path, _ in TRAVERSAL[:8]:
-            raw.append(path)
+    raw = ["/doc/../../etc/passwd", "/similar/../../../etc/passwd", "/static/../../etc/passwd",
+           "/static/../search_app/__init__.py", "/doc/..", "/doc/%2e%2e/%2e%2e/etc/passwd"]
+    raw += [path for path, _ in TRAVERSAL[:8]]
+    with serve(env[1], threads=2) as base:
+        port = int(base.rsplit(":", 1)[1])
         for path in raw:
-            conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", path)
             resp = conn.getresponse()
             body = resp.read()
             conn.close()
             assert resp.status in (400, 404), (path, resp.status)
             assert b"root:" not in body and b"create_app" not in body, path
-    finally:
-        server.close()
     assert not [p for p in opened if "passwd" in p or p.endswith("__init__.py")]
 
 

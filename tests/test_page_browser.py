@@ -6,17 +6,15 @@ no script execution from passages, a usable narrow layout. Screenshots go to tes
 
 from __future__ import annotations
 
-import logging
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from search_app import create_app
-from search_app.serving import make_server
 from tests.fakes_engine import FakeEngine, test_settings
+from tests.realindex import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -44,16 +42,8 @@ def base_url(tmp_path_factory):
     """A waitress server with the fake engine on a free loopback port, in a background thread."""
     tmp = tmp_path_factory.mktemp("browser")
     app = create_app(test_settings(tmp), engine=FakeEngine(test_settings(tmp)))
-    server = make_server(app, "127.0.0.1", 0, threads=2)
-    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    # Stop the asyncore loop from outside: closing every channel empties its map, so run() returns.
-    logging.getLogger("waitress").setLevel(logging.CRITICAL)
-    for channel in list(server._map.values()):
-        channel.handle_close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=10)
+    with serve(app, threads=2) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
