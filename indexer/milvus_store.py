@@ -565,7 +565,7 @@ def _split(text: str) -> list[str]:
 
 
 def _check_len(value: str, what: str) -> str:
-    if len(value) * 3 > MAX_VARCHAR and len(value.encode("utf-8")) > MAX_VARCHAR:
+    if len(value) * 4 > MAX_VARCHAR and len(value.encode("utf-8")) > MAX_VARCHAR:  # 4: the most bytes a char takes
         raise SearchEngineError(f"{what} is over Milvus's {MAX_VARCHAR}-byte VARCHAR limit; lower chunk_max_chars")
     return value
 

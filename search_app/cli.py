@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from indexer import retrieval
+from indexer import backend, retrieval
 from indexer.config import Settings
 from indexer.errors import IndexNotFoundError, QueryError, SearchEngineError
 from search_app import params
@@ -228,7 +228,8 @@ def cmd_serve(args, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
     for host, port in listen_addresses(server):
         print(f"Policy search: {browser_url(host, port)}", file=out)
-    print(f"  index {settings.index_dir} · {settings.threads} threads · Ctrl+C to stop", file=out, flush=True)
+    where = backend.describe(settings)
+    print(f"  index {where} · {settings.threads} threads · Ctrl+C to stop", file=out, flush=True)
     threading.Thread(target=_warm_up, args=(app, err), name="warm-up", daemon=True).start()
     try:
         server.run()

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import os
+import time
 
 import numpy as np
 import pytest
 
 from indexer import cli
 from indexer.backend import FaissStore, IndexReader, IndexStore, open_store
-from indexer.config import Settings
+from indexer.config import PROJECT_ROOT, Settings
 from indexer.errors import IndexNotFoundError, ModelMismatchError
-from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_expr
+from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_expr, migrate_from_faiss
 from indexer.models import Chunk, Document
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
 from indexer.retrieval import Filters, SearchEngine
+from tests.conftest import CORPUS_DIR, SEEDS_DIR
 from tests.fakes import FakeEmbedder
 from tests.helpers import PASSAGES, make_content
 from tests.test_pipeline import REPORT, SPEECH
@@ -284,3 +287,49 @@ def test_migrate_needs_a_uri(capsys, monkeypatch):
     assert cli.main(["migrate-to-milvus"]) == 2
     assert "--uri" in capsys.readouterr().err
 
+
+
+# ---------------------------------------------------------------- the real model
+
+REAL_DOCS = [
+    "2025年中华人民共和国国务院政府工作报告",
+    "2024年中华人民共和国国务院政府工作报告",
+    "2023年中华人民共和国国务院政府工作报告",
+    "2019年中华人民共和国国务院政府工作报告",
+    "第二届全国人民代表大会第三次会议关于政府工作报告的决议",
+    "第十三届全国人民代表大会第三次会议关于政府工作报告的决议",
+]
+
+
+@pytest.mark.slow
+def test_real_model_dense_top10_agrees(tmp_path, lite_uri, real_model_dir):
+    """The eval queries' dense top 10 from Milvus (exact FLAT and approximate HNSW) against FAISS, on one index
+    embedded once: FAISS is built, then copied into Milvus with migrate_from_faiss."""
+    faiss_settings = Settings.from_env({}, index_dir=tmp_path / "faiss", model=str(real_model_dir))
+    paths = [SEEDS_DIR, *(CORPUS_DIR / "gov-work-reports" / f"{name}.txt" for name in REAL_DOCS)]
+    report = build_index(paths, faiss_settings)
+    assert len(report.added) == 1 + len(REAL_DOCS) and not report.errors
+    engine = SearchEngine.open(faiss_settings)
+    lines = (PROJECT_ROOT / "data" / "eval" / "policy_queries.jsonl").read_text(encoding="utf-8").splitlines()
+    queries = [json.loads(line)["query"] for line in lines if line.strip()]
+    qvecs = engine.embedder.encode_queries(queries)
+    versions, seconds = {"faiss": engine.version}, {}
+    for kind in ("FLAT", "HNSW"):
+        settings = _milvus_settings(tmp_path, lite_uri, model=str(real_model_dir), milvus_index=kind)
+        t0 = time.perf_counter()
+        migrate_from_faiss(faiss_settings.index_dir, MilvusStore.from_settings(settings))
+        seconds[kind] = time.perf_counter() - t0
+        versions[kind] = open_store(settings).open_current()
+    tops, latency = {}, {}
+    for name, version in versions.items():
+        t0 = time.perf_counter()
+        tops[name] = [version.dense(q, 10)[0].tolist() for q in qvecs]
+        latency[name] = (time.perf_counter() - t0) * 1000 / len(queries)
+    print(f"\n{len(queries)} queries, {report.chunks} chunks; FAISS build {report.seconds:.1f}s (with embedding)")
+    for name in ("FLAT", "HNSW"):
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(tops["faiss"], tops[name])])
+        print(
+            f"Milvus Lite {name}: copy {seconds[name]:.2f}s, dense {latency[name]:.2f} ms/query "
+            f"(FAISS {latency['faiss']:.2f}), top-10 overlap {overlap:.3f}"
+        )
+        assert overlap >= 0.9, name

