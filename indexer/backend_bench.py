@@ -7,7 +7,7 @@ how each backend grows, writes it into a fresh FAISS folder and a fresh Milvus L
 backend in its own process: memory is that process's resident set after opening the index (Milvus Lite runs in
 the process; against a server the vectors would live in the server instead). The eval queries
 (data/eval/policy_queries.jsonl) are embedded once, so latencies are the store's alone (dense: one top-100
-search; hybrid: the engine's whole search path less the query embedding).
+search; hybrid: the engine's whole search path less the query embedding), the best of 3 passes.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _best_ms(run, passes: int = 3) -> float:
+    """The fastest of a few passes: the machine is shared, the slower passes measure the neighbours."""
+    best = float("inf")
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
 
 
 def _scaled(content: IndexContent, times: int) -> IndexContent:
@@ -93,14 +103,9 @@ def _child(job: dict) -> dict:
     open_s = time.perf_counter() - t0
     rss1 = _rss_mb()
     version = engine.version
-    tops, t0 = [], time.perf_counter()
-    for v in vectors:
-        tops.append(version.dense(v, 100)[0][:10].tolist())
-    dense_ms = (time.perf_counter() - t0) * 1000 / len(vectors)
-    t0 = time.perf_counter()
-    for q in queries:
-        engine.search(q, k=10, mode="hybrid")
-    hybrid_ms = (time.perf_counter() - t0) * 1000 / len(queries)
+    tops = [version.dense(v, 100)[0][:10].tolist() for v in vectors]
+    dense_ms = _best_ms(lambda: [version.dense(v, 100) for v in vectors]) / len(vectors)
+    hybrid_ms = _best_ms(lambda: [engine.search(q, k=10, mode="hybrid") for q in queries]) / len(queries)
     figures = {
         "open_s": open_s,
         "rss_libs_mb": rss0 - rss_start,

@@ -7,6 +7,7 @@ precomputed BM25 term weight; scoring a query adds up its terms' columns.
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -29,48 +30,76 @@ class BM25Index:
     @classmethod
     def build(cls, token_lists: list[list[str]], k1: float = K1, b: float = B) -> BM25Index:
         vocab: dict[str, int] = {}
-        rows, cols = [], []
-        lengths = np.zeros(len(token_lists), dtype=np.float32)
-        for i, tokens in enumerate(token_lists):
-            lengths[i] = len(tokens)
-            for t in tokens:
-                cols.append(vocab.setdefault(t, len(vocab)))
-                rows.append(i)
         n = len(token_lists)
+        lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=n)
+        # Term ids in one compact int32 buffer (a Python list of ints per token would take ~8x the memory
+        # at a million chunks); a new term gets the next id (len(vocab) is read before setdefault inserts).
+        ids = array("i")
+        add = vocab.setdefault
+        for tokens in token_lists:
+            ids.extend([add(t, len(vocab)) for t in tokens])
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        cols = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, dtype=np.int32)
         tf = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
-            shape=(n, max(len(vocab), 1)),
+            (np.ones(len(cols), dtype=np.float32), cols, indptr), shape=(n, max(len(vocab), 1))
         )
         tf.sum_duplicates()
         df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         avgdl = float(lengths.mean()) if n else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avgdl, 1e-9))
-        row_of = np.repeat(np.arange(n), np.diff(tf.indptr))
+        norm = (k1 * (1 - b + b * lengths / max(avgdl, 1e-9))).astype(np.float32)
+        row_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(tf.indptr))
         data = tf.data
         tf.data = (idf[tf.indices] * data * (k1 + 1) / (data + norm[row_of])).astype(np.float32)
+        del row_of
         return cls(vocab, tf.tocsc(), idf)
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
+    def _postings(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and weights of the query terms' columns, concatenated (a row repeats per matching term)."""
+        w = self.weights
         cols = [self.vocab[t] for t in dict.fromkeys(query_tokens) if t in self.vocab]
         if not cols:
-            return np.zeros(self.n_rows, dtype=np.float32)
-        return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+        ptr = w.indptr
+        rows = np.concatenate([w.indices[ptr[c] : ptr[c + 1]] for c in cols])
+        vals = np.concatenate([w.data[ptr[c] : ptr[c + 1]] for c in cols])
+        return rows, vals
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every row (0 where no query term occurs)."""
+        rows, vals = self._postings(query_tokens)
+        return np.bincount(rows, weights=vals, minlength=self.n_rows).astype(np.float32)
 
     def search(
         self, query_tokens: list[str], n: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n rows with a positive score, best first."""
-        s = self.scores(query_tokens)
-        if allowed is not None:
-            s = np.where(allowed, s, 0.0)
-        positive = np.flatnonzero(s > 0)
-        if positive.size == 0:
+        """Top-n rows with a positive score, best first.
+
+        Cost follows the postings of the query terms, not the row count: the scores are summed
+        with one bincount, and only rows that hold a query term are ranked or checked against `allowed`.
+        """
+        rows, vals = self._postings(query_tokens)
+        if rows.size == 0 or n <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if positive.size > n:
-            positive = positive[np.argpartition(-s[positive], n - 1)[:n]]
-        order = positive[np.argsort(-s[positive], kind="stable")]
-        return order, s[order]
+        if len(vals) > 1 and rows.size * 4 < self.n_rows:  # few postings: sort them instead of a full-size array
+            candidates, inverse = np.unique(rows, return_inverse=True)
+            s = np.bincount(inverse, weights=vals).astype(np.float32)
+        else:
+            full = np.bincount(rows, weights=vals, minlength=self.n_rows)
+            candidates = np.flatnonzero(full)
+            s = full[candidates].astype(np.float32)
+        if allowed is not None:
+            keep = allowed[candidates]
+            candidates, s = candidates[keep], s[keep]
+        positive = s > 0
+        if not positive.all():
+            candidates, s = candidates[positive], s[positive]
+        if candidates.size > n:
+            top = np.argpartition(-s, n - 1)[:n]
+            candidates, s = candidates[top], s[top]
+        order = np.lexsort((candidates, -s))  # best first; ties by row, as a stable sort over rows gave
+        return candidates[order].astype(np.int64), s[order]
 
     def term_idf(self, term: str) -> float:
         i = self.vocab.get(term)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,32 @@ def real_model_dir() -> Path:
     from indexer.modelbuild import ensure_default_model
 
     return ensure_default_model(Settings.from_env().models_dir / "multilingual-e5-small")
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """The web layer's stand-in engine (modules testing the real engine define their own)."""
+    from tests.fakes_engine import FakeEngine, test_settings
+
+    return FakeEngine(test_settings(tmp_path))
+
+
+@pytest.fixture
+def client(tmp_path, engine):
+    from search_app import create_app
+    from tests.fakes_engine import test_settings
+
+    return create_app(test_settings(tmp_path), engine=engine).test_client()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (see tests/browser.py for the flags)."""
+    from tests.browser import CHROMIUM, LAUNCH_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright==1.65.2")
+    executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium"))
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS, headless=True)
+        yield b
+        b.close()

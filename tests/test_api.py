@@ -11,16 +11,6 @@ from search_app import create_app
 from tests.fakes_engine import FakeEngine, test_settings
 
 
-@pytest.fixture
-def engine(tmp_path) -> FakeEngine:
-    return FakeEngine(test_settings(tmp_path))
-
-
-@pytest.fixture
-def client(tmp_path, engine):
-    return create_app(test_settings(tmp_path), engine=engine).test_client()
-
-
 def error_of(resp, status: int) -> str:
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"

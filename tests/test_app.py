@@ -14,16 +14,6 @@ from search_app.highlight import highlight, match_spans, query_terms
 from tests.fakes_engine import FakeEngine, test_settings
 
 
-@pytest.fixture
-def engine(tmp_path) -> FakeEngine:
-    return FakeEngine(test_settings(tmp_path))
-
-
-@pytest.fixture
-def client(tmp_path, engine):
-    return create_app(test_settings(tmp_path), engine=engine).test_client()
-
-
 def scripts_of(html: str) -> list[str]:
     """Every <script> in a page as its src ('' for an inline one)."""
     return [m.group(1) or "" for m in re.finditer(r"<script(?:\s+src=\"([^\"]*)\")?[^>]*>", html)]

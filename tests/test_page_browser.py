@@ -6,35 +6,16 @@ no script execution from passages, a usable narrow layout. Screenshots go to tes
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from search_app import create_app
+from tests.browser import ARTIFACTS, MARKS
 from tests.fakes_engine import FakeEngine, test_settings
 from tests.realindex import serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and shutil.which("chromium") is None,
-        reason="chromium is not installed (make browser, or: apt-get install -y chromium)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +25,6 @@ def base_url(tmp_path_factory):
     app = create_app(test_settings(tmp), engine=FakeEngine(test_settings(tmp)))
     with serve(app, threads=2) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright==1.65.2")
-    executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium"))
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

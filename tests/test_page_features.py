@@ -24,16 +24,6 @@ MANY = [(f"doc-{i % 3}", f"文档{i % 3}", [f"第{i}节"], f"发展第{i}段。�
         for i in range(30)]
 
 
-@pytest.fixture
-def engine(tmp_path) -> FakeEngine:
-    return FakeEngine(test_settings(tmp_path))
-
-
-@pytest.fixture
-def client(tmp_path, engine):
-    return create_app(test_settings(tmp_path), engine=engine).test_client()
-
-
 def get(client, url: str, status: int = 200) -> str:
     resp = client.get(url)
     assert resp.status_code == status, resp.get_data(as_text=True)[:800]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -18,30 +17,14 @@ import pytest
 from indexer.retrieval import SearchEngine
 from search_app import create_app
 from search_app.output import CSV_COLUMNS
+from tests.browser import ARTIFACTS, MARKS
 from tests.realindex import real_index, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 QUESTION = "怎样防范意识形态领域的风险隐患"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and shutil.which("chromium") is None,
-        reason="chromium is not installed (make browser, or: apt-get install -y chromium)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +34,6 @@ def base_url(tmp_path_factory, real_model_dir):
     engine.warm_up()
     with serve(create_app(settings, engine=engine), threads=4) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright==1.65.2")
-    executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium"))
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
