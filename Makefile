@@ -75,4 +75,4 @@ bench-quick: model
 	$(PY) -m indexer.bench --quick
 
 clean:
-	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp
+	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp data/milvus.db

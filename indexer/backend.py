@@ -18,7 +18,14 @@ import numpy as np
 from indexer.config import Settings
 from indexer.lexical import BM25Index
 from indexer.models import Chunk, Document
-from indexer.store import IndexContent, current_version_name, open_current, write_version, writer_lock
+from indexer.store import (
+    IndexContent,
+    VectorIndexParams,
+    current_version_name,
+    open_current,
+    write_version,
+    writer_lock,
+)
 
 
 @runtime_checkable
@@ -82,6 +89,7 @@ class FaissStore:
 
     index_dir: Path
     keep_versions: int = 3
+    vector_params: VectorIndexParams | None = None  # None: from the environment
 
     def lock(self) -> AbstractContextManager:
         return writer_lock(self.index_dir)
@@ -93,7 +101,7 @@ class FaissStore:
         return open_current(self.index_dir)
 
     def write(self, content: IndexContent, manifest: dict) -> str:
-        return write_version(self.index_dir, content, manifest, self.keep_versions)
+        return write_version(self.index_dir, content, manifest, self.keep_versions, self.vector_params)
 
 
 def open_store(settings: Settings) -> IndexStore:
@@ -102,7 +110,7 @@ def open_store(settings: Settings) -> IndexStore:
         from indexer.milvus_store import MilvusStore
 
         return MilvusStore.from_settings(settings)
-    return FaissStore(settings.index_dir, settings.keep_versions)
+    return FaissStore(settings.index_dir, settings.keep_versions, VectorIndexParams.from_settings(settings))
 
 
 def describe(settings: Settings) -> str:

@@ -78,7 +78,7 @@ def client_for(uri: str, token: str | None = None):
 
 @contextlib.contextmanager
 def _milvus_errors(what: str, error: type[SearchEngineError] = SearchEngineError) -> Iterator[None]:
-    """Milvus failures become the engine's errors, so the app answers 503 and keeps serving what it has."""
+    """Milvus failures become the engine's errors: a clear message, and a failed reload keeps the loaded version."""
     from pymilvus.exceptions import MilvusException
 
     try:
@@ -460,7 +460,8 @@ class MilvusStore:
         docs_name = name + DOCS_SUFFIX
         chunk_rows = _chunk_rows(content)
         doc_rows = _doc_rows(content.documents)
-        full = {k: v for k, v in manifest.items() if k not in ("documents", "files", "name", "created", "chunks")}
+        own = ("documents", "files", "name", "created", "chunks", "vector_index")  # a FAISS manifest's, when migrating
+        full = {k: v for k, v in manifest.items() if k not in own}
         full.update(
             format=FORMAT_VERSION,
             backend="milvus",
@@ -468,6 +469,7 @@ class MilvusStore:
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             chunks=n,
             n_documents=len(content.documents),
+            vector_index={"type": self.index_type.lower(), "metric": "IP", **_vector_index_params(self.index_type)},
         )
         full["doc_rows"] = len(doc_rows)  # documents are pk 0..doc_rows-1; the manifest's parts follow
         doc_rows += _manifest_rows(full, first_pk=len(doc_rows))

@@ -194,6 +194,19 @@ def test_content_round_trips(settings):
     assert version.document("long").text == long_text and version.chunks_of("long")[0].page == 3
 
 
+def test_web_app_serves_from_either_store(settings):
+    from search_app import create_app
+
+    write(settings)
+    app = create_app(settings, engine=SearchEngine.open(settings, embedder=FakeEmbedder()))
+    client = app.test_client()
+    got = client.get("/api/search", query_string={"q": "失业率", "type": "report", "mode": "hybrid"}).get_json()
+    assert got["results"][0]["doc_id"] == "report-2024"
+    assert client.get("/api/health").get_json()["chunks"] == 5
+    page = client.get("/doc/report-2024")
+    assert page.status_code == 200 and "1244万人" in page.get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- the two agree
 
 
@@ -286,7 +299,6 @@ def test_migrate_needs_a_uri(capsys, monkeypatch):
     monkeypatch.delenv("POLICY_SEARCH_MILVUS_URI", raising=False)
     assert cli.main(["migrate-to-milvus"]) == 2
     assert "--uri" in capsys.readouterr().err
-
 
 
 # ---------------------------------------------------------------- the real model
