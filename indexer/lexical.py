@@ -32,12 +32,17 @@ class BM25Index:
         vocab: dict[str, int] = {}
         n = len(token_lists)
         lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=n)
-        # Term ids in one compact int32 buffer (a Python list of ints per token would take ~8x the memory
-        # at a million chunks); a new term gets the next id (len(vocab) is read before setdefault inserts).
+        # Term ids in one compact int32 buffer (Python lists of row and column ints would take ~8x the
+        # memory at a million chunks). Ids follow first occurrence; most chunks only hold known terms.
         ids = array("i")
-        add = vocab.setdefault
         for tokens in token_lists:
-            ids.extend([add(t, len(vocab)) for t in tokens])
+            try:
+                ids.extend([vocab[t] for t in tokens])
+            except KeyError:
+                for t in tokens:
+                    if t not in vocab:
+                        vocab[t] = len(vocab)
+                ids.extend([vocab[t] for t in tokens])
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         cols = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, dtype=np.int32)
@@ -55,20 +60,21 @@ class BM25Index:
         del row_of
         return cls(vocab, tf.tocsc(), idf)
 
-    def _postings(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and weights of the query terms' columns, concatenated (a row repeats per matching term)."""
+    def _postings(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Rows and weights of the query terms' columns, concatenated (a row repeats per matching term),
+        and how many distinct known terms the query has."""
         w = self.weights
         cols = [self.vocab[t] for t in dict.fromkeys(query_tokens) if t in self.vocab]
         if not cols:
-            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32), 0
         ptr = w.indptr
         rows = np.concatenate([w.indices[ptr[c] : ptr[c + 1]] for c in cols])
         vals = np.concatenate([w.data[ptr[c] : ptr[c + 1]] for c in cols])
-        return rows, vals
+        return rows, vals, len(cols)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every row (0 where no query term occurs)."""
-        rows, vals = self._postings(query_tokens)
+        rows, vals, _ = self._postings(query_tokens)
         return np.bincount(rows, weights=vals, minlength=self.n_rows).astype(np.float32)
 
     def search(
@@ -79,10 +85,12 @@ class BM25Index:
         Cost follows the postings of the query terms, not the row count: the scores are summed
         with one bincount, and only rows that hold a query term are ranked or checked against `allowed`.
         """
-        rows, vals = self._postings(query_tokens)
+        rows, vals, n_terms = self._postings(query_tokens)
         if rows.size == 0 or n <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if len(vals) > 1 and rows.size * 4 < self.n_rows:  # few postings: sort them instead of a full-size array
+        if n_terms == 1:  # one column: rows are distinct already
+            candidates, s = rows, vals
+        elif rows.size * 32 < self.n_rows:  # few postings: sorting them beats a full-size array
             candidates, inverse = np.unique(rows, return_inverse=True)
             s = np.bincount(inverse, weights=vals).astype(np.float32)
         else:

@@ -27,6 +27,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError
 from indexer.lexical import BM25Index
 from indexer.models import Chunk, Document
@@ -57,6 +58,21 @@ class IndexContent:
     chunks: list[Chunk]
     embeddings: np.ndarray  # (n_chunks, dim) float32, L2-normalised
     tokens: list[list[str]]  # BM25 tokens per chunk
+
+
+@dataclass(frozen=True)
+class VectorIndexParams:
+    """How the FAISS index is built: exact up to `hnsw_threshold` vectors, HNSW above (see Settings)."""
+
+    hnsw_threshold: int = 200_000
+    hnsw_m: int = 32
+    ef_construction: int = 100
+    ef_search: int = 128
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> VectorIndexParams:
+        s = settings or Settings.from_env()
+        return cls(s.faiss_hnsw_threshold, s.faiss_hnsw_m, s.faiss_hnsw_ef_construction, s.faiss_hnsw_ef_search)
 
 
 # ---------------------------------------------------------------- locating versions
@@ -113,8 +129,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_version(index_dir: Path, content: IndexContent, manifest: dict, keep_versions: int = 3) -> str:
-    """Write `content` as a new version and switch CURRENT to it; return its name."""
+def write_version(
+    index_dir: Path,
+    content: IndexContent,
+    manifest: dict,
+    keep_versions: int = 3,
+    vector_params: VectorIndexParams | None = None,
+) -> str:
+    """Write `content` as a new version and switch CURRENT to it; return its name.
+
+    `vector_params` (default: from the settings / POLICY_SEARCH_FAISS_* variables) picks the FAISS index type.
+    """
     n = len(content.chunks)
     if content.embeddings.shape[0] != n or len(content.tokens) != n:
         raise ValueError("chunks, embeddings and tokens must have the same length")
@@ -129,7 +154,9 @@ def write_version(index_dir: Path, content: IndexContent, manifest: dict, keep_v
         dim = int(manifest["dim"])
         if n and emb.shape[1] != dim:
             raise ValueError(f"embeddings have dimension {emb.shape[1]}, manifest says {dim}")
-        faiss.write_index(build_faiss(emb.reshape(n, dim)), str(tmp / "vectors.faiss"))
+        vector_index = build_faiss(emb.reshape(n, dim), vector_params)
+        faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
+        del vector_index
         np.save(tmp / "embeddings.f16.npy", emb.reshape(n, dim).astype(np.float16))
         BM25Index.build(content.tokens).save(tmp)
         full = dict(manifest)
@@ -138,6 +165,7 @@ def write_version(index_dir: Path, content: IndexContent, manifest: dict, keep_v
             name=name,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             chunks=n,
+            vector_index=describe_faiss(n, vector_params),
             documents={
                 d.doc_id: {"title": d.title, "hash": d.content_hash, "source_path": d.source_path}
                 for d in content.documents
@@ -172,9 +200,30 @@ def _next_sequence(versions: Path) -> int:
     return max(seqs, default=0) + 1
 
 
-def build_faiss(embeddings: np.ndarray) -> faiss.Index:
-    """Exact inner product on normalised vectors (cosine)."""
-    index = faiss.IndexFlatIP(embeddings.shape[1])
+def describe_faiss(n: int, params: VectorIndexParams | None = None) -> dict:
+    """The index type for n vectors, as recorded in the manifest."""
+    p = params or VectorIndexParams.from_settings()
+    if n <= p.hnsw_threshold:
+        return {"type": "flat"}
+    return {
+        "type": "hnsw",
+        "m": p.hnsw_m,
+        "ef_construction": p.ef_construction,
+        "ef_search": p.ef_search,
+        "exact_filter_max": p.hnsw_threshold,
+    }
+
+
+def build_faiss(embeddings: np.ndarray, params: VectorIndexParams | None = None) -> faiss.Index:
+    """Inner product on normalised vectors (cosine): exact (flat) up to the threshold, HNSW above it."""
+    desc = describe_faiss(len(embeddings), params)
+    dim = embeddings.shape[1]
+    if desc["type"] == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, desc["m"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = desc["ef_construction"]
+        index.hnsw.efSearch = desc["ef_search"]
     if len(embeddings):
         index.add(embeddings)
     return index
@@ -240,6 +289,12 @@ class IndexVersion:
         self.manifest = self._read_manifest()
         try:
             self.faiss = faiss.read_index(str(self.path / "vectors.faiss"))
+            self._hnsw = isinstance(self.faiss, faiss.IndexHNSW)
+            # Filtered searches over few rows go exact, over the flat vectors HNSW keeps beside its graph.
+            self._flat = faiss.downcast_index(self.faiss.storage) if self._hnsw else self.faiss
+            recorded = self.manifest.get("vector_index", {})
+            self.ef_search = int(recorded.get("ef_search") or (self.faiss.hnsw.efSearch if self._hnsw else 0))
+            self.exact_filter_max = int(recorded.get("exact_filter_max", VectorIndexParams().hnsw_threshold))
             self.bm25 = BM25Index.load(self.path)
             self._con = sqlite3.connect(
                 f"file:{self.path / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False
@@ -383,14 +438,25 @@ class IndexVersion:
         if n == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
-        params = None
-        if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
-            if ids.size == 0:
+        index, params, bits = self.faiss, None, None
+        if allowed is None:
+            if self._hnsw:
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, n))
+        else:
+            count = int(np.count_nonzero(allowed))
+            if count == 0:
                 return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
-            n = min(n, ids.size)
-        scores, rows = self.faiss.search(q, n, params=params)
+            n = min(n, count)
+            bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")  # kept alive during search
+            sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            if self._hnsw and count > self.exact_filter_max:
+                # The graph walk skips rows outside the filter: widen the beam by the share filtered out.
+                ef = max(self.ef_search, n) * len(allowed) / count
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=int(min(ef, 4096)))
+            else:  # exact over the allowed rows only (their distances alone are computed)
+                index, params = self._flat, faiss.SearchParameters(sel=sel)
+        scores, rows = index.search(q, n, params=params)
+        del bits
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
