@@ -65,7 +65,7 @@ lint: install
 
 ## eval: retrieval quality (Recall@k, MRR@10, nDCG@10) on the policy and CMRC query sets
 eval: model
-	$(PY) -m indexer.eval --build
+	$(PY) -m indexer.eval --json data/bench/eval.json
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/)
 bench: model

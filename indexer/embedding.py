@@ -37,6 +37,8 @@ _DTYPE_ALIASES = {
     "fp16": "fp16",
     "float16": "fp16",
     "half": "fp16",
+    "int8": "int8",
+    "qint8": "int8",
 }
 
 
@@ -145,10 +147,12 @@ def resolve_dtype(requested: str, device: str) -> str:
     requested = (requested or "auto").lower()
     if requested != "auto":
         if requested not in _DTYPE_ALIASES:
-            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16 or fp32)")
+            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16, fp32 or int8)")
         dtype = _DTYPE_ALIASES[requested]
         if dtype == "fp16" and not device.startswith("cuda"):
             raise EmbeddingModelError("fp16 is only supported on a CUDA device; use bf16 or fp32 on CPU")
+        if dtype == "int8" and device != "cpu":
+            raise EmbeddingModelError("int8 (dynamic quantisation) is only supported on the CPU")
         return dtype
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -223,10 +227,27 @@ def load_sentence_transformer(ref: ModelRef, device: str, dtype: str) -> Sentenc
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-    if dtype != "fp32":
+    if dtype == "int8":
+        model = _quantize_int8(model)
+    elif dtype != "fp32":
         model = model.to(_torch_dtype(dtype))
     model.eval()
     return model
+
+
+def _quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
+    """int8 weights for every Linear layer, activations quantised per call (torch dynamic quantisation).
+
+    Opt-in (dtype=int8), for CPUs without native bf16: there it indexes ~2.5x faster than fp32.
+    `make bench` reports its speed and its MRR@10 against fp32 on the eval sets.
+    """
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch points at torchao for new code; this API still works
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def resolve_prompts(settings: Settings, saved: dict[str, str | None], name: str) -> tuple[str, str]:
@@ -349,6 +370,37 @@ class Embedder:
             return 1
         return bulk_threads()
 
+    def warm_up(self, max_chars: int = 64) -> float:
+        """Run one query of each length up to `max_chars` characters; returns the seconds it took.
+
+        bf16 kernels are prepared per input shape on first use (measured: a few ms extra for each
+        new query length, ~1-1.5 s for all of them), so a server warmed up this way answers its
+        first real queries as fast as later ones. Nothing is cached.
+        """
+        t0 = time.perf_counter()
+        for n in range(1, max_chars + 1):
+            self._encode(["测" * n], self.query_prompt, show_progress=False)
+        return time.perf_counter() - t0
+
+    def _small_call(self, texts: list[str]) -> bool:
+        """Query-sized: one padded batch on one thread (see _threads_for)."""
+        return len(texts) <= self.batch_size and sum(len(t) for t in texts) <= SMALL_CALL_CHARS
+
+    def _forward(self, texts: list[str], prompt: str):
+        """One padded batch straight through the model's modules.
+
+        Exactly what model.encode computes for a call that fits one batch, without its per-call
+        bookkeeping (eval(), device lookups, length sorting): ~1.5 ms of a ~10 ms bf16 query on
+        a 2-core CPU. Used for query-sized calls only; bulk passages go through encode().
+        """
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        with torch.inference_mode():
+            features = self.model.preprocess(texts, prompt=prompt or None)
+            features = batch_to_device(features, self.model.device)
+            return self.model(features)["sentence_embedding"]
+
     def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         """Encode in slices: threads are re-chosen per slice and queries can get in between."""
         if not texts:
@@ -361,13 +413,16 @@ class Embedder:
             with self._model_lock:
                 if self.device == "cpu":
                     _use_threads(self._threads_for(part))
-                emb = self.model.encode(
-                    part,
-                    prompt=prompt or None,
-                    batch_size=self.batch_size,
-                    show_progress_bar=False,
-                    convert_to_tensor=True,
-                )
+                if self.device == "cpu" and self._small_call(part) and hasattr(self.model, "preprocess"):
+                    emb = self._forward(part, prompt)
+                else:
+                    emb = self.model.encode(
+                        part,
+                        prompt=prompt or None,
+                        batch_size=self.batch_size,
+                        show_progress_bar=False,
+                        convert_to_tensor=True,
+                    )
             parts.append(emb.float().cpu().numpy())
             if bar is not None:
                 bar.update(len(part))

@@ -394,7 +394,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m indexer.eval", description=__doc__.split("\n")[0])
     p.add_argument("--suite", help=f"comma list of {', '.join(SUITES)} (default: all suites when no --set)")
     p.add_argument(
-        "--build", action="store_true", help="(re)build the suites' indexes under data/index-eval/"
+        "--build", action="store_true", help="rebuild the suites' indexes under data/index-eval/ (built anyway when missing)"
     )
     p.add_argument("--index", type=Path, help="index folder for --set (default: the configured index)")
     p.add_argument("--set", dest="sets", type=Path, nargs="+", default=[], help="query set files (JSONL)")
@@ -416,6 +416,7 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
     """CLI entry; `embedder` replaces the configured model (tests pass a fake one)."""
     from indexer.errors import SearchEngineError
     from indexer.retrieval import MODES, SearchEngine
+    from indexer.store import current_version_name
 
     args = _parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -436,7 +437,8 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
         return 2
     for name in names:
         suite = SUITES[name]
-        if args.build:
+        missing_index = current_version_name(suite.index_dir) is None
+        if args.build or missing_index:
             try:
                 report = build_suite(suite, embedder=embedder, **overrides)
             except SearchEngineError as exc:

@@ -172,9 +172,13 @@ class SearchEngine:
             )
 
     def warm_up(self) -> None:
-        """Load index and model now rather than on the first query."""
+        """Load index and model now rather than on the first query, and run the query path once per length."""
         _ = self.version
-        self.embedder.encode_queries(["预热"])
+        warm = getattr(self.embedder, "warm_up", None)  # test doubles may lack it
+        if callable(warm):
+            warm()
+        else:
+            self.embedder.encode_queries(["预热"])
 
     # -- search
 
