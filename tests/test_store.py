@@ -2,11 +2,12 @@
 
 import json
 
+import faiss
 import numpy as np
 import pytest
 
 from indexer.errors import IndexCorruptError, IndexNotFoundError
-from indexer.store import current_version_name, open_current, version_path
+from indexer.store import VectorIndexParams, build_faiss, current_version_name, open_current, version_path
 from tests.fakes import FakeEmbedder
 from tests.helpers import PASSAGES, make_content, write_test_index
 
@@ -104,3 +105,46 @@ def test_failed_write_leaves_current_untouched(tmp_path, monkeypatch):
     assert current_version_name(tmp_path) == name
     assert not list((tmp_path / "versions").glob(".tmp-*"))
     assert open_current(tmp_path).n_chunks == 5
+
+
+def test_small_index_is_exact_and_says_so(tmp_path):
+    write_test_index(tmp_path)
+    v = open_current(tmp_path)
+    assert v.manifest["vector_index"] == {"type": "flat"}
+    assert isinstance(v.faiss, faiss.IndexFlat)
+
+
+def test_forced_small_threshold_builds_hnsw_that_finds_exact_matches(tmp_path, monkeypatch):
+    # The threshold comes from the settings (env var), like every other tunable.
+    monkeypatch.setenv("POLICY_SEARCH_FAISS_HNSW_THRESHOLD", "2")
+    write_test_index(tmp_path)
+    v = open_current(tmp_path)
+    assert v.manifest["vector_index"]["type"] == "hnsw" and isinstance(v.faiss, faiss.IndexHNSW)
+    content = make_content()
+    for row, vec in enumerate(content.embeddings):
+        rows, scores = v.dense(vec, 3)
+        assert rows[0] == row and scores[0] == pytest.approx(1.0, abs=1e-5)
+    # Filters work on both filtered paths: exact over the allowed rows, and the graph walk with a selector.
+    speech = v.allowed_rows(doc_types=("speech",))
+    for exact_filter_max in (v.n_chunks, 0):
+        v.exact_filter_max = exact_filter_max
+        rows, _ = v.dense(content.embeddings[1], 5, speech)
+        assert rows[0] == 1 and set(rows.tolist()) == {0, 1, 2}
+        assert v.dense(content.embeddings[1], 5, np.zeros(5, dtype=bool))[0].size == 0
+
+
+def test_hnsw_recall_against_exact_search(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 32)).astype(np.float32)
+    vecs = centres[rng.integers(0, 20, 3000)] + 0.3 * rng.normal(size=(3000, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    params = VectorIndexParams(hnsw_threshold=1000, hnsw_m=16, ef_construction=64, ef_search=64)
+    hnsw, flat = build_faiss(vecs, params), build_faiss(vecs, VectorIndexParams(hnsw_threshold=10**9))
+    assert isinstance(hnsw, faiss.IndexHNSW) and isinstance(flat, faiss.IndexFlat)
+    queries = vecs[:50] + 0.05 * rng.normal(size=(50, 32)).astype(np.float32)
+    _, exact = flat.search(queries, 10)
+    _, approx = hnsw.search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.9
+    _, self_hits = hnsw.search(vecs[:50], 1)
+    assert self_hits[:, 0].tolist() == list(range(50))
