@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.config import Settings
+from indexer.errors import SearchEngineError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -42,7 +43,7 @@ _DTYPE_ALIASES = {
 }
 
 
-class EmbeddingModelError(ValueError):
+class EmbeddingModelError(SearchEngineError, ValueError):
     """The configured embedding model cannot be found, loaded or run as configured."""
 
 

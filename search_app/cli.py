@@ -24,6 +24,7 @@ from search_app.errors import message_of
 from search_app.output import FORMATS, WRITERS
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+MODEL_HELP = "embedding model id or folder; must be the one that built the index (env POLICY_SEARCH_MODEL)"
 
 
 class UsageError(Exception):
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, help="port (default 5000; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default from settings)")
+    serve.add_argument("--model", help=MODEL_HELP)
 
     query = sub.add_parser(
         "query",
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)"
     )
+    query.add_argument("--model", help=MODEL_HELP)
     query.add_argument("--k", "-k", type=int, help="results per query (default from settings)")
     query.add_argument("--mode", "-m", help=f"one of {', '.join(retrieval.MODES)} (default from settings)")
     query.add_argument("--year-from", metavar="YEAR", help="only documents from this year on")
@@ -148,7 +151,7 @@ def _utf8(out: TextIO) -> None:
 def cmd_query(
     args, stdin: TextIO, out: TextIO, err: TextIO, open_engine: Callable[[Settings], object]
 ) -> int:
-    settings = _settings(index_dir=args.index)
+    settings = _settings(index_dir=args.index, model=args.model)
     queries = read_queries(args, stdin, err)
     k = args.k if args.k is not None else settings.default_k
     mode = params.parse_mode(args.mode, settings)
@@ -216,7 +219,9 @@ def cmd_serve(args, out: TextIO, err: TextIO) -> int:
     from search_app import create_app
     from search_app.serving import browser_url, listen_addresses, make_server
 
-    settings = _settings(index_dir=args.index, host=args.host, port=args.port, threads=args.threads)
+    settings = _settings(
+        index_dir=args.index, model=args.model, host=args.host, port=args.port, threads=args.threads
+    )
     if settings.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {settings.threads}")
     if not 0 <= settings.port <= 65535:

@@ -12,6 +12,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from indexer.embedding import EmbeddingModelError
 from indexer.errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -38,7 +39,7 @@ _TITLES = {
 def status_of(exc: SearchEngineError) -> int:
     if isinstance(exc, QueryError):
         return 400
-    if isinstance(exc, (IndexNotFoundError, IndexCorruptError, ModelMismatchError)):
+    if isinstance(exc, (IndexNotFoundError, IndexCorruptError, ModelMismatchError, EmbeddingModelError)):
         return 503
     return 500
 

@@ -204,3 +204,17 @@ def test_module_entry_point_help():
     argv = [sys.executable, "-m", "search_app", "query", "--help"]
     out = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
     assert out.returncode == 0 and "--format" in out.stdout and "--file" in out.stdout
+
+
+def test_unloadable_model_is_a_clear_error_not_a_traceback(tmp_path):
+    import io
+
+    from search_app.cli import main
+    from tests.helpers import write_test_index
+
+    write_test_index(tmp_path / "index")
+    err = io.StringIO()
+    code = main(["query", "--index", str(tmp_path / "index"), "--model", str(tmp_path / "no-model"), "两个确立"],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 1
+    assert "make model" in err.getvalue() and "Traceback" not in err.getvalue()
