@@ -168,3 +168,20 @@ def test_score_fuse_hand_computed():
 def test_score_fuse_single_result_ranking_counts_fully():
     fused = score_fuse([(np.array([5]), np.array([0.3])), (np.array([]), np.array([]))], [1.0, 1.0])
     assert fused == [(5, 1.0)]
+
+
+def test_traditional_query_finds_simplified_passage_and_the_reverse(tmp_path):
+    passages = dict(PASSAGES)
+    passages["report-1954"] = (
+        "1954年政府工作報告",
+        {"year": 1954, "type": "report"},
+        [(["一、國家過渡時期"], "我們必須有計劃地發展國民經濟，逐步實現國家的社會主義工業化。")],
+    )
+    write_test_index(tmp_path, passages=passages)
+    engine = SearchEngine.open(Settings.from_env(index_dir=tmp_path), embedder=FakeEmbedder())
+    top = engine.search("築牢意識形態安全屏障", k=1, mode="lexical").results[0]
+    assert top.chunk_id == "speech#2"
+    top = engine.search("社会主义工业化", k=1, mode="lexical").results[0]
+    assert top.doc_id == "report-1954"
+    assert "社會主義工業化" in top.text  # shown as written
+    assert "工業化" in top.best_sentence
