@@ -62,6 +62,7 @@ class Settings:
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)
     lexical_weight_no_cjk: float = 0.0  # for queries without Chinese characters (English questions)
+    sentence_by_meaning_top: int = 3  # results whose best sentence is chosen by embedding when no word matches
     max_query_chars: int = 500
     max_batch_queries: int = 1000
     max_page_size: int = 50  # results per page on the search page (page * size is capped at max_k)

@@ -192,8 +192,9 @@ class SearchEngine:
         if not cleaned:
             return []
         version = self.version  # one version for the whole batch, even if a switch happens meanwhile
+        embedder = self.embedder if mode != "lexical" else None  # loading the model is not query time
         t0 = time.perf_counter()
-        qvecs = self.embedder.encode_queries(cleaned) if mode != "lexical" else None
+        qvecs = embedder.encode_queries(cleaned) if embedder is not None else None
         shared_ms = (time.perf_counter() - t0) * 1000 / len(cleaned)
         f = filters or Filters()
         allowed = version.allowed_rows(f.doc_ids, f.year_from, f.year_to, f.doc_types)
@@ -223,10 +224,27 @@ class SearchEngine:
             else:
                 ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:k]
         chunks = version.chunks_at([row for row, _ in ranked])
-        return [
+        results = [
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
         ]
+        if qvec is not None:
+            self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
+        return results
+
+    def _mark_sentences_by_meaning(self, results: list[SearchResult], tokens: list[str], qvec: np.ndarray) -> None:
+        """Where no query word occurs in a passage (an English question), pick its sentence closest in meaning."""
+        todo = [r for r in results if not any(t in textnorm.fold(r.text) for t in tokens)]
+        spans = [split_sentences(r.text) for r in todo]
+        texts = [r.text[a:b] for r, ss in zip(todo, spans) for a, b in ss]
+        if not texts:
+            return
+        sims = self.embedder.encode_passages(texts) @ np.asarray(qvec, dtype=np.float32)
+        i = 0
+        for r, ss in zip(todo, spans):
+            a, b = ss[int(np.argmax(sims[i : i + len(ss)]))]
+            r.best_sentence, r.best_sentence_start, r.best_sentence_end = r.text[a:b], a, b
+            i += len(ss)
 
     def _lexical_weight(self, query: str) -> float:
         """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise."""

@@ -97,7 +97,7 @@ def test_search_many_embeds_once(engine):
     fake.calls.clear()
     responses = engine.search_many(["两个确立", "失业率", "理论学习"], k=2, mode="hybrid")
     assert [r.query for r in responses] == ["两个确立", "失业率", "理论学习"]
-    assert fake.calls == [("query", 3)]
+    assert [c for c in fake.calls if c[0] == "query"] == [("query", 3)]
 
 
 def test_lexical_mode_needs_no_embedder(tmp_path):
@@ -185,3 +185,23 @@ def test_traditional_query_finds_simplified_passage_and_the_reverse(tmp_path):
     assert top.doc_id == "report-1954"
     assert "社會主義工業化" in top.text  # shown as written
     assert "工業化" in top.best_sentence
+
+
+def test_best_sentence_by_meaning_when_no_query_word_occurs(engine):
+    fake = engine.embedder
+    fake.calls.clear()
+    query = "How fast should the economy grow this year?"  # no word of it occurs in the Chinese passages
+    results = engine.search(query, k=3, mode="dense").results
+    sentences = [[r.text[a:b] for a, b in split_sentences(r.text)] for r in results]
+    assert fake.calls[-1] == ("passage", sum(map(len, sentences)))  # one batch for the top 3
+    qvec = FakeEmbedder().encode_queries([query])[0]
+    for r, ss in zip(results, sentences):
+        best = ss[int(np.argmax(FakeEmbedder().encode_passages(ss) @ qvec))]
+        assert r.best_sentence == best == r.text[r.best_sentence_start : r.best_sentence_end]
+
+
+def test_best_sentence_by_words_needs_no_extra_embedding(engine):
+    fake = engine.embedder
+    fake.calls.clear()
+    engine.search("意识形态安全屏障", k=1, mode="dense")
+    assert fake.calls == [("query", 1)]
