@@ -394,7 +394,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m indexer.eval", description=__doc__.split("\n")[0])
     p.add_argument("--suite", help=f"comma list of {', '.join(SUITES)} (default: all suites when no --set)")
     p.add_argument(
-        "--build", action="store_true", help="rebuild the suites' indexes under data/index-eval/ (built anyway when missing)"
+        "--build", action="store_true", help="rebuild the suites' indexes under data/index-eval/ (built when missing)"
     )
     p.add_argument("--index", type=Path, help="index folder for --set (default: the configured index)")
     p.add_argument("--set", dest="sets", type=Path, nargs="+", default=[], help="query set files (JSONL)")
