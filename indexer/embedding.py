@@ -38,8 +38,6 @@ _DTYPE_ALIASES = {
     "fp16": "fp16",
     "float16": "fp16",
     "half": "fp16",
-    "int8": "int8",
-    "qint8": "int8",
 }
 
 
@@ -148,12 +146,10 @@ def resolve_dtype(requested: str, device: str) -> str:
     requested = (requested or "auto").lower()
     if requested != "auto":
         if requested not in _DTYPE_ALIASES:
-            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16, fp32 or int8)")
+            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16 or fp32)")
         dtype = _DTYPE_ALIASES[requested]
         if dtype == "fp16" and not device.startswith("cuda"):
             raise EmbeddingModelError("fp16 is only supported on a CUDA device; use bf16 or fp32 on CPU")
-        if dtype == "int8" and device != "cpu":
-            raise EmbeddingModelError("int8 (dynamic quantisation) is only supported on the CPU")
         return dtype
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -228,27 +224,10 @@ def load_sentence_transformer(ref: ModelRef, device: str, dtype: str) -> Sentenc
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-    if dtype == "int8":
-        model = _quantize_int8(model)
-    elif dtype != "fp32":
+    if dtype != "fp32":
         model = model.to(_torch_dtype(dtype))
     model.eval()
     return model
-
-
-def _quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
-    """int8 weights for every Linear layer, activations quantised per call (torch dynamic quantisation).
-
-    Opt-in (dtype=int8), for CPUs without native bf16: there it indexes ~2.5x faster than fp32.
-    `make bench` reports its speed and its MRR@10 against fp32 on the eval sets.
-    """
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():  # torch points at torchao for new code; this API still works
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def resolve_prompts(settings: Settings, saved: dict[str, str | None], name: str) -> tuple[str, str]:

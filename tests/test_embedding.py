@@ -238,16 +238,3 @@ def test_warm_up_runs_the_query_path_without_caching(settings: Settings):
     assert emb.warm_up(max_chars=4) >= 0
     assert emb.cache_info()["size"] == 0
 
-
-@pytest.mark.slow
-def test_int8_is_opt_in_and_close_to_fp32(embedder: Embedder, settings: Settings):
-    from dataclasses import replace
-
-    assert resolve_dtype("int8", "cpu") == "int8"
-    with pytest.raises(EmbeddingModelError, match="CPU"):
-        resolve_dtype("int8", "cuda")
-    int8 = load_embedder(replace(settings, dtype="int8"))
-    assert int8.dtype == "int8" and int8.name == embedder.name and int8.model is not embedder.model
-    a, b = embedder.encode_passages(TEXTS), int8.encode_passages(TEXTS)
-    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
-    assert (a * b).sum(axis=1).min() >= 0.97

@@ -64,3 +64,32 @@ def test_save_load_round_trip(tmp_path):
     loaded = BM25Index.load(tmp_path)
     np.testing.assert_allclose(loaded.scores(["经济", "发展"]), index.scores(["经济", "发展"]))
     assert loaded.term_idf("经济") == index.term_idf("经济") > 0
+
+
+def test_pruned_search_equals_exhaustive(monkeypatch):
+    import indexer.lexical as lexical
+
+    rng = np.random.default_rng(7)
+    common = ["发展", "经济", "报告", "社会", "年"]
+    rare = [f"词{i}" for i in range(300)]
+    docs = [
+        [t for t in common if rng.random() < 0.6] + list(rng.choice(rare, size=rng.integers(1, 8)))
+        for _ in range(3000)
+    ]
+    index = BM25Index.build(docs)
+    queries = [common[:3] + list(rng.choice(rare, size=2)) for _ in range(40)] + [common, ["发展", "词1"]]
+    masks = [None, rng.random(len(docs)) < 0.4]
+
+    def run(prune_min):
+        monkeypatch.setattr(lexical, "PRUNE_MIN_POSTINGS", prune_min)
+        return [index.search(q, n, allowed) for q in queries for n in (1, 10, 100) for allowed in masks]
+
+    calls = []
+    real = BM25Index._search_pruned
+    monkeypatch.setattr(BM25Index, "_search_pruned", lambda self, *a: calls.append(real(self, *a)) or calls[-1])
+    pruned, exhaustive = run(0), run(10**12)
+    assert any(c is not None for c in calls)  # the pruned path did answer some of them
+    for (rows_p, scores_p), (rows_e, scores_e) in zip(pruned, exhaustive):
+        np.testing.assert_allclose(scores_p, scores_e, rtol=1e-5)
+        clear = scores_e > scores_e[-1] * (1 + 1e-5)  # rows above the cut: the same on both paths
+        assert set(rows_e[clear].tolist()) <= set(rows_p.tolist())
