@@ -50,19 +50,19 @@ class Settings:
     max_k: int = 100
     candidate_pool: int = 100  # how deep each ranking goes before fusion
     # FAISS vector index, chosen per index version by its size (recorded in the manifest): exact inner
-    # product up to the threshold, HNSW above it. Defaults from `make bench` on a 2-core machine: exact
-    # search costs ~7 ms a query at 100k chunks and ~70 ms at 1M; HNSW with these values keeps
-    # recall@10 >= 0.95 against exact search at 1M. A filter that leaves at most the threshold's
-    # number of rows is searched exactly even on an HNSW index.
+    # product up to the threshold, HNSW above it. Measured on 2 cores (`make bench`, indexer/synth.py data):
+    # exact search costs ~6 ms a query at 100k chunks and ~60 ms at 1M; at 1M, HNSW M=48/efC=200 reaches
+    # recall@10 0.97 against exact search at efSearch 1024 (~3 ms), where M=32/efC=100 needed efSearch
+    # 3072 (~8 ms) for 0.95. A filter that leaves at most the threshold's rows is searched exactly.
     faiss_hnsw_threshold: int = 200_000
-    faiss_hnsw_m: int = 32
-    faiss_hnsw_ef_construction: int = 100
-    faiss_hnsw_ef_search: int = 128
+    faiss_hnsw_m: int = 48
+    faiss_hnsw_ef_construction: int = 200
+    faiss_hnsw_ef_search: int = 1024
     fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)
     lexical_weight_no_cjk: float = 0.0  # for queries without Chinese characters (English questions)
-    sentence_by_meaning_top: int = 3  # results whose best sentence is chosen by embedding when no word matches
+    sentence_by_meaning_top: int = 3  # English queries: top results whose best sentence is found by embedding
     max_query_chars: int = 500
     max_batch_queries: int = 1000
     max_page_size: int = 50  # results per page on the search page (page * size is capped at max_k)

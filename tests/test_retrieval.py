@@ -205,3 +205,10 @@ def test_best_sentence_by_words_needs_no_extra_embedding(engine):
     fake.calls.clear()
     engine.search("意识形态安全屏障", k=1, mode="dense")
     assert fake.calls == [("query", 1)]
+
+
+def test_chinese_query_never_pays_for_sentence_embedding(engine):
+    fake = engine.embedder
+    fake.calls.clear()
+    engine.search("防汛抗旱救灾", k=3, mode="dense")  # no word of it occurs in any passage
+    assert fake.calls == [("query", 1)]
