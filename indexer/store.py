@@ -65,9 +65,9 @@ class VectorIndexParams:
     """How the FAISS index is built: exact up to `hnsw_threshold` vectors, HNSW above (see Settings)."""
 
     hnsw_threshold: int = 200_000
-    hnsw_m: int = 32
-    ef_construction: int = 100
-    ef_search: int = 128
+    hnsw_m: int = 48
+    ef_construction: int = 200
+    ef_search: int = 1024
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> VectorIndexParams:

@@ -40,6 +40,7 @@ def toy_config(tmp_path: Path, monkeypatch) -> bench.BenchConfig:
         sources=SEED,
         quality_queries=qfile,
         query_files=[qfile],
+        ood_query_files=[qfile],
         dtypes=("fp32",),
         queries_per_mode=3,
         http="thread",
@@ -72,13 +73,15 @@ def test_bench_runs_at_toy_size(toy_config: bench.BenchConfig):
     assert (small["chunks"], small["synthetic_chunks"], small["vector_index"]["type"]) == (10, 0, "flat")
     assert (large["chunks"], large["vector_index"]["type"]) == (60, "hnsw") and large["synthetic_chunks"] > 0
     for size in (small, large):
-        for mode in (*bench.MODES, "embed_only", "hybrid_cached"):
+        for mode in (*bench.MODES, "embed_only", "hybrid_cached", "hybrid_no_sentence_embedding",
+                     "hybrid_out_of_domain"):
             assert _ordered(size["inprocess"][mode]), (size["chunks"], mode)
         assert 0 <= size["recall"]["dense"]["recall_at_10"] <= 1
         assert size["disk"]["total"] > 0 and "vectors.faiss" in size["disk"]["files"]
         for mode in bench.MODES:
             h = size["http"]["modes"][mode]
             assert h["errors"] == 0 and _ordered(h) and h["qps"] > 0
+        assert _ordered(size["http"]["modes"]["hybrid_1client"])
     assert small["recall"]["dense"]["recall_at_10"] == 1.0  # exact index
     assert [e["ef_search"] for e in large["recall"]["ef_sweep"]] == [16, 32]
 
