@@ -35,7 +35,7 @@ from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError, SearchEngineError
 from indexer.lexical import BM25Index
 from indexer.models import Chunk, Document
-from indexer.store import FORMAT_VERSION, IndexContent, IndexVersion
+from indexer.store import FORMAT_VERSION, IndexContent, IndexVersion, document_list
 
 DOCS_SUFFIX = "_docs"
 MAX_VARCHAR = 65535  # bytes, Milvus's limit for one VARCHAR value
@@ -301,11 +301,7 @@ class MilvusVersion:
         )
 
     def documents(self) -> list[dict]:
-        counts = np.bincount(self.row_doc, minlength=len(self.doc_ids)) if len(self.row_doc) else []
-        return [
-            {"doc_id": d, "title": t, "chunks": int(counts[i]) if len(counts) else 0, "meta": m}
-            for i, (d, t, m) in enumerate(zip(self.doc_ids, self.doc_titles, self.doc_meta))
-        ]
+        return document_list(self.doc_ids, self.doc_titles, self.doc_meta, self.row_doc)
 
     def content(self) -> IndexContent:
         """Everything in this version, for a writer that derives the next version from it."""

@@ -411,11 +411,7 @@ class IndexVersion:
         )
 
     def documents(self) -> list[dict]:
-        counts = np.bincount(self.row_doc, minlength=len(self.doc_ids)) if len(self.row_doc) else []
-        return [
-            {"doc_id": d, "title": t, "chunks": int(counts[i]) if len(counts) else 0, "meta": m}
-            for i, (d, t, m) in enumerate(zip(self.doc_ids, self.doc_titles, self.doc_meta))
-        ]
+        return document_list(self.doc_ids, self.doc_titles, self.doc_meta, self.row_doc)
 
     def content(self) -> IndexContent:
         """Everything in this version, for a writer that derives the next version from it."""
@@ -475,6 +471,15 @@ class IndexVersion:
         if doc_types:
             ok_doc &= np.array([t in doc_types for t in self.doc_type], dtype=bool)
         return ok_doc[self.row_doc] if len(self.row_doc) else np.zeros(0, dtype=bool)
+
+
+def document_list(doc_ids: list[str], titles: list[str], metas: list[dict], row_doc: np.ndarray) -> list[dict]:
+    """The `documents()` listing every backend returns: id, title, chunk count, metadata."""
+    counts = np.bincount(row_doc, minlength=len(doc_ids)) if len(row_doc) else np.zeros(len(doc_ids), dtype=int)
+    return [
+        {"doc_id": d, "title": t, "chunks": int(counts[i]), "meta": m}
+        for i, (d, t, m) in enumerate(zip(doc_ids, titles, metas))
+    ]
 
 
 def _as_int(value) -> int:
