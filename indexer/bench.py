@@ -89,6 +89,7 @@ class BenchConfig:
         base = dict(
             quick=True,
             sizes=QUICK_SIZES,
+            out=BENCH_DIR / "results-quick.json",  # a quick run never overwrites the full figures
             dtypes=("fp32", "bf16"),
             index_chunks=120,
             queries_per_mode=60,
@@ -161,12 +162,13 @@ def machine_info() -> dict:
         mem_gb = round(int(Path("/proc/meminfo").read_text().split()[1]) / 2**20, 1)
     except (OSError, ValueError, IndexError):
         pass
+    from importlib import metadata
+
     versions = {}
-    for name in ("torch", "faiss", "sentence_transformers", "transformers", "numpy", "scipy", "txtai", "rank_bm25"):
+    for name in ("torch", "faiss-cpu", "sentence-transformers", "transformers", "numpy", "scipy", "txtai", "rank-bm25"):
         try:
-            mod = __import__(name)
-            versions[name] = getattr(mod, "__version__", "?")
-        except Exception:  # noqa: BLE001 - a missing peer is reported, not fatal
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # a missing peer is reported, not fatal
             versions[name] = None
     commit = ""
     try:
@@ -466,8 +468,13 @@ def index_vectors(version) -> np.ndarray:
 
 
 def cycle(queries: Sequence[str], n: int) -> list[str]:
-    """n queries, going round the list as often as needed."""
-    return [queries[i % len(queries)] for i in range(n)] if queries else []
+    """n queries: evenly spread over the list when n is smaller (every kind of query is represented),
+    else going round it as often as needed."""
+    if not queries:
+        return []
+    if n < len(queries):
+        return [queries[int(i)] for i in np.linspace(0, len(queries) - 1, n).round()]
+    return [queries[i % len(queries)] for i in range(n)]
 
 
 def time_queries(engine, queries: Sequence[str], mode: str, filters=None, cached: bool = False) -> list[float]:
@@ -1092,7 +1099,7 @@ def _parse_args(argv: Sequence[str] | None) -> BenchConfig:
     p = argparse.ArgumentParser(prog="python -m indexer.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a few minutes: small indexing subset, sizes 1k and 10k")
     p.add_argument("--sizes", help="comma list of chunk counts (default 1000,10000,100000,1000000; quick 1000,10000)")
-    p.add_argument("--out", type=Path, help="JSON results file (default data/bench/results.json)")
+    p.add_argument("--out", type=Path, help="JSON results (default data/bench/results.json; quick: results-quick.json)")
     p.add_argument("--work", type=Path, help="scratch folder for indexes (default data/bench/work)")
     p.add_argument("--dtypes", help="indexing dtypes, comma list of fp32,bf16 ('' skips indexing)")
     p.add_argument("--index-chunks", type=int, help="index only the first documents up to this many chunks")

@@ -99,6 +99,8 @@ def test_percentiles_and_helpers():
     p = bench.percentiles([5.0, 1.0, 3.0, 100.0])
     assert p["n"] == 4 and p["p50"] == 4.0 and p["p50"] <= p["p95"] <= p["p99"] <= p["max"] == 100.0
     assert bench.percentiles([]) == {"n": 0}
+    assert bench.cycle(list("abcdefg"), 3) == ["a", "d", "g"]  # spread over the list: every kind of query
+    assert bench.cycle(["a", "b"], 5) == ["a", "b", "a", "b", "a"]
     assert bench.rss_mb()["rss_mb"] > 0
 
 
