@@ -67,9 +67,12 @@ lint: install
 eval: model
 	$(PY) -m indexer.eval --json data/bench/eval.json
 
-## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/)
+## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
+## bench also compares the FAISS and Milvus Lite stores on the policy eval index
 bench: model
 	$(PY) -m indexer.bench
+	$(PY) -m indexer.eval --suite policy --modes hybrid
+	$(PY) -m indexer.backend_bench --index data/index-eval/policy --json data/bench/backends.json
 
 bench-quick: model
 	$(PY) -m indexer.bench --quick

@@ -75,7 +75,8 @@ def _scaled(content: IndexContent, times: int) -> IndexContent:
 
 def _child(job: dict) -> dict:
     """One measurement, in a fresh process."""
-    settings = Settings.from_env({}, **job["settings"])
+    # The store is what is compared: no sentence embedding for English queries (needs the model).
+    settings = Settings.from_env({}, sentence_by_meaning_top=0, **job["settings"])
     if job["op"] == "write":
         from indexer.backend import open_store
         from indexer.store import open_current
