@@ -95,6 +95,11 @@ def make_pdf(
         pdf.set_font("cjk", size=11)
         for line in lines:
             pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    return _save_pdf(pdf, path, password)
+
+
+def _save_pdf(pdf, path: Path, password: str | None) -> Path:
+    """Encrypt when asked (the owner password is fixed), then write."""
     if password is not None:
         pdf.set_encryption(owner_password="owner-secret", user_password=password)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,11 +116,7 @@ def make_latin_pdf(path: Path, lines: list[str], password: str | None = None) ->
     pdf.set_font("helvetica", size=11)
     for line in lines:
         pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
-    if password is not None:
-        pdf.set_encryption(owner_password="owner-secret", user_password=password)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pdf.output(str(path))
-    return path
+    return _save_pdf(pdf, path, password)
 
 
 def make_scanned_pdf(path: Path) -> Path:
