@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 model: $(MODEL_DIR)/config_sentence_transformers.json
 
 $(MODEL_DIR)/config_sentence_transformers.json: $(VENV)/.installed
-	$(PY) -m indexer.modelbuild --dest $(MODEL_DIR)
+	$(PY) -m indexer.tools.modelbuild --dest $(MODEL_DIR)
 
 ## index: index seeds/ into data/index (adds new or changed seeds; keeps documents added since)
 index: $(INDEX_DIR)/CURRENT
@@ -65,17 +65,17 @@ lint: install
 
 ## eval: retrieval quality (Recall@k, MRR@10, nDCG@10) on the policy and CMRC query sets
 eval: model
-	$(PY) -m indexer.eval --json data/bench/eval.json
+	$(PY) -m indexer.tools.eval --json data/bench/eval.json
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
 ## bench also compares the FAISS and Milvus Lite stores on the policy eval index
 bench: model
-	$(PY) -m indexer.bench
-	$(PY) -m indexer.eval --suite policy --modes hybrid
-	$(PY) -m indexer.backend_bench --index data/index-eval/policy --json data/bench/backends.json
+	$(PY) -m indexer.tools.bench
+	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
+	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
 
 bench-quick: model
-	$(PY) -m indexer.bench --quick
+	$(PY) -m indexer.tools.bench --quick
 
 clean:
 	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp data/milvus.db

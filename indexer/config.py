@@ -50,7 +50,7 @@ class Settings:
     max_k: int = 100
     candidate_pool: int = 100  # how deep each ranking goes before fusion
     # FAISS vector index, chosen per index version by its size (recorded in the manifest): exact inner
-    # product up to the threshold, HNSW above it. Measured on 2 cores (`make bench`, indexer/synth.py data):
+    # product up to the threshold, HNSW above it. Measured on 2 cores (`make bench`, indexer/tools/bench/synth.py data):
     # exact search costs ~6 ms a query at 100k chunks and ~60 ms at 1M; at 1M, HNSW M=48/efC=200 reaches
     # recall@10 0.97 against exact search at efSearch 1024 (~3 ms), where M=32/efC=100 needed efSearch
     # 3072 (~8 ms) for 0.95. A filter that leaves at most the threshold's rows is searched exactly.

