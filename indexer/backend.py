@@ -42,8 +42,13 @@ class IndexReader(Protocol):
     @property
     def n_chunks(self) -> int: ...
 
-    def allowed_rows(self, doc_ids=(), year_from=None, year_to=None, doc_types=()) -> np.ndarray | None:
-        """Boolean row mask for a filter (None: no filter); passed back to dense() and to bm25.search()."""
+    def allowed_rows(
+        self, doc_ids=(), year_from=None, year_to=None, doc_types=(), collections=None
+    ) -> np.ndarray | None:
+        """Boolean row mask for a filter (None: no filter); passed back to dense() and to bm25.search().
+
+        `collections`: the reader's scope (indexer.access); rows outside it must never be allowed.
+        """
 
     def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-n (rows, inner-product scores), best first, restricted to `allowed` when given."""

@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from indexer.access import collections_of
 from indexer.config import Settings
 from indexer.errors import SearchEngineError
-from indexer.metadata import FIELDS, TYPES
+from indexer.metadata import DEFAULT_COLLECTION, FIELDS, TYPES
 from indexer.pipeline import BuildReport, add_documents, build_index, list_documents, remove_documents
 
 
@@ -31,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     meta.add_argument("--year", type=int, help="year, for the year filter")
     meta.add_argument("--date", help="date, e.g. 2024-03-05")
     meta.add_argument("--source", help="where the document comes from (a URL or a name)")
+    meta.add_argument(
+        "--collection",
+        dest="collections",
+        action="append",
+        metavar="NAME",
+        help=f"collection the documents belong to (repeatable; default {DEFAULT_COLLECTION}, public when fresh)",
+    )
     r = sub.add_parser("remove", parents=[common], help="remove documents by id")
     r.add_argument("doc_ids", nargs="+")
     ls = sub.add_parser("list", parents=[common], help="list indexed documents")
@@ -70,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(docs, ensure_ascii=False, indent=1))
             for d in [] if args.json else docs:
-                print(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['title']}")
+                names = ",".join(collections_of(d.get("meta")))
+                print(f"{d['doc_id']}\t{d['chunks']} chunks\t{names}\t{d['title']}")
     except SearchEngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -84,6 +84,11 @@ class Settings:
     admin_token: str | None = None
     max_upload_mb: int = 20  # per admin upload request
 
+    # Collections and who may see them (search_app.identity, search_app.accounts, README "Collections").
+    # Comma-separated collection names anonymous readers may read; seeds the accounts store on first use,
+    # after which the admin page decides. The default collection holds seeds/, so `make run` needs no sign-in.
+    public_collections: str = "公开文件"
+
     extra: dict = field(default_factory=dict)
 
     @classmethod

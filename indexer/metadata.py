@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import re
 
-FIELDS = ("title", "date", "year", "source", "type")
+FIELDS = ("title", "date", "year", "source", "type", "collections")
+# Every document belongs to one or more named collections (see indexer/access.py); one given none belongs to
+# this one, which a fresh install marks public, so `make run` over seeds/ needs no sign-in.
+DEFAULT_COLLECTION = "公开文件"
+COLLECTION_MAX_CHARS = 40
+_COLLECTION_NAME = re.compile(r"^[^\x00-\x1f\x7f,/\\*]+$")
 TYPES = ("speech", "report", "resolution", "notice", "other")
 TITLE_MAX_CHARS = 60
 HEADER_LINES = 6
@@ -29,7 +34,9 @@ _DATE = re.compile(r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2
 
 def clean_fields(data: dict) -> dict:
     """The known fields of a sidecar, a JSONL line or CLI flags, checked; ValueError says what is wrong."""
-    meta = {k: data[k] for k in FIELDS if data.get(k) not in (None, "")}
+    meta = {k: data[k] for k in FIELDS if data.get(k) not in (None, "", [])}
+    if "collections" in meta:
+        meta["collections"] = clean_collections(meta["collections"])
     wrong = [k for k in ("title", "date", "source", "type") if k in meta and not isinstance(meta[k], str)]
     if wrong:
         raise ValueError(f"{', '.join(wrong)} must be text")
@@ -45,6 +52,30 @@ def clean_fields(data: dict) -> dict:
     if "date" in meta:
         meta["date"] = normalise_date(meta["date"])
     return {k: v for k, v in meta.items() if v != ""}
+
+
+def clean_collections(raw: object) -> list[str]:
+    """A collection name or list of names, checked; ValueError says what is wrong."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ValueError("collections must be a name or a list of names")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError("collection names must be text")
+        out.append(check_collection_name(item))
+    return sorted(set(out))
+
+
+def check_collection_name(name: str) -> str:
+    """A collection name: 1..40 characters, no control characters, commas, slashes or `*` (the wildcard)."""
+    name = name.strip()
+    if not name or len(name) > COLLECTION_MAX_CHARS or not _COLLECTION_NAME.match(name):
+        raise ValueError(
+            f"bad collection name {name[:COLLECTION_MAX_CHARS]!r}: 1 to {COLLECTION_MAX_CHARS} characters, "
+            "no commas, slashes, '*' or control characters"
+        )
+    return name
 
 
 def normalise_date(raw: str) -> str:
@@ -115,6 +146,8 @@ def merge(title: str, text: str, layers: list[dict], default_source: str, timest
         given.get("year") or year_of(given.get("date")) or guess_year(title) or header_year(text) or year_of(timestamp)
     )
     meta: dict = {"type": kind, "source": given.get("source") or default_source}
+    if given.get("collections"):  # none given: the default collection (indexer.access.collections_of)
+        meta["collections"] = list(given["collections"])
     if year:
         meta["year"] = year
     if given.get("date") or timestamp:

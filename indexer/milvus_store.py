@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import access
 from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError, SearchEngineError
 from indexer.lexical import BM25Index
@@ -335,13 +336,23 @@ class MilvusVersion:
 
     # -- search primitives
 
-    def allowed_rows(self, doc_ids=(), year_from=None, year_to=None, doc_types=()) -> FilterMask | None:
-        """The FAISS backend's mask (one definition of what a filter keeps) plus the same filter for Milvus."""
-        mask = IndexVersion.allowed_rows(self, doc_ids, year_from, year_to, doc_types)
+    def allowed_rows(
+        self, doc_ids=(), year_from=None, year_to=None, doc_types=(), collections=None
+    ) -> FilterMask | None:
+        """The FAISS backend's mask (one definition of what a filter keeps) plus the same filter for Milvus.
+
+        A collection scope goes to Milvus as the documents it leaves visible, so Milvus ranks only those.
+        """
+        mask = IndexVersion.allowed_rows(self, doc_ids, year_from, year_to, doc_types, collections)
         if mask is None:
             return None
         out = mask.view(FilterMask)
-        out.expr = filter_expr(doc_ids, year_from, year_to, doc_types)
+        in_scope = access.doc_mask(self, collections)
+        expr = filter_expr(doc_ids, year_from, year_to, doc_types)
+        if in_scope is not None:
+            scoped = f"doc_index in {np.flatnonzero(in_scope).tolist()}"
+            expr = f"({expr}) and {scoped}" if expr else scoped
+        out.expr = expr
         return out
 
     def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

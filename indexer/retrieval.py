@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import textnorm
+from indexer import access, textnorm
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.errors import ModelMismatchError, QueryError
@@ -31,6 +31,16 @@ class Filters:
     year_from: int | None = None
     year_to: int | None = None
     doc_types: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()  # the collections the reader chose (empty: all it may read)
+    readable: frozenset[str] | None = None  # access: collections the reader may read (None: no limit)
+
+    def scope(self) -> access.Scope:
+        """The collections this request sees: its access narrowed by its choice (indexer.access)."""
+        return access.narrow(self.readable, self.collections)
+
+    def rows(self, version: IndexReader):
+        """The allowed-rows mask of this filter on `version` (None: every row), access included."""
+        return version.allowed_rows(self.doc_ids, self.year_from, self.year_to, self.doc_types, self.scope())
 
 
 def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple[str, int, str]:
@@ -196,8 +206,7 @@ class SearchEngine:
         t0 = time.perf_counter()
         qvecs = embedder.encode_queries(cleaned) if embedder is not None else None
         shared_ms = (time.perf_counter() - t0) * 1000 / len(cleaned)
-        f = filters or Filters()
-        allowed = version.allowed_rows(f.doc_ids, f.year_from, f.year_to, f.doc_types)
+        allowed = (filters or Filters()).rows(version)
         responses = []
         for i, q in enumerate(cleaned):
             t1 = time.perf_counter()
@@ -279,14 +288,14 @@ class SearchEngine:
         """Passages closest in meaning to an indexed passage (itself excluded); None if unknown."""
         t0 = time.perf_counter()
         version = self.version
-        row = version.row_of(chunk_id)
-        if row is None:
-            return None
         f = filters or Filters()
-        allowed = version.allowed_rows(f.doc_ids, f.year_from, f.year_to, f.doc_types)
+        row = version.row_of(chunk_id)
+        source = version.chunks_at([row])[0] if row is not None else None
+        if source is None or not access.visible(version, source.doc_id, access.narrow(f.readable)):
+            return None  # a passage the reader may not see is, to them, no passage at all
+        allowed = f.rows(version)
         rows, scores = version.dense(version.vector(row), k + 1, allowed)
         ranked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if r != row][:k]
-        source = version.chunks_at([row])[0]
         tokens = textnorm.tokenize(source.text)
         chunks = version.chunks_at([r for r, _ in ranked])
         results = [
@@ -298,22 +307,38 @@ class SearchEngine:
 
     # -- browsing
 
-    def documents(self) -> list[dict]:
-        return self.version.documents()
+    # Every browsing call takes the reader's scope (indexer.access; None: no limit): a document outside it
+    # is answered exactly like one that does not exist.
 
-    def document(self, doc_id: str) -> Document | None:
-        return self.version.document(doc_id)
+    def documents(self, scope: access.Scope = None) -> list[dict]:
+        version = self.version
+        listing = version.documents()
+        mask = access.doc_mask(version, scope)
+        return listing if mask is None else [d for d, ok in zip(listing, mask.tolist()) if ok]
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return self.version.chunks_of(doc_id)
+    def document(self, doc_id: str, scope: access.Scope = None) -> Document | None:
+        version = self.version
+        return version.document(doc_id) if access.visible(version, doc_id, scope) else None
 
-    def health(self) -> dict:
+    def chunks_of(self, doc_id: str, scope: access.Scope = None) -> list[Chunk]:
+        version = self.version
+        return version.chunks_of(doc_id) if access.visible(version, doc_id, scope) else []
+
+    def collections(self, scope: access.Scope = None) -> list[str]:
+        """Collections holding at least one document the scope can see."""
+        names = access.collection_names(self.version)
+        return names if scope is None else [n for n in names if n in scope]
+
+    def health(self, scope: access.Scope = None) -> dict:
         v = self.version
+        mask = access.doc_mask(v, scope)
+        n_docs = len(v.doc_ids) if mask is None else int(mask.sum())
+        rows = v.allowed_rows(collections=scope)
         return {
             "status": "ok",
             "version": v.name,
-            "documents": len(v.doc_ids),
-            "chunks": v.n_chunks,
+            "documents": n_docs,
+            "chunks": v.n_chunks if rows is None else int(np.count_nonzero(rows)),
             "model": v.manifest.get("model"),
             "dim": v.manifest.get("dim"),
             "created": v.manifest.get("created"),

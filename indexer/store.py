@@ -27,6 +27,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer import access
 from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError
 from indexer.lexical import BM25Index
@@ -456,11 +457,17 @@ class IndexVersion:
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def allowed_rows(self, doc_ids=(), year_from=None, year_to=None, doc_types=()) -> np.ndarray | None:
-        """Boolean row mask for a filter, or None when nothing is filtered."""
-        if not (doc_ids or year_from or year_to or doc_types):
+    def allowed_rows(
+        self, doc_ids=(), year_from=None, year_to=None, doc_types=(), collections=None
+    ) -> np.ndarray | None:
+        """Boolean row mask for a filter, or None when nothing is filtered.
+
+        `collections` is the reader's scope (indexer.access): rows of documents outside it are never allowed.
+        """
+        in_scope = access.doc_mask(self, collections)
+        if not (doc_ids or year_from or year_to or doc_types) and in_scope is None:
             return None
-        ok_doc = np.ones(len(self.doc_ids), dtype=bool)
+        ok_doc = np.ones(len(self.doc_ids), dtype=bool) if in_scope is None else in_scope.copy()
         if doc_ids:
             wanted = {self.doc_index_of[d] for d in doc_ids if d in self.doc_index_of}
             ok_doc &= np.isin(np.arange(len(self.doc_ids)), list(wanted))

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this document type (speech, report, resolution, notice, other); repeat or comma-separate",
     )
     query.add_argument("--doc", action="append", metavar="DOC_ID", help="only this document (repeatable)")
+    query.add_argument(
+        "--collection",
+        dest="collections",
+        action="append",
+        metavar="NAME",
+        help="only documents of this collection (repeat or comma-separate; the shell reads every collection)",
+    )
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
@@ -165,7 +172,7 @@ def cmd_query(
         cleaned.append(p.query)
         k, mode = p.k, p.mode
     try:
-        filters = params.parse_filters(args.year_from, args.year_to, args.type, args.doc)
+        filters = params.parse_filters(args.year_from, args.year_to, args.type, args.doc, args.collections)
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     engine = open_engine(settings)  # loaded once, after the cheap checks

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from indexer import retrieval
+from indexer.access import collections_of
 from indexer.errors import QueryError, SearchEngineError
 from indexer.models import SearchResponse
 from search_app import docview, highlight, output, params
@@ -54,6 +55,11 @@ def _engine_and_documents():
         return None, []
 
 
+def _collection_choices(documents: list[dict]) -> list[str]:
+    """The collections the reader can see documents of, for the selector (shown when there are several)."""
+    return sorted({c for d in documents for c in collections_of(d.get("meta"))})
+
+
 def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters) -> dict:
     """URL parameters that reproduce a search (first page)."""
     return {"q": q, "mode": mode, "size": size, **filter_args(filters)}
@@ -81,6 +87,8 @@ def _form_state(settings, documents: list[dict]) -> dict:
         "year_to": args.get("year_to", "").strip(),
         "types": set(params.split_values(args.getlist("type"), split_commas=True)),
         "docs": {d for d in args.getlist("doc") if d.strip()},
+        "chosen_collections": set(params.split_values(args.getlist("collections"), split_commas=True)),
+        "collection_choices": _collection_choices(documents),
         "type_choices": type_choices(documents),
         "documents": documents,
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexer import retrieval
+from indexer.access import collections_of
 from indexer.config import Settings
 from indexer.errors import QueryError
 
@@ -137,13 +138,19 @@ def parse_year(raw: object, name: str) -> int | None:
     return value
 
 
-def parse_filters(year_from: object = None, year_to: object = None, types: object = None, docs: object = None):
-    """Raw filter values -> indexer Filters; a bad value is a QueryError saying why."""
+def parse_filters(
+    year_from: object = None, year_to: object = None, types: object = None, docs: object = None, collections=None
+):
+    """Raw filter values -> indexer Filters; a bad value is a QueryError saying why.
+
+    `collections` is the reader's choice only; what they may read is added by search_app.access.
+    """
     y0, y1 = parse_year(year_from, "year_from"), parse_year(year_to, "year_to")
     if y0 is not None and y1 is not None and y0 > y1:
         raise QueryError(f"year_from ({y0}) is after year_to ({y1})")
     type_list, doc_list = split_values(types, split_commas=True), split_values(docs, split_commas=False)
-    for name, values in (("type", type_list), ("doc", doc_list)):
+    coll_list = split_values(collections, split_commas=True)
+    for name, values in (("type", type_list), ("doc", doc_list), ("collection", coll_list)):
         if len(values) > MAX_FILTER_VALUES:
             raise QueryError(f"too many {name} filters: {len(values)} (at most {MAX_FILTER_VALUES})")
     for t in type_list:
@@ -152,11 +159,15 @@ def parse_filters(year_from: object = None, year_to: object = None, types: objec
     for d in doc_list:
         if len(d) > MAX_ID_CHARS:
             raise QueryError(f"document id is {len(d)} characters long; ids are at most {MAX_ID_CHARS}")
+    for c in coll_list:
+        if len(c) > 40:
+            raise QueryError(f"unknown collection {c[:40]!r}…")
     return retrieval.Filters(
         doc_ids=tuple(dict.fromkeys(doc_list)),
         year_from=y0,
         year_to=y1,
         doc_types=tuple(dict.fromkeys(type_list)),
+        collections=tuple(dict.fromkeys(coll_list)),
     )
 
 
@@ -168,6 +179,7 @@ def filters_from_args(args) -> retrieval.Filters:
         args.get("year_to"),
         many("type") if many else args.get("type"),
         many("doc") if many else args.get("doc"),
+        many("collections") if many else args.get("collections"),
     )
 
 
@@ -185,10 +197,20 @@ def check_known(filters: retrieval.Filters, documents: list[dict]) -> None:
         missing = [d for d in filters.doc_ids if d not in ids]
         if missing:
             raise QueryError(f"no document with id {missing[0]!r} in the index")
+    check_collections(filters, {c for d in documents for c in collections_of(d.get("meta"))})
+
+
+def check_collections(filters: retrieval.Filters, known: set[str]) -> None:
+    """Refuse a collection the reader cannot see (absent and unreadable ones get the same answer)."""
+    if filters.readable is not None:
+        known = known & filters.readable
+    unknown = [c for c in filters.collections if c not in known]
+    if unknown:
+        raise QueryError(f"unknown collection {unknown[0]!r}")
 
 
 def is_filtered(filters: retrieval.Filters) -> bool:
-    return bool(filters.doc_ids or filters.doc_types or filters.year_from or filters.year_to)
+    return bool(filters.doc_ids or filters.doc_types or filters.year_from or filters.year_to or filters.collections)
 
 
 @dataclass(frozen=True)

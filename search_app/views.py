@@ -108,6 +108,8 @@ def filter_args(filters: Filters) -> dict:
         args["type"] = list(filters.doc_types)
     if filters.doc_ids:
         args["doc"] = list(filters.doc_ids)
+    if filters.collections:
+        args["collections"] = list(filters.collections)
     return args
 
 

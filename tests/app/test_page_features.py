@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from indexer.metadata import DEFAULT_COLLECTION
 from indexer.models import Chunk
 from indexer.retrieval import Filters
 from search_app import cli, create_app, params
@@ -42,10 +43,13 @@ def test_filters_reach_the_engine_from_page_api_and_batch(client, engine):
     get(client, "/api/search?q=发展&year_from=2021&type=report")
     batch = {"queries": ["发展"], "year_to": 2023, "type": ["speech"], "doc": "speech-xss"}
     client.post("/api/search/batch", json=batch)
+    pub = frozenset({DEFAULT_COLLECTION})  # anonymous readers: the public collection only
     assert engine.filters_seen == [
-        Filters(doc_ids=("gwr-2024",), year_from=2021, year_to=2024, doc_types=("report", "speech", "notice")),
-        Filters(year_from=2021, doc_types=("report",)),
-        Filters(doc_ids=("speech-xss",), year_to=2023, doc_types=("speech",)),
+        Filters(
+            doc_ids=("gwr-2024",), year_from=2021, year_to=2024, doc_types=("report", "speech", "notice"), readable=pub
+        ),
+        Filters(year_from=2021, doc_types=("report",), readable=pub),
+        Filters(doc_ids=("speech-xss",), year_to=2023, doc_types=("speech",), readable=pub),
     ]
 
 
@@ -210,7 +214,7 @@ def test_similar_page_and_api(client, engine):
     assert html.count('class="result"') == 2 and "gwr-2024#1</span>" not in html
     body = client.get("/api/similar?chunk_id=gwr-2024%231&k=2&type=report").get_json()
     assert body["mode"] == "similar" and [r["chunk_id"] for r in body["results"]] == ["gwr-2024#0"]
-    assert engine.filters_seen[-1] == Filters(doc_types=("report",))
+    assert engine.filters_seen[-1] == Filters(doc_types=("report",), readable=frozenset({DEFAULT_COLLECTION}))
     assert client.get("/api/similar?chunk_id=nope").status_code == 404
     assert "chunk_id is required" in client.get("/api/similar").get_json()["error"]
     assert "k must be" in client.get("/api/similar?chunk_id=gwr-2024%231&k=0").get_json()["error"]

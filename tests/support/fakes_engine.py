@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from indexer.access import collections_of
 from indexer.config import Settings
 from indexer.errors import SearchEngineError
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
@@ -89,8 +90,10 @@ class FakeEngine:
             return True
         doc_id, _, _, _, meta = self.passages[i]
         year = int(meta.get("year") or 0)
+        scope = filters.scope()
         return (
-            (not filters.doc_ids or doc_id in filters.doc_ids)
+            (scope is None or bool(scope.intersection(collections_of(meta))))
+            and             (not filters.doc_ids or doc_id in filters.doc_ids)
             and (not filters.year_from or year >= filters.year_from)
             and (not filters.year_to or 0 < year <= filters.year_to)
             and (not filters.doc_types or meta.get("type") in filters.doc_types)
@@ -135,6 +138,9 @@ class FakeEngine:
         if chunk_id not in ids:
             return None
         src = ids.index(chunk_id)
+        readable = getattr(filters, "readable", None)
+        if readable is not None and not readable.intersection(collections_of(self.passages[src][4])):
+            return None
         chars = set(self.passages[src][3])
         others = [i for i in range(len(self.passages)) if i != src and self._allowed(i, filters)]
         scored = sorted(((len(chars & set(self.passages[i][3])), i) for i in others), key=lambda h: (-h[0], h[1]))
@@ -143,23 +149,35 @@ class FakeEngine:
 
     # -- browsing
 
-    def documents(self) -> list[dict]:
+    def _visible(self, doc_id: str, scope) -> bool:
+        metas = [p[4] for p in self.passages if p[0] == doc_id]
+        return bool(metas) and (scope is None or bool(scope.intersection(collections_of(metas[0]))))
+
+    def collections(self, scope=None) -> list[str]:
+        names = {c for p in self.passages for c in collections_of(p[4])}
+        return sorted(names if scope is None else names & scope)
+
+    def documents(self, scope=None) -> list[dict]:
         seen: dict[str, dict] = {}
         for doc_id, title, _, _, meta in self.passages:
+            if not self._visible(doc_id, scope):
+                continue
             entry = seen.setdefault(doc_id, {"doc_id": doc_id, "title": title, "chunks": 0, "meta": meta})
             entry["chunks"] += 1
         return list(seen.values())
 
-    def document(self, doc_id: str) -> Document | None:
+    def document(self, doc_id: str, scope=None) -> Document | None:
         texts = [p[3] for p in self.passages if p[0] == doc_id]
-        if not texts:
+        if not texts or not self._visible(doc_id, scope):
             return None
         title, meta = next((p[1], p[4]) for p in self.passages if p[0] == doc_id)
         return Document(doc_id=doc_id, title=title, text="\n".join(texts), meta=dict(meta))
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
+    def chunks_of(self, doc_id: str, scope=None) -> list[Chunk]:
         """Passages of one document with offsets into document(doc_id).text (joined by newlines)."""
         out, pos = [], 0
+        if not self._visible(doc_id, scope):
+            return out
         for i, p in enumerate(self.passages):
             if p[0] == doc_id:
                 out.append(Chunk(f"{doc_id}#{i}", doc_id, p[1], list(p[2]), p[3], pos, pos + len(p[3]), ordinal=i))
@@ -175,12 +193,12 @@ class FakeEngine:
     def reload(self) -> None:
         self.reloads += 1
 
-    def health(self) -> dict:
+    def health(self, scope=None) -> dict:
         return {
             "status": "ok",
             "version": self.version,
-            "documents": len(self.documents()),
-            "chunks": len(self.passages),
+            "documents": len(self.documents(scope)),
+            "chunks": sum(self._visible(p[0], scope) for p in self.passages),
             "model": "fake",
             "dim": 0,
         }
