@@ -15,8 +15,8 @@ from indexer.metadata import DEFAULT_COLLECTION
 from indexer.retrieval import SearchEngine
 from search_app import cli as query_cli
 from search_app import create_app
-from tests.fakes import FakeEmbedder
-from tests.helpers import make_content
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import make_content
 
 PASSAGES = {
     "pub": ("公开的发展报告", {"year": 2024, "type": "report"}, [(["一、总体"], "推动高质量发展，稳定就业。")]),

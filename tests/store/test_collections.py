@@ -22,8 +22,8 @@ from indexer.documents import load_document, load_jsonl
 from indexer.metadata import DEFAULT_COLLECTION, clean_fields
 from indexer.pipeline import add_documents
 from indexer.retrieval import MODES, Filters, SearchEngine
-from tests.fakes import FakeEmbedder
-from tests.helpers import make_content
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import make_content
 
 _names = itertools.count()
 
