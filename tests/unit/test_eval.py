@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
 from collections import Counter
@@ -24,6 +26,7 @@ from indexer.tools.eval.evaluate import (
     format_table,
     load_queries,
     main,
+    split_of,
     summarize,
     unanswerable,
     write_queries,
@@ -54,9 +57,11 @@ def sources() -> dict[Path, tuple[str, str]]:
 
 def test_policy_set_size_and_mix(policy_queries: list[EvalQuery]) -> None:
     kinds = Counter(q.kind for q in policy_queries)
-    assert len(policy_queries) >= 90
-    assert kinds["paraphrase"] >= 30 and kinds["keyword"] >= 15 and kinds["fact"] >= 15
-    assert kinds["english"] >= 12 and kinds["traditional"] >= 10
+    assert len(policy_queries) >= 230
+    assert kinds["paraphrase"] >= 90 and kinds["keyword"] >= 40 and kinds["fact"] >= 30
+    assert kinds["english"] >= 30 and kinds["traditional"] >= 20
+    assert sum(q.numfmt for q in policy_queries) >= 30
+    assert all(q.kind == "fact" for q in policy_queries if q.numfmt)
     assert set(kinds) <= {"paraphrase", "keyword", "fact", "english", "traditional"}
     assert all(re.search(r"[A-Za-z]{3}", q.query) for q in policy_queries if q.kind == "english")
 
@@ -87,6 +92,25 @@ def test_answers_survive_document_normalisation(policy_queries: list[EvalQuery])
             path = next(p for p in SOURCE_FILES if q.doc in p.stem or q.doc in load_document(p).title)
             by_doc[q.doc] = re.sub(r"\s", "", load_document(path).text)
         assert q.answer in by_doc[q.doc], q.id
+
+
+def test_split_follows_the_fixed_rule_and_old_94_are_kept(policy_queries: list[EvalQuery]) -> None:
+    """Every query carries the half sha1(id) gives it; both halves hold every kind; the first 94 stay."""
+    assert all(q.split == split_of(q.id) for q in policy_queries)
+    halves = Counter((q.split, q.kind) for q in policy_queries)
+    for kind in {q.kind for q in policy_queries}:
+        assert halves[("dev", kind)] >= 5 and halves[("test", kind)] >= 5, kind
+    old = [q for q in policy_queries if q.batch == "v1"]
+    assert len(old) == 94 and [q.id for q in old] == [q.id for q in policy_queries[:94]]
+
+
+def test_split_rule_is_sha1_parity_and_a_wrong_split_is_rejected(tmp_path: Path) -> None:
+    assert split_of("p01") == ("dev" if hashlib.sha1(b"p01").digest()[0] % 2 == 0 else "test")
+    wrong = "test" if split_of("a") == "dev" else "dev"
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "a", "query": "x", "kind": "fact", "doc": "d", "split": wrong}) + "\n")
+    with pytest.raises(ValueError, match="breaks the rule"):
+        load_queries(path)
 
 
 # ---------------------------------------------------------------- query files and CMRC
@@ -239,6 +263,21 @@ def test_summary_table_and_failures(engine) -> None:
     assert "x1" in failures and "expected: 2024年 ∋ 根本不存在的短语" in failures and "got #1" in failures
 
 
+def test_summary_reports_dev_test_and_the_old_batch_separately(engine) -> None:
+    marked = [
+        dataclasses.replace(q, split=split_of(q.id), batch="v1" if i < 2 else "v2", numfmt=q.id == "f1")
+        for i, q in enumerate(TINY_SET)
+    ]
+    rows = summarize(evaluate(engine, marked, ("lexical",), k=10, set_name="tiny"))
+    alls = {r["part"]: r["n"] for r in rows if r["kind"] == "all"}
+    n_dev = sum(q.split == "dev" for q in marked)
+    assert alls["all"] == 5 and alls.get("dev", 0) == n_dev and alls.get("test", 0) == 5 - n_dev
+    assert alls["v1"] == 2  # the first batch, reported on its own
+    numfmt = [r for r in rows if r["part"] == "all" and r["kind"] == "numfmt"]
+    assert len(numfmt) == 1 and numfmt[0]["n"] == 1
+    assert " dev " in format_table(rows) or " test " in format_table(rows)
+
+
 def test_cli_runs_a_set_against_an_index_and_writes_json(
     tiny_index: Settings, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -292,4 +331,4 @@ def test_cli_build_makes_the_suite_index_then_evaluates(
     captured = capsys.readouterr()
     assert "built" in captured.err  # --build rebuilds
     row = next(line for line in captured.out.splitlines() if line.startswith("tiny"))
-    assert row.split()[:4] == ["tiny", "lexical", "all", "1"] and row.split()[4] == "1.000"
+    assert row.split()[:5] == ["tiny", "lexical", "all", "all", "1"] and row.split()[5] == "1.000"

@@ -26,6 +26,7 @@ reuse query embeddings from the engine's cache, so compare it within one mode on
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -63,10 +64,25 @@ class EvalQuery:
     doc: str = ""  # substring of the target document's title (or source file name)
     answer: str = ""  # verbatim phrase the correct passage contains; "" = any chunk of the doc
     doc_id: str = ""  # exact doc id or source file stem, instead of / besides `doc`
+    split: str = ""  # "dev" (tune on it) or "test" (report only); see split_of
+    batch: str = ""  # "v1" = the first 94 policy questions, "v2" = those added with issue 10
+    numfmt: bool = False  # a fact whose numbers/dates the question writes differently from the text
 
     def expected(self) -> str:
         target = self.doc_id or self.doc
         return f"{target} ∋ {self.answer}" if self.answer else target
+
+
+SPLITS = ("dev", "test")
+
+
+def split_of(query_id: str) -> str:
+    """The fixed dev/test rule: first byte of sha1(id) even -> dev, odd -> test.
+
+    A hash of the id (not the file order) keeps every question's half stable when
+    questions are added or reordered, and nobody chooses it by looking at results.
+    """
+    return SPLITS[hashlib.sha1(query_id.encode("utf-8")).digest()[0] % 2]
 
 
 def load_queries(path: Path) -> list[EvalQuery]:
@@ -88,6 +104,10 @@ def load_queries(path: Path) -> list[EvalQuery]:
         if obj["id"] in seen:
             raise ValueError(f"{path}:{lineno}: duplicate id {obj['id']!r}")
         seen.add(obj["id"])
+        split = str(obj.get("split") or "")
+        if split and split != split_of(str(obj["id"])):
+            rule = split_of(str(obj["id"]))
+            raise ValueError(f"{path}:{lineno}: split {split!r} breaks the rule (sha1 of the id gives {rule!r})")
         queries.append(
             EvalQuery(
                 id=str(obj["id"]),
@@ -96,6 +116,9 @@ def load_queries(path: Path) -> list[EvalQuery]:
                 doc=str(obj.get("doc", "")),
                 answer=str(obj.get("answer", "")),
                 doc_id=str(obj.get("doc_id", "")),
+                split=split,
+                batch=str(obj.get("batch") or ""),
+                numfmt=bool(obj.get("numfmt", False)),
             )
         )
     return queries
@@ -302,8 +325,40 @@ def _snippet(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def parts_of(group: Sequence[Outcome]) -> list[tuple[str, list[Outcome]]]:
+    """The halves a set is reported in: all, then dev and test, then the first 94 (batch v1)."""
+    parts: list[tuple[str, list[Outcome]]] = [("all", list(group))]
+    for split in SPLITS:
+        sub = [o for o in group if o.query.split == split]
+        if sub:
+            parts.append((split, sub))
+    old = [o for o in group if o.query.batch == "v1"]
+    if old and len(old) < len(group):
+        parts.append(("old94" if len(old) == 94 else "v1", old))
+    return parts
+
+
+def _kind_rows(head: dict, group: Sequence[Outcome]) -> list[dict]:
+    """Per-kind rows of one part, plus "numfmt" (facts whose numbers are written differently)."""
+    labelled = [(o.query.kind, o.metrics) for o in group]
+    labelled += [("numfmt", o.metrics) for o in group if o.query.numfmt]
+    by_kind = group_mean(labelled)
+    if len(by_kind) <= 1:
+        return []
+    order = sorted(by_kind, key=lambda kd: (KINDS.index(kd) if kd in KINDS else len(KINDS), kd))
+    rows = []
+    for kind in order:
+        n = sum(1 for o in group if (o.query.numfmt if kind == "numfmt" else o.query.kind == kind))
+        rows.append({**head, "kind": kind, "n": n, **by_kind[kind]})
+    return rows
+
+
 def summarize(outcomes: Sequence[Outcome]) -> list[dict]:
-    """Rows of (set, mode, kind) with n, the mean metrics and ms per query; kind "all" first."""
+    """Rows of (set, mode, part, kind) with n, the mean metrics and ms per query; kind "all" first.
+
+    part is "all", "dev", "test" (when the queries carry a split) and "old94" (the first
+    94 policy questions, so figures stay comparable with earlier reports).
+    """
     rows: list[dict] = []
     keys: list[tuple[str, str]] = []
     for o in outcomes:
@@ -311,35 +366,28 @@ def summarize(outcomes: Sequence[Outcome]) -> list[dict]:
             keys.append((o.set, o.mode))
     for set_name, mode in keys:
         group = [o for o in outcomes if o.set == set_name and o.mode == mode]
-        ms = sum(o.took_ms for o in group) / len(group)
-        rows.append(
-            {
-                "set": set_name,
-                "mode": mode,
-                "kind": "all",
-                "n": len(group),
-                **mean_metrics([o.metrics for o in group]),
-                "ms_per_query": ms,
-            }
-        )
-        by_kind = group_mean((o.query.kind, o.metrics) for o in group)
-        if len(by_kind) > 1:
-            order = sorted(by_kind, key=lambda kd: (KINDS.index(kd) if kd in KINDS else len(KINDS), kd))
-            for kind in order:
-                n = sum(1 for o in group if o.query.kind == kind)
-                rows.append({"set": set_name, "mode": mode, "kind": kind, "n": n, **by_kind[kind]})
+        for part, sub in parts_of(group):
+            head = {"set": set_name, "mode": mode, "part": part}
+            ms = sum(o.took_ms for o in sub) / len(sub)
+            rows.append(
+                {**head, "kind": "all", "n": len(sub), **mean_metrics([o.metrics for o in sub]), "ms_per_query": ms}
+            )
+            rows += _kind_rows(head, sub)
     return rows
 
 
 def format_table(rows: Sequence[dict]) -> str:
     """Plain-text table, one line per summary row."""
-    header = f"{'set':<10} {'mode':<8} {'kind':<12} {'n':>5} " + " ".join(f"{m:>7}" for m in METRIC_NAMES)
+    header = f"{'set':<10} {'mode':<8} {'part':<6} {'kind':<12} {'n':>5} " + " ".join(
+        f"{m:>7}" for m in METRIC_NAMES
+    )
     lines = [header + f" {'ms/q':>7}", "-" * (len(header) + 8)]
     for row in rows:
         ms = f"{row['ms_per_query']:7.1f}" if "ms_per_query" in row else ""
         metrics = " ".join(f"{row[m]:7.3f}" for m in METRIC_NAMES)
         kind = row["kind"] if row["kind"] == "all" else "  " + row["kind"]
-        lines.append(f"{row['set']:<10} {row['mode']:<8} {kind:<12} {row['n']:>5} {metrics} {ms}")
+        part = row.get("part", "all")
+        lines.append(f"{row['set']:<10} {row['mode']:<8} {part:<6} {kind:<12} {row['n']:>5} {metrics} {ms}")
     return "\n".join(lines)
 
 
@@ -377,6 +425,8 @@ def report_json(outcomes: Sequence[Outcome], k: int, indexes: dict[str, str]) ->
                 "mode": o.mode,
                 "id": o.query.id,
                 "kind": o.query.kind,
+                "split": o.query.split,
+                "batch": o.query.batch,
                 "query": o.query.query,
                 "first_hit": o.first_hit,
                 "n_relevant": o.n_relevant,
@@ -400,6 +450,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--set", dest="sets", type=Path, nargs="+", default=[], help="query set files (JSONL)")
     p.add_argument("--modes", default="dense,lexical,hybrid", help="comma list of dense, lexical, hybrid")
     p.add_argument("--k", type=int, default=10, help="results per query (metrics go to @10)")
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        help="only this half of sets that carry a split (tune on dev; sets without one run whole)",
+    )
     p.add_argument("--limit", type=int, help="only the first N queries of each set (quick runs)")
     p.add_argument("--model", help="embedding model id or folder (default from settings)")
     p.add_argument("--json", dest="json_out", type=Path, help="write summary and per-query results here")
@@ -462,7 +517,10 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
     engines: dict[Path, tuple[object, Judge]] = {}
     try:
         for set_name, qpath, index_dir in jobs:
-            queries = load_queries(qpath)[: args.limit] if args.limit else load_queries(qpath)
+            queries = load_queries(qpath)
+            if args.split:
+                queries = [q for q in queries if not q.split or q.split == args.split]
+            queries = queries[: args.limit] if args.limit else queries
             if index_dir not in engines:
                 engine = SearchEngine.open(Settings.from_env(index_dir=index_dir, **overrides), embedder)
                 engines[index_dir] = (engine, Judge(engine))
