@@ -94,7 +94,7 @@ class FaissStore:
 
     index_dir: Path
     keep_versions: int = 3
-    vector_params: VectorIndexParams | None = None  # None: from the environment
+    vector_params: VectorIndexParams | None = None  # None: the defaults (open_store passes the settings')
 
     def lock(self) -> AbstractContextManager:
         return writer_lock(self.index_dir)

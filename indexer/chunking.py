@@ -18,15 +18,13 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from indexer.models import Chunk, Document
+from indexer.sentences import CLAUSE_END, LINE_END, ends_sentence, split_sentences
 
 CHUNKER_VERSION = "2"
 
 _CN = "一二三四五六七八九十"
 _CN_BIG = _CN + "百零〇"
 _ARABIC = "0-9０-９"
-_SENTENCE_END = "。！？；!?;"
-_CLAUSE_END = _SENTENCE_END + "：:"
-_CLOSING = "”’」』）)》"
 PURE_HEADING_MAX_CHARS = 80  # a marked line this short with no sentence end is a heading line
 TITLE_MAX_CHARS = 60  # a title taken from the first sentence of a paragraph is cut to this
 SELF_CONTAINED_BODY = 50  # a point whose paragraph has this much more than its title stands alone
@@ -119,15 +117,14 @@ def _number(raw: str) -> int:
 
 def _ends_clause(text: str) -> bool:
     """Ends like a sentence or an introduction ("……如下："): not a heading line."""
-    core = text.rstrip(_CLOSING) or text
-    return core[-1] in _CLAUSE_END + "…"
+    return ends_sentence(text, LINE_END)
 
 
 def _first_clause(text: str, skip: int) -> str:
     """The paragraph's first sentence (after its marker), trimmed to a title."""
-    match = re.search(f"[{re.escape(_CLAUSE_END)}]", text[skip:])
+    match = re.search(f"[{re.escape(CLAUSE_END)}]", text[skip:])
     title = text[: skip + match.start()] if match else text
-    title = title.rstrip(_CLAUSE_END + "，,、 ")
+    title = title.rstrip(CLAUSE_END + "，,、 ")
     if len(title) <= TITLE_MAX_CHARS:
         return title
     cut = max(title.rfind(p, 0, TITLE_MAX_CHARS) for p in "，,、")
@@ -290,19 +287,6 @@ def split_sections(text: str, markdown: bool = False, structure: dict[int, int] 
 # --- cutting sections to size ------------------------------------------------------------
 
 
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences of one paragraph, each ending after its 。！？； and any closing quotes."""
-    spans = []
-    pattern = re.compile(f"[^{re.escape(_SENTENCE_END)}]*(?:[{re.escape(_SENTENCE_END)}]+[{_CLOSING}]*|$)")
-    pos = start
-    while pos < end:
-        match = pattern.match(text, pos, end)
-        stop = match.end() if match and match.end() > pos else end
-        spans.extend(_trim(text, pos, stop))
-        pos = stop
-    return spans
-
-
 def _trim(text: str, start: int, end: int) -> list[tuple[int, int]]:
     while start < end and text[start].isspace():
         start += 1
@@ -335,7 +319,7 @@ def _units(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[lis
     para_starts = set()
     for start, end in spans:
         para_starts.add(start)
-        for s, e in _sentence_spans(text, start, end):
+        for s, e in split_sentences(text, start, end):
             units.extend([(s, e)] if e - s <= max_chars else _hard_split(text, s, e, max_chars))
     return units, para_starts
 

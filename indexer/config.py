@@ -1,15 +1,17 @@
 """All tunable settings in one place, each overridable by an environment variable.
 
-Every entry point (indexer CLI, search app, batch CLI, tests) builds a `Settings`
-with `Settings.from_env(**overrides)`, so a value is defined once and a deployment
-can change it without touching code (`POLICY_SEARCH_<FIELD>` in upper case).
+Only entry points (the CLIs' main(), `create_app`, the tools' main()) build a `Settings` with
+`Settings.from_env(**overrides)` and pass it down; library code never reads the environment, so a
+value is defined once and a deployment can change it without touching code
+(`POLICY_SEARCH_<FIELD>` in upper case). Tests use `tests/support/settings.test_settings()`,
+which ignores the outer environment.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,7 @@ class Settings:
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     models_dir: Path = DATA_DIR / "models"
     uploads_dir: Path = DATA_DIR / "uploads"  # documents uploaded through the admin API
+    terms_file: Path = DATA_DIR / "dict" / "policy_terms.txt"  # jieba user dictionary (python -m indexer.tools.terms)
 
     # Embedding model: a sentence-transformers id or a local folder. Prompts default
     # to the ones saved with the model (e5: "query: " / "passage: ").
@@ -89,16 +92,12 @@ class Settings:
     # after which the admin page decides. The default collection holds seeds/, so `make run` needs no sign-in.
     public_collections: str = "公开文件"
 
-    extra: dict = field(default_factory=dict)
-
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then `POLICY_SEARCH_*` env vars, then explicit overrides (CLI flags)."""
         env = os.environ if env is None else env
         values: dict = {}
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
                 values[f.name] = _coerce(f.name, f.type, raw)
@@ -108,7 +107,7 @@ class Settings:
         if "PORT" in env and "port" not in values:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir"):
+        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file"):
             if key in values:
                 values[key] = Path(values[key])
         return cls(**values)

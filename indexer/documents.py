@@ -30,6 +30,7 @@ from indexer.formats.textcodec import decode_bytes, looks_binary
 from indexer.metadata import TITLE_MAX_CHARS, clean_fields, merge
 from indexer.metadata import guess_type as guess_type  # re-exported: search_app refers to it here
 from indexer.models import Document
+from indexer.sentences import ends_sentence
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIX = ".jsonl"
@@ -54,26 +55,19 @@ class DocumentError(Exception):
 # --- normalisation ----------------------------------------------------------------
 
 _NEWLINES = re.compile(r"\r\n|\r|\u2028|\u2029|\x0b|\x0c|\x85")
-_SENTENCE_END = "。！？；：!?;:…"
 _CLOSERS = "，。、；：！？）》」』”’〕】〉,.;:!?)…"
 _OPENERS = "（《「『“‘〔【〈("
-_TRAILING_QUOTES = "”’」』）)》"
 # Lines that open a block of their own in Markdown or plain lists: never glued to the line before.
 _BLOCK_START = re.compile(r"^([-*+>|]\s|#{1,6}\s|```|\d{1,3}[.)]\s|——)")
 _LICENCE_FOOTER = re.compile(r"^(本作品(是|来自|在)|這部作品|这部作品|Public domain$)")
 _FOOTER_WINDOW = 60  # non-blank lines from the end in which a licence footer may start
 
 
-def _ends_sentence(line: str) -> bool:
-    core = line.rstrip(_TRAILING_QUOTES) or line
-    return core[-1] in _SENTENCE_END
-
-
 def _is_continuation(prev: str, nxt: str, soft_breaks: bool) -> bool:
     """Does `nxt` continue the paragraph `prev` (a break left by a link or bold run)?"""
     if nxt[0] in _CLOSERS or prev[-1] in _OPENERS:
         return True
-    if not soft_breaks or _ends_sentence(prev) or _BLOCK_START.match(nxt) or _BLOCK_START.match(prev):
+    if not soft_breaks or ends_sentence(prev) or _BLOCK_START.match(nxt) or _BLOCK_START.match(prev):
         return False
     return not (_HEADING_LIKE.match(prev) or _HEADING_LIKE.match(nxt))
 

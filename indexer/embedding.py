@@ -5,6 +5,9 @@ L2-normalised (n, dim) arrays, the model's query / passage prompts applied, the 
 device and precision for the machine, and repeated queries answered from a cache. The
 model identity (`Embedder.name`) is recorded in indexes so that a query is never
 compared with vectors from another model.
+
+`Embedder` is the protocol every caller depends on; `SentenceEmbedder` is the real one and the
+tests' fake implements the same five members, so nothing downstream special-cases a test double.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 BGE_ZH_QUERY_PROMPT = "为这个句子生成表示以用于检索相关文章："
 E5_PROMPTS = ("query: ", "passage: ")
-SMALL_CALL_CHARS = 2000  # up to this much text a call runs single-threaded (see Embedder._threads_for)
+SMALL_CALL_CHARS = 2000  # up to this much text a call runs single-threaded (see SentenceEmbedder._threads_for)
 BULK_SLICE = 64  # texts per model call in bulk encoding (threads are re-chosen per slice)
 _DTYPE_ALIASES = {
     "bf16": "bf16",
@@ -116,7 +119,7 @@ def bulk_threads() -> int:
     return max(1, budget - other_runnable_tasks()) if budget > 1 else 1
 
 
-def _use_threads(n: int) -> None:
+def use_threads(n: int) -> None:
     """Set torch's intra-op threads for the calling thread.
 
     With torch's OpenMP backend the setting is per OS thread, so a Flask worker thread
@@ -251,7 +254,27 @@ def resolve_prompts(settings: Settings, saved: dict[str, str | None], name: str)
 # --------------------------------------------------------------------------- embedder
 
 
-class Embedder:
+@runtime_checkable
+class Embedder(Protocol):
+    """What the pipeline, the engine and the tools need from an embedding model."""
+
+    name: str  # model identity, recorded in each index built with it
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """float32 (n, dim), L2-normalised, query prompt applied."""
+        ...
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """float32 (n, dim), L2-normalised, passage prompt applied."""
+        ...
+
+    def warm_up(self) -> float:
+        """Prepare for fast first queries; returns the seconds it took."""
+        ...
+
+
+class SentenceEmbedder:
     """Prompted, normalised float32 embeddings with an LRU cache for query strings."""
 
     def __init__(
@@ -286,7 +309,7 @@ class Embedder:
         self.misses = 0
 
     def __repr__(self) -> str:
-        return f"Embedder({self.name!r}, dim={self.dim}, device={self.device}, dtype={self.dtype})"
+        return f"SentenceEmbedder({self.name!r}, dim={self.dim}, device={self.device}, dtype={self.dtype})"
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors; each distinct query string is computed once and then cached."""
@@ -392,7 +415,7 @@ class Embedder:
             part = texts[start : start + step]
             with self._model_lock:
                 if self.device == "cpu":
-                    _use_threads(self._threads_for(part))
+                    use_threads(self._threads_for(part))
                 if self.device == "cpu" and self._small_call(part) and hasattr(self.model, "preprocess"):
                     emb = self._forward(part, prompt)
                 else:
@@ -441,13 +464,12 @@ def _as_list(texts: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 _MODELS: dict[tuple[str, str, str], SentenceTransformer] = {}
-_EMBEDDERS: dict[tuple, Embedder] = {}
+_EMBEDDERS: dict[tuple, SentenceEmbedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_embedder(settings: Settings | None = None) -> Embedder:
-    """The process-wide Embedder for these settings; the model is loaded once per (model, device, dtype)."""
-    settings = settings or Settings.from_env()
+def load_embedder(settings: Settings) -> SentenceEmbedder:
+    """The process-wide embedder for these settings; the model is loaded once per (model, device, dtype)."""
     ref = resolve_model(settings.model)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
@@ -463,7 +485,7 @@ def load_embedder(settings: Settings | None = None) -> Embedder:
         key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size)
         embedder = _EMBEDDERS.get(key)
         if embedder is None:
-            embedder = Embedder(
+            embedder = SentenceEmbedder(
                 model,
                 name=ref.name,
                 device=device,
@@ -476,9 +498,3 @@ def load_embedder(settings: Settings | None = None) -> Embedder:
             _EMBEDDERS[key] = embedder
         return embedder
 
-
-def clear_loaded_models() -> None:
-    """Forget every loaded model (tests, or to free memory after a model switch)."""
-    with _LOAD_LOCK:
-        _MODELS.clear()
-        _EMBEDDERS.clear()

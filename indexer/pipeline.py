@@ -8,16 +8,19 @@ index serving.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer import textnorm
-from indexer.backend import open_store
+from indexer.backend import IndexStore, open_store
 from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import iter_documents
+from indexer.embedding import Embedder
 from indexer.errors import ModelMismatchError, SearchEngineError
 from indexer.models import Chunk, Document
 from indexer.store import IndexContent
@@ -48,7 +51,7 @@ class BuildReport:
         )
 
 
-def _embedder(settings: Settings, embedder):
+def _embedder(settings: Settings, embedder: Embedder | None) -> Embedder:
     if embedder is not None:
         return embedder
     from indexer.embedding import load_embedder
@@ -60,7 +63,7 @@ def _empty(dim: int) -> IndexContent:
     return IndexContent(documents=[], chunks=[], embeddings=np.zeros((0, dim), dtype=np.float32), tokens=[])
 
 
-def _manifest(settings: Settings, embedder) -> dict:
+def _manifest(settings: Settings, embedder: Embedder) -> dict:
     return {
         "model": embedder.name,
         "dim": int(embedder.dim),
@@ -73,7 +76,20 @@ def _manifest(settings: Settings, embedder) -> dict:
     }
 
 
-def _chunk_all(docs: list[Document], settings: Settings) -> list[Chunk]:
+@contextmanager
+def _writing(settings: Settings) -> Iterator[tuple[IndexStore, BuildReport]]:
+    """One write operation: the store's writer lock held, a report timed from start to end."""
+    t0 = time.perf_counter()
+    report = BuildReport()
+    textnorm.use_terms(settings.terms_file)
+    store = open_store(settings)
+    with store.lock():
+        yield store, report
+    report.seconds = time.perf_counter() - t0
+
+
+def chunk_documents(docs: list[Document], settings: Settings) -> list[Chunk]:
+    """Every document's chunks, in order, sized by the settings (what indexing embeds)."""
     chunks: list[Chunk] = []
     for doc in docs:
         chunks.extend(
@@ -82,12 +98,23 @@ def _chunk_all(docs: list[Document], settings: Settings) -> list[Chunk]:
     return chunks
 
 
+def _without(base: IndexContent, drop: set[str]) -> IndexContent:
+    """`base` less the documents in `drop` (their chunks, vectors and tokens too)."""
+    keep = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
+    return IndexContent(
+        documents=[d for d in base.documents if d.doc_id not in drop],
+        chunks=[base.chunks[i] for i in keep],
+        embeddings=base.embeddings[keep],
+        tokens=[base.tokens[i] for i in keep],
+    )
+
+
 def _with_new_documents(
-    base: IndexContent, docs: list[Document], drop: set[str], settings: Settings, embedder, progress: bool
+    base: IndexContent, docs: list[Document], drop: set[str], settings: Settings, embedder: Embedder, progress: bool
 ) -> IndexContent:
     """`base` without the documents in `drop`, plus `docs` chunked, embedded and tokenised."""
-    keep_rows = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
-    new_chunks = _chunk_all(docs, settings)
+    kept = _without(base, drop)
+    new_chunks = chunk_documents(docs, settings)
     texts = [c.embedding_text() for c in new_chunks]
     vectors = (
         embedder.encode_passages(texts, show_progress=progress)
@@ -95,36 +122,44 @@ def _with_new_documents(
         else np.zeros((0, base.embeddings.shape[1]), dtype=np.float32)
     )
     return IndexContent(
-        documents=[d for d in base.documents if d.doc_id not in drop] + docs,
-        chunks=[base.chunks[i] for i in keep_rows] + new_chunks,
-        embeddings=np.concatenate([base.embeddings[keep_rows], np.asarray(vectors, dtype=np.float32)]),
-        tokens=[base.tokens[i] for i in keep_rows] + [textnorm.tokenize(t) for t in texts],
+        documents=kept.documents + docs,
+        chunks=kept.chunks + new_chunks,
+        embeddings=np.concatenate([kept.embeddings, np.asarray(vectors, dtype=np.float32)]),
+        tokens=kept.tokens + [textnorm.tokenize(t) for t in texts],
     )
 
 
-def _load_unique(
-    paths: list[Path], report: BuildReport, settings: Settings, overrides: dict | None = None
-) -> list[Document]:
+def load_documents(
+    paths: list[Path], settings: Settings, overrides: dict | None = None
+) -> tuple[list[Document], list[str]]:
+    """Documents under `paths` (one per id) and the reasons ("path: reason") for those skipped."""
     docs, errors = iter_documents(paths, overrides, max_bytes=settings.max_file_mb * 2**20)
-    report.errors.extend(f"{e.path}: {e.reason}" for e in errors)
+    reasons = [f"{e.path}: {e.reason}" for e in errors]
     unique: dict[str, Document] = {}
     for d in docs:
         if d.doc_id in unique:
-            report.errors.append(f"{d.source_path}: same document id {d.doc_id!r} as {unique[d.doc_id].source_path}")
+            reasons.append(f"{d.source_path}: same document id {d.doc_id!r} as {unique[d.doc_id].source_path}")
         else:
             unique[d.doc_id] = d
-    return list(unique.values())
+    return list(unique.values()), reasons
+
+
+def _load_into(report: BuildReport, paths: list[Path], settings: Settings, overrides: dict | None) -> list[Document]:
+    docs, reasons = load_documents(paths, settings, overrides)
+    report.errors.extend(reasons)
+    return docs
 
 
 def build_index(
-    paths: list[Path], settings: Settings, embedder=None, progress: bool = False, overrides: dict | None = None
+    paths: list[Path],
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    overrides: dict | None = None,
 ) -> BuildReport:
     """Index exactly `paths` (files or folders) as a fresh version; `overrides` set metadata for all of them."""
-    t0 = time.perf_counter()
-    report = BuildReport()
-    store = open_store(settings)
-    with store.lock():
-        docs = _load_unique(paths, report, settings, overrides)
+    with _writing(settings) as (store, report):
+        docs = _load_into(report, paths, settings, overrides)
         if not docs:
             raise SearchEngineError(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
@@ -134,22 +169,22 @@ def build_index(
         report.added = [d.doc_id for d in docs]
         report.version = store.write(content, _manifest(settings, embedder))
         report.chunks = len(content.chunks)
-    report.seconds = time.perf_counter() - t0
     return report
 
 
 def add_documents(
-    paths: list[Path], settings: Settings, embedder=None, progress: bool = False, overrides: dict | None = None
+    paths: list[Path],
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    overrides: dict | None = None,
 ) -> BuildReport:
     """Add new documents, replace changed ones (text, title or metadata), skip unchanged ones.
 
     `overrides` (title, date, year, source, type, as from CLI flags) apply to every file of the call.
     """
-    t0 = time.perf_counter()
-    report = BuildReport()
-    store = open_store(settings)
-    with store.lock():
-        docs = _load_unique(paths, report, settings, overrides)
+    with _writing(settings) as (store, report):
+        docs = _load_into(report, paths, settings, overrides)
         embedder = _embedder(settings, embedder)
         if store.current_name() is None:
             base = _empty(embedder.dim)
@@ -187,16 +222,12 @@ def add_documents(
         else:
             report.version = store.current_name() or ""
             report.chunks = len(base.chunks)
-    report.seconds = time.perf_counter() - t0
     return report
 
 
 def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
     """Drop documents by id; unknown ids are reported, not fatal."""
-    t0 = time.perf_counter()
-    report = BuildReport()
-    store = open_store(settings)
-    with store.lock():
+    with _writing(settings) as (store, report):
         version = store.open_current()
         base = version.content()
         manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
@@ -209,18 +240,11 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
                 report.errors.append(f"{doc_id}: no such document in the index")
         drop = set(report.removed)
         if drop:
-            keep = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
-            content = IndexContent(
-                documents=[d for d in base.documents if d.doc_id not in drop],
-                chunks=[base.chunks[i] for i in keep],
-                embeddings=base.embeddings[keep],
-                tokens=[base.tokens[i] for i in keep],
-            )
+            content = _without(base, drop)
             report.version = store.write(content, manifest)
             report.chunks = len(content.chunks)
         else:
             report.version, report.chunks = version.name, len(base.chunks)
-    report.seconds = time.perf_counter() - t0
     return report
 
 

@@ -17,12 +17,13 @@ import numpy as np
 from indexer import access, textnorm
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
+from indexer.embedding import Embedder
 from indexer.errors import ModelMismatchError, QueryError
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
+from indexer.sentences import split_sentences
 
 MODES = ("dense", "lexical", "hybrid")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,6 @@ def score_fuse(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) in `text`, closing quotes kept with their sentence."""
-    spans = []
-    for m in _SENTENCE_RE.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
-
-
 def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
     """The sentence holding the most query information (sum of idf of the terms it contains)."""
     spans = split_sentences(text)
@@ -122,15 +109,16 @@ def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
 class SearchEngine:
     """One open index version plus the embedder; notices when the index is switched."""
 
-    def __init__(self, settings: Settings, embedder=None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self._embedder = embedder
+        textnorm.use_terms(settings.terms_file)
         self._lock = threading.Lock()
         self.store = open_store(settings)  # FAISS + SQLite, or Milvus when settings.milvus_uri is set
         self._version: IndexReader | None = None
 
     @classmethod
-    def open(cls, settings: Settings, embedder=None) -> SearchEngine:
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> SearchEngine:
         engine = cls(settings, embedder)
         engine.reload()
         return engine
@@ -151,6 +139,13 @@ class SearchEngine:
                 self._check_model(new, self._embedder)
             self._version = new
 
+    def close(self) -> None:
+        """Release the open version (files, connections); the engine reopens it if used again."""
+        with self._lock:
+            version, self._version = self._version, None
+        if version is not None:
+            version.close()
+
     def reload_if_changed(self) -> bool:
         """Cheap (a small file or alias read): called before each request so a re-index needs no restart."""
         name = self.store.current_name()
@@ -160,7 +155,7 @@ class SearchEngine:
         return True
 
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
@@ -173,7 +168,7 @@ class SearchEngine:
         return self._embedder
 
     @staticmethod
-    def _check_model(version: IndexReader, embedder) -> None:
+    def _check_model(version: IndexReader, embedder: Embedder) -> None:
         built_with = version.manifest.get("model")
         if built_with != embedder.name:
             raise ModelMismatchError(
@@ -184,11 +179,7 @@ class SearchEngine:
     def warm_up(self) -> None:
         """Load index and model now rather than on the first query, and run the query path once per length."""
         _ = self.version
-        warm = getattr(self.embedder, "warm_up", None)  # test doubles may lack it
-        if callable(warm):
-            warm()
-        else:
-            self.embedder.encode_queries(["预热"])
+        self.embedder.warm_up()
 
     # -- search
 

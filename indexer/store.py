@@ -71,8 +71,7 @@ class VectorIndexParams:
     ef_search: int = 1024
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> VectorIndexParams:
-        s = settings or Settings.from_env()
+    def from_settings(cls, s: Settings) -> VectorIndexParams:
         return cls(s.faiss_hnsw_threshold, s.faiss_hnsw_m, s.faiss_hnsw_ef_construction, s.faiss_hnsw_ef_search)
 
 
@@ -139,7 +138,7 @@ def write_version(
 ) -> str:
     """Write `content` as a new version and switch CURRENT to it; return its name.
 
-    `vector_params` (default: from the settings / POLICY_SEARCH_FAISS_* variables) picks the FAISS index type.
+    `vector_params` (default: `VectorIndexParams()`, the Settings defaults) picks the FAISS index type.
     """
     n = len(content.chunks)
     if content.embeddings.shape[0] != n or len(content.tokens) != n:
@@ -203,7 +202,7 @@ def _next_sequence(versions: Path) -> int:
 
 def describe_faiss(n: int, params: VectorIndexParams | None = None) -> dict:
     """The index type for n vectors, as recorded in the manifest."""
-    p = params or VectorIndexParams.from_settings()
+    p = params or VectorIndexParams()
     if n <= p.hnsw_threshold:
         return {"type": "flat"}
     return {
@@ -282,7 +281,15 @@ def _prune(index_dir: Path, keep: int) -> None:
 
 
 class IndexVersion:
-    """A loaded, read-only version: vectors and BM25 in memory, passages in SQLite."""
+    """A loaded, read-only version: vectors and BM25 in memory, passages in SQLite.
+
+    `ef_search` (HNSW versions) is public: a caller may trade recall for speed by setting it.
+    """
+
+    @property
+    def hnsw(self) -> bool:
+        """True when the vectors sit in an HNSW graph (approximate; see ef_search)."""
+        return self._hnsw
 
     def __init__(self, index_dir: Path, name: str):
         self.name = name

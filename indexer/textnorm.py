@@ -3,7 +3,8 @@
 Folding maps traditional to simplified characters (OpenCC t2s), full-width ASCII to
 half-width and case to lower, one character for one character, so offsets found in
 folded text are valid in the original. Tokens come from jieba loaded with the
-policy-term dictionary, so fixed terms such as 两个确立 stay whole.
+policy-term dictionary (`Settings.terms_file`, handed over by `use_terms`), so fixed terms
+such as 两个确立 stay whole.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import jieba
 import opencc
 
-from indexer.config import DATA_DIR
+from indexer.config import Settings
 
-POLICY_TERMS_FILE = DATA_DIR / "dict" / "policy_terms.txt"
+_terms_file: Path = Settings().terms_file  # the default; the engine and the pipeline pass theirs to use_terms
 
 _WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _WIDTH[0x3000] = 0x20
@@ -44,20 +45,24 @@ def fold(text: str) -> str:
     return simplified.translate(_WIDTH).lower()
 
 
-@lru_cache(maxsize=1)
+def use_terms(path: Path) -> None:
+    """Tokenise with this term dictionary from now on (one per process: indexing and search must agree)."""
+    global _terms_file
+    _terms_file = Path(path)
+
+
 def _tokenizer() -> jieba.Tokenizer:
+    return _tokenizer_for(_terms_file)
+
+
+@lru_cache(maxsize=2)
+def _tokenizer_for(terms_file: Path) -> jieba.Tokenizer:
     tok = jieba.Tokenizer()
     tok.initialize()
-    if POLICY_TERMS_FILE.exists():
-        with open(POLICY_TERMS_FILE, "rb") as fh:  # jieba leaves a path it opened unclosed
+    if terms_file.exists():
+        with open(terms_file, "rb") as fh:  # jieba leaves a path it opened unclosed
             tok.load_userdict(fh)
     return tok
-
-
-def load_terms(path: Path) -> None:
-    """Add a further term dictionary (jieba userdict format) to the shared tokenizer."""
-    with open(path, "rb") as fh:
-        _tokenizer().load_userdict(fh)
 
 
 def _keep(token: str) -> bool:

@@ -26,7 +26,6 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
     app = Flask(__name__)
     # Room for a full batch of maximum-length queries (UTF-8 Chinese is 3 bytes a char), no more.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_queries * (settings.max_query_chars * 4 + 8) + 65536
-    app.config["POLICY_SEARCH_SETTINGS"] = settings
     app.json.ensure_ascii = False  # Chinese stays readable in API answers
     app.json.sort_keys = False  # keep {"query", "took_ms", "mode", "results"} in documented order
     app.extensions[EXTENSION_KEY] = EngineHolder(settings, engine)

@@ -24,7 +24,7 @@ from flask import Blueprint, abort, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from indexer import documents as doc_loader
-from indexer import pipeline
+from indexer import metadata, pipeline
 from indexer.errors import QueryError, SearchEngineError
 from search_app import params
 from search_app.auth import require_admin
@@ -34,7 +34,6 @@ bp = Blueprint("admin", __name__)
 
 _LOCK = threading.Lock()  # one admin change at a time in this process (the index lock covers other processes)
 MAX_FILES = 50
-SIDECAR_FIELDS = ("title", "date", "year", "source", "type")
 
 
 @bp.before_request
@@ -48,8 +47,8 @@ def _guard() -> None:
 
 
 def accepted_suffixes() -> tuple[str, ...]:
-    """What the document loader reads, looked up at call time (the loader grows new formats)."""
-    return tuple(s.lower() for s in getattr(doc_loader, "SUFFIXES", (".txt", ".md")))
+    """What the document loader reads."""
+    return tuple(s.lower() for s in doc_loader.SUFFIXES)
 
 
 def stored_name(filename: str) -> str:
@@ -119,7 +118,7 @@ class _Staged:
 def _sidecar_from_form(form) -> dict:
     """Optional metadata fields of a single-file upload, checked like the loader checks a sidecar."""
     meta: dict = {}
-    for key in SIDECAR_FIELDS:
+    for key in metadata.FIELDS:
         value = (form.get(key) or "").strip()
         if not value:
             continue
@@ -160,7 +159,7 @@ def _embedder():
     h = holder()
     if not h.opened:
         return None
-    return getattr(h.get(refresh=False), "embedder", None)
+    return h.get(refresh=False).embedder
 
 
 def report_json(report: pipeline.BuildReport, renames: dict[str, str] | None = None) -> dict:

@@ -205,10 +205,7 @@ def _warm_up(app, err: TextIO) -> None:
     from search_app.state import EXTENSION_KEY
 
     try:
-        engine = app.extensions[EXTENSION_KEY].get(refresh=False)
-        warm = getattr(engine, "warm_up", None)
-        if callable(warm):
-            warm()
+        app.extensions[EXTENSION_KEY].get(refresh=False).warm_up()
         query_terms("预热")
     except IndexNotFoundError as exc:
         print(f"warning: {message_of(exc)} Until then the app answers 503.", file=err, flush=True)

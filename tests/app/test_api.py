@@ -8,7 +8,8 @@ import pytest
 
 from indexer.errors import ModelMismatchError
 from search_app import create_app
-from tests.support.fakes_engine import FakeEngine, test_settings
+from tests.support.fakes_engine import FakeEngine
+from tests.support.settings import test_settings
 
 
 def error_of(resp, status: int) -> str:

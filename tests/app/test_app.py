@@ -11,7 +11,8 @@ import pytest
 from indexer.errors import IndexCorruptError, IndexNotFoundError
 from search_app import create_app
 from search_app.highlight import highlight, match_spans, query_terms
-from tests.support.fakes_engine import FakeEngine, test_settings
+from tests.support.fakes_engine import FakeEngine
+from tests.support.settings import test_settings
 
 
 def scripts_of(html: str) -> list[str]:

@@ -36,8 +36,8 @@ from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from search_app import create_app
 from tests.support.fakes import FakeEmbedder
-from tests.support.fakes_engine import test_settings
 from tests.support.realindex import serve
+from tests.support.settings import test_settings
 
 TOKEN = "t0ken"
 XSS_TITLE = '"><img src=x onerror=alert(1)><script>alert("title")</script>政府工作报告'

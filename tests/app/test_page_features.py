@@ -19,7 +19,8 @@ from search_app import cli, create_app, params
 from search_app.docview import display_source, outline, segments
 from search_app.output import CSV_COLUMNS
 from search_app.views import chunk_anchor
-from tests.support.fakes_engine import FakeEngine, test_settings
+from tests.support.fakes_engine import FakeEngine
+from tests.support.settings import test_settings
 
 MANY = [(f"doc-{i % 3}", f"文档{i % 3}", [f"第{i}节"], f"发展第{i}段。内容。", {"year": 2020 + i % 3, "type": "report"})
         for i in range(30)]

@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 
-from indexer.config import PROJECT_ROOT, Settings
+from indexer.config import PROJECT_ROOT
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
+from tests.support.settings import test_settings
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def seed_settings(tmp_path_factory, real_model_dir):
-    settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("seed-index"), model=str(real_model_dir))
+    settings = test_settings(index_dir=tmp_path_factory.mktemp("seed-index"), model=str(real_model_dir))
     report = build_index([PROJECT_ROOT / "seeds"], settings)
     assert report.added and not report.errors
     return settings

@@ -12,6 +12,7 @@ from indexer.embedding import (
     BGE_ZH_QUERY_PROMPT,
     Embedder,
     EmbeddingModelError,
+    SentenceEmbedder,
     cpu_has_native_bf16,
     load_embedder,
     load_sentence_transformer,
@@ -19,6 +20,8 @@ from indexer.embedding import (
     resolve_model,
     resolve_prompts,
 )
+from tests.support.contracts import EmbedderContract
+from tests.support.settings import test_settings
 
 TEXTS = [
     "国务院关于加快推进乡村振兴的意见",
@@ -31,7 +34,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def settings(real_model_dir: Path) -> Settings:
-    return Settings.from_env(model=str(real_model_dir), device="cpu", dtype="fp32", batch_size=4)
+    return test_settings(model=str(real_model_dir), device="cpu", dtype="fp32", batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +102,7 @@ def test_local_folder_loads_without_network(real_model_dir: Path, monkeypatch):
 
 @pytest.mark.slow
 def test_bf16_close_to_fp32(embedder: Embedder, settings: Settings):
-    bf16 = load_embedder(Settings.from_env(model=settings.model, device="cpu", dtype="bf16"))
+    bf16 = load_embedder(test_settings(model=settings.model, device="cpu", dtype="bf16"))
     assert bf16.dtype == "bf16" and bf16.name == embedder.name
     a, b = embedder.encode_passages(TEXTS), bf16.encode_passages(TEXTS)
     assert b.dtype == np.float32
@@ -208,7 +211,7 @@ def test_thread_policy(monkeypatch):
     from indexer import embedding
 
     assert embedding.other_runnable_tasks() >= 0  # the real /proc probe works here
-    emb = Embedder(_FakeModel(), name="fake", device="cpu", dtype="fp32", query_prompt="", passage_prompt="")
+    emb = SentenceEmbedder(_FakeModel(), name="fake", device="cpu", dtype="fp32", query_prompt="", passage_prompt="")
     bulk = ["长" * 400] * 16
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert emb._threads_for(["一个简短的查询"]) == 1  # query-sized: one thread
@@ -238,3 +241,8 @@ def test_warm_up_runs_the_query_path_without_caching(settings: Settings):
     assert emb.warm_up(max_chars=4) >= 0
     assert emb.cache_info()["size"] == 0
 
+
+
+@pytest.mark.slow
+class TestSentenceEmbedder(EmbedderContract):
+    """The real embedder keeps the same contract as the fake one (the `embedder` fixture above)."""

@@ -12,8 +12,9 @@ import pytest
 
 from search_app import create_app
 from tests.support.browser import ARTIFACTS, MARKS
-from tests.support.fakes_engine import FakeEngine, test_settings
+from tests.support.fakes_engine import FakeEngine
 from tests.support.realindex import serve
+from tests.support.settings import test_settings
 
 pytestmark = MARKS
 

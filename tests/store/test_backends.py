@@ -26,6 +26,7 @@ from indexer.retrieval import Filters, SearchEngine
 from tests.support.corpus import CORPUS_DIR, REPORT, SEEDS_DIR, SPEECH
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content
+from tests.support.settings import test_settings
 
 _names = itertools.count()
 
@@ -37,13 +38,13 @@ def lite_uri(tmp_path_factory) -> str:
 
 def _milvus_settings(tmp_path, lite_uri, **kw) -> Settings:
     name = f"t{os.getpid()}_{next(_names)}"
-    return Settings.from_env({}, index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name, **kw)
+    return test_settings(index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name, **kw)
 
 
 @pytest.fixture(params=["faiss", "milvus"])
 def settings(request, tmp_path, lite_uri) -> Settings:
     if request.param == "faiss":
-        return Settings.from_env({}, index_dir=tmp_path / "index")  # {}: no POLICY_SEARCH_MILVUS_URI from outside
+        return test_settings(index_dir=tmp_path / "index")  # no POLICY_SEARCH_MILVUS_URI from outside
     return _milvus_settings(tmp_path, lite_uri)
 
 
@@ -210,7 +211,7 @@ def test_web_app_serves_from_either_store(settings):
 
 
 def test_backends_rank_alike(tmp_path, lite_uri):
-    faiss_settings = Settings.from_env({}, index_dir=tmp_path / "faiss")
+    faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     milvus_settings = _milvus_settings(tmp_path, lite_uri)
     write(faiss_settings)
     write(milvus_settings)
@@ -280,7 +281,7 @@ def test_filter_expressions():
 
 
 def test_migrate_command_copies_faiss_into_milvus(corpus, tmp_path, lite_uri, capsys):
-    faiss_settings = Settings.from_env({}, index_dir=tmp_path / "faiss")
+    faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     build_index([corpus], faiss_settings, embedder=FakeEmbedder())
     milvus_settings = _milvus_settings(tmp_path, lite_uri)
     argv = ["migrate-to-milvus", "--index", str(faiss_settings.index_dir), "--uri", lite_uri]
@@ -316,7 +317,7 @@ REAL_DOCS = [
 def test_real_model_dense_top10_agrees(tmp_path, lite_uri, real_model_dir):
     """The eval queries' dense top 10 from Milvus (exact FLAT and approximate HNSW) against FAISS, on one index
     embedded once: FAISS is built, then copied into Milvus with migrate_from_faiss."""
-    faiss_settings = Settings.from_env({}, index_dir=tmp_path / "faiss", model=str(real_model_dir))
+    faiss_settings = test_settings(index_dir=tmp_path / "faiss", model=str(real_model_dir))
     paths = [SEEDS_DIR, *(CORPUS_DIR / "gov-work-reports" / f"{name}.txt" for name in REAL_DOCS)]
     report = build_index(paths, faiss_settings)
     assert len(report.added) == 1 + len(REAL_DOCS) and not report.errors

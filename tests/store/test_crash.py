@@ -28,7 +28,7 @@ from indexer.store import current_version_name
 from search_app import cli, create_app
 from tests.support.corpus import CORPUS_DIR
 from tests.support.fakes import FakeEmbedder
-from tests.support.fakes_engine import test_settings
+from tests.support.settings import test_settings
 
 SMALL_DOCS = ["第十三届全国人民代表大会第三次会议关于政府工作报告的决议.txt",
               "第十四届全国人民代表大会第二次会议关于政府工作报告的决议.txt"]

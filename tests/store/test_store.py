@@ -10,6 +10,7 @@ from indexer.errors import IndexCorruptError, IndexNotFoundError
 from indexer.store import VectorIndexParams, build_faiss, current_version_name, open_current, version_path
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content, write_test_index
+from tests.support.settings import test_settings
 
 
 def test_write_then_open_round_trips(tmp_path):
@@ -114,10 +115,9 @@ def test_small_index_is_exact_and_says_so(tmp_path):
     assert isinstance(v.faiss, faiss.IndexFlat)
 
 
-def test_forced_small_threshold_builds_hnsw_that_finds_exact_matches(tmp_path, monkeypatch):
-    # The threshold comes from the settings (env var), like every other tunable.
-    monkeypatch.setenv("POLICY_SEARCH_FAISS_HNSW_THRESHOLD", "2")
-    write_test_index(tmp_path)
+def test_forced_small_threshold_builds_hnsw_that_finds_exact_matches(tmp_path):
+    # The threshold comes from the settings, like every other tunable.
+    write_test_index(tmp_path, vector_params=VectorIndexParams.from_settings(test_settings(faiss_hnsw_threshold=2)))
     v = open_current(tmp_path)
     assert v.manifest["vector_index"]["type"] == "hnsw" and isinstance(v.faiss, faiss.IndexHNSW)
     content = make_content()

@@ -1,4 +1,4 @@
-"""Test doubles that stand in for heavy dependencies (the real embedding model)."""
+"""Test doubles that stand in for heavy dependencies: the real embedding model (see `indexer.embedding.Embedder`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class FakeEmbedder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []  # ("query"|"passage", n texts), for tests that count calls
+        self.warm_ups = 0
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
@@ -46,3 +47,8 @@ class FakeEmbedder:
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         self.calls.append(("passage", len(texts)))
         return self._encode(list(texts))
+
+    def warm_up(self) -> float:
+        """Nothing to prepare; recorded so a test can see the engine asked."""
+        self.warm_ups += 1
+        return 0.0

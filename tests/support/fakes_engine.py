@@ -14,6 +14,8 @@ from indexer.config import Settings
 from indexer.errors import SearchEngineError
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.retrieval import validate_request
+from tests.support.fakes import FakeEmbedder
+from tests.support.settings import test_settings
 
 # (doc_id, title, heading_path, text, meta)
 PASSAGES = [
@@ -54,12 +56,13 @@ class FakeEngine:
     def __init__(
         self, settings: Settings | None = None, passages=PASSAGES, fail_with: SearchEngineError | None = None
     ):
-        self.settings = settings or Settings.from_env(env={})
+        self.settings = settings or test_settings()
         self.passages = list(passages)
         self.fail_with = fail_with
         self.calls: list[tuple] = []
         self.filters_seen: list = []  # the Filters of each search/similar call, in order
         self.reload_checks = 0
+        self.embedder = FakeEmbedder()  # what the admin API hands to the pipeline
         self.reloads = 0
         self.version = "v1"
 
@@ -193,6 +196,12 @@ class FakeEngine:
     def reload(self) -> None:
         self.reloads += 1
 
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+
+    def close(self) -> None:
+        pass
+
     def health(self, scope=None) -> dict:
         return {
             "status": "ok",
@@ -202,11 +211,3 @@ class FakeEngine:
             "model": "fake",
             "dim": 0,
         }
-
-
-def test_settings(tmp_path, **overrides) -> Settings:
-    """Settings untouched by the developer's POLICY_SEARCH_* variables, index in a temp folder."""
-    return Settings.from_env(env={}, index_dir=tmp_path / "index", **overrides)
-
-
-test_settings.__test__ = False  # a helper, not a test

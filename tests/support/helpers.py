@@ -6,7 +6,7 @@ from pathlib import Path
 
 from indexer import textnorm
 from indexer.models import Chunk, Document
-from indexer.store import IndexContent, write_version
+from indexer.store import IndexContent, VectorIndexParams, write_version
 from tests.support.fakes import FakeEmbedder
 
 PASSAGES = {
@@ -47,7 +47,12 @@ def make_content(embedder: FakeEmbedder | None = None, passages: dict = PASSAGES
     return IndexContent(docs, chunks, embedder.encode_passages(texts), [textnorm.tokenize(t) for t in texts])
 
 
-def write_test_index(index_dir: Path, embedder: FakeEmbedder | None = None, passages: dict = PASSAGES) -> str:
+def write_test_index(
+    index_dir: Path,
+    embedder: FakeEmbedder | None = None,
+    passages: dict = PASSAGES,
+    vector_params: VectorIndexParams | None = None,
+) -> str:
     embedder = embedder or FakeEmbedder()
     manifest = {"model": embedder.name, "dim": embedder.dim, "chunker": "test"}
-    return write_version(index_dir, make_content(embedder, passages), manifest)
+    return write_version(index_dir, make_content(embedder, passages), manifest, vector_params=vector_params)

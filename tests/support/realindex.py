@@ -16,6 +16,7 @@ from indexer.config import PROJECT_ROOT, Settings
 from indexer.pipeline import build_index
 from search_app.serving import make_server
 from tests.support.corpus import CORPUS_DIR
+from tests.support.settings import test_settings
 
 RESOLUTIONS = CORPUS_DIR / "gov-work-reports"
 INPUTS = [
@@ -33,12 +34,12 @@ def real_index(dest: Path, model_dir: Path, **overrides) -> Settings:
     key = str(model_dir)
     if key not in _built:
         master = dest.parent / f"real-index-master-{abs(hash(key)) % 10**8}"
-        settings = Settings.from_env(env={}, index_dir=master, model=str(model_dir))
+        settings = test_settings(index_dir=master, model=str(model_dir))
         report = build_index(INPUTS, settings)
         assert len(report.added) == 3 and not report.errors, report.errors
         _built[key] = master
     shutil.copytree(_built[key], dest / "index")
-    return Settings.from_env(env={}, index_dir=dest / "index", model=str(model_dir), **overrides)
+    return test_settings(index_dir=dest / "index", model=str(model_dir), **overrides)
 
 
 @contextmanager

@@ -11,12 +11,12 @@ import zipfile
 import pytest
 
 from indexer import formats
-from indexer.config import Settings
 from indexer.documents import DocumentError, iter_documents, load_document
 from indexer.pipeline import add_documents, build_index, list_documents
 from indexer.retrieval import SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.filemakers import make_docx, make_entity_bomb_docx, make_latin_pdf, make_scanned_pdf, make_zip_bomb
+from tests.support.settings import test_settings
 
 NOTICE = "关于做好防汛工作的通知\n各地要切实做好防汛抗旱工作，落实防汛责任制，加强值班值守和隐患排查，确保安全度汛。"
 REPORT = "2023年统计公报\n全年国内生产总值一百二十六万亿元，比上年增长百分之五点二。城镇新增就业一千二百四十四万人。"
@@ -143,7 +143,7 @@ def test_a_library_crashing_on_a_file_does_not_stop_the_batch(tmp_path, monkeypa
 
 
 def test_adding_a_folder_of_good_and_bad_files_keeps_what_was_indexed(mixed, tmp_path):
-    settings = Settings.from_env(index_dir=tmp_path / "index")
+    settings = test_settings(index_dir=tmp_path / "index")
     first = tmp_path / "first"
     first.mkdir()
     (first / "report.txt").write_text(REPORT, encoding="utf-8")

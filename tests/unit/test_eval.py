@@ -32,6 +32,7 @@ from indexer.tools.eval.evaluate import (
     write_queries,
 )
 from tests.support.fakes import FakeEmbedder
+from tests.support.settings import test_settings
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -198,7 +199,7 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     (docs / "2024年政府工作报告.txt").write_text(REPORT_2024, encoding="utf-8")
     (docs / "2019年政府工作报告.txt").write_text(REPORT_2019, encoding="utf-8")
     (docs / "宣传部部长发言.txt").write_text(SPEECH, encoding="utf-8")
-    settings = Settings.from_env(env={}, index_dir=root / "index")
+    settings = test_settings(index_dir=root / "index")
     from indexer.pipeline import build_index  # imported here so the query-set checks run on their own
 
     build_index([docs], settings, embedder=FakeEmbedder())

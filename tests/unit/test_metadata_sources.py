@@ -7,12 +7,12 @@ import json
 import pytest
 
 from indexer import cli
-from indexer.config import Settings
 from indexer.documents import DocumentError, load_document
 from indexer.metadata import clean_fields, guess_type, normalise_date
 from indexer.pipeline import add_documents, list_documents
 from tests.support.fakes import FakeEmbedder
 from tests.support.filemakers import make_docx
+from tests.support.settings import test_settings
 
 TEXT = (
     "2024年政府工作报告\n——2024年3月5日在第十四届全国人民代表大会第二次会议上\n"
@@ -129,7 +129,7 @@ def test_cli_flags_set_metadata_and_an_edit_replaces_the_document(tmp_path, monk
     argv = ["add", str(docs), "--index", index, "--quiet", "--type", "notice", "--year", "2020", "--source", "办公厅"]
     assert cli.main(argv) == 0
     assert "2 added" in capsys.readouterr().out
-    settings = Settings.from_env(index_dir=tmp_path / "index")
+    settings = test_settings(index_dir=tmp_path / "index")
     metas = {d["doc_id"]: d["meta"] for d in list_documents(settings)}
     assert metas["a"] == metas["b"] == {"type": "notice", "year": 2020, "source": "办公厅", "encoding": "utf-8"}
 

@@ -2,13 +2,13 @@
 
 import pytest
 
-from indexer.config import Settings
 from indexer.errors import SearchEngineError
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
 from indexer.retrieval import SearchEngine
 from indexer.store import current_version_name
 from tests.support.corpus import REPORT, SPEECH
 from tests.support.fakes import FakeEmbedder
+from tests.support.settings import test_settings
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings.from_env(index_dir=tmp_path / "index")
+    return test_settings(index_dir=tmp_path / "index")
 
 
 def test_build_indexes_everything_and_search_finds_points(corpus, settings):

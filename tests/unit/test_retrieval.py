@@ -11,17 +11,18 @@ from indexer.retrieval import (
     best_sentence,
     rrf_fuse,
     score_fuse,
-    split_sentences,
     validate_request,
 )
+from indexer.sentences import split_sentences
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, write_test_index
+from tests.support.settings import test_settings
 
 
 @pytest.fixture
 def engine(tmp_path):
     write_test_index(tmp_path)
-    return SearchEngine.open(Settings.from_env(index_dir=tmp_path), embedder=FakeEmbedder())
+    return SearchEngine.open(test_settings(index_dir=tmp_path), embedder=FakeEmbedder())
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_search_many_embeds_once(engine):
 
 def test_lexical_mode_needs_no_embedder(tmp_path):
     write_test_index(tmp_path)
-    engine = SearchEngine.open(Settings.from_env(index_dir=tmp_path, model="/no/such/model"))
+    engine = SearchEngine.open(test_settings(index_dir=tmp_path, model="/no/such/model"))
     assert engine.search("失业率", k=1, mode="lexical").results[0].doc_id == "report-2024"
 
 
@@ -131,7 +132,7 @@ def test_model_mismatch_is_a_clear_error(tmp_path):
         name = "another-model"
 
     with pytest.raises(ModelMismatchError, match="fake-hash"):
-        SearchEngine.open(Settings.from_env(index_dir=tmp_path), embedder=Other())
+        SearchEngine.open(test_settings(index_dir=tmp_path), embedder=Other())
 
 
 def test_similar_passages_exclude_the_source(engine):
@@ -178,7 +179,7 @@ def test_traditional_query_finds_simplified_passage_and_the_reverse(tmp_path):
         [(["一、國家過渡時期"], "我們必須有計劃地發展國民經濟，逐步實現國家的社會主義工業化。")],
     )
     write_test_index(tmp_path, passages=passages)
-    engine = SearchEngine.open(Settings.from_env(index_dir=tmp_path), embedder=FakeEmbedder())
+    engine = SearchEngine.open(test_settings(index_dir=tmp_path), embedder=FakeEmbedder())
     top = engine.search("築牢意識形態安全屏障", k=1, mode="lexical").results[0]
     assert top.chunk_id == "speech#2"
     top = engine.search("社会主义工业化", k=1, mode="lexical").results[0]

@@ -4,6 +4,7 @@ import jieba
 import pytest
 
 from indexer import textnorm
+from indexer.config import Settings
 from indexer.tools import terms
 
 MUST_STAY_WHOLE = [
@@ -49,4 +50,4 @@ def test_quoted_terms_need_two_occurrences_and_skip_numerals():
 def test_committed_dictionary_matches_builder(tmp_path):
     out = tmp_path / "terms.txt"
     terms.write_terms(terms.build_terms([terms.DATA_DIR / "corpus", terms.PROJECT_ROOT / "seeds"]), out)
-    assert out.read_text(encoding="utf-8") == textnorm.POLICY_TERMS_FILE.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == Settings().terms_file.read_text(encoding="utf-8")

@@ -14,7 +14,6 @@ thread (what txtai's own sentence-transformers vectorizer does), never cached.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -100,8 +99,6 @@ def _jieba_bm25_class():
 
 class TxtaiPeer(Peer):
     def __init__(self, content: IndexContent, embedder, jieba: bool = False):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from txtai import Embeddings
 
         self.name = "txtai+jieba" if jieba else "txtai"
@@ -142,8 +139,6 @@ class TxtaiPeer(Peer):
 
 def txtai_own_index_throughput(texts: list[str], model_path: str, dtype: str) -> dict:
     """txtai indexing with its own sentence-transformers vectorizer (same model folder), chunks/s."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from txtai import Embeddings
 

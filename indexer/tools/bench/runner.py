@@ -235,10 +235,10 @@ def default_sources() -> list[Path]:
 
 def load_chunks(paths: Sequence[Path], settings: Settings):
     """Documents and their chunks as the pipeline makes them."""
-    from indexer.pipeline import BuildReport, _chunk_all, _load_unique
+    from indexer.pipeline import chunk_documents, load_documents
 
-    docs = _load_unique(list(paths), BuildReport(), settings)
-    return docs, _chunk_all(docs, settings)
+    docs, _ = load_documents(list(paths), settings)
+    return docs, chunk_documents(docs, settings)
 
 
 def pick_subset(paths: Sequence[Path], settings: Settings, target: int | None) -> tuple[list[Path], list]:
@@ -279,7 +279,7 @@ def bare_encode(embedder, texts: list[str]) -> tuple[float, float]:
     for start in range(0, len(texts), step):
         if cpu:
             threads.append(embedding.bulk_threads())
-            embedding._use_threads(threads[-1])
+            embedding.use_threads(threads[-1])
         model.encode(texts[start : start + step], prompt=embedder.passage_prompt or None,
                      batch_size=embedder.batch_size, convert_to_numpy=True, show_progress_bar=False)
     return time.perf_counter() - t0, float(np.mean(threads)) if threads else 0.0
@@ -412,8 +412,11 @@ def quality(engine, queries_file: Path, modes: Sequence[str] = MODES) -> dict:
 # ---------------------------------------------------------------- one size
 
 
-def build_size(real_dir: Path, n: int, target: Path, seed: int = 0) -> dict:
-    """Write an index of n chunks (real, then synthetic) from the real index in `real_dir` into `target`."""
+def build_size(real_dir: Path, n: int, target: Path, params=None, seed: int = 0) -> dict:
+    """Write an index of n chunks (real, then synthetic) from the real index in `real_dir` into `target`.
+
+    `params` (a store.VectorIndexParams) chooses the FAISS index; None: the defaults.
+    """
     from indexer.store import open_current, write_version
     from indexer.tools.bench.synth import SyntheticCorpus
 
@@ -426,7 +429,7 @@ def build_size(real_dir: Path, n: int, target: Path, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     sized = synth.content(n)
     t1 = time.perf_counter()
-    write_version(target, sized, manifest, keep_versions=1)
+    write_version(target, sized, manifest, keep_versions=1, vector_params=params)
     t2 = time.perf_counter()
     v = open_current(target)
     info = {
@@ -449,7 +452,9 @@ def build_size_in_child(real_dir: Path, n: int, target: Path) -> dict:
     out = target.parent / f"{target.name}.build.json"
     code = (
         "import json, sys; from pathlib import Path; from indexer.tools.bench.runner import build_size; "
-        "a = sys.argv; Path(a[4]).write_text(json.dumps(build_size(Path(a[1]), int(a[2]), Path(a[3]))))"
+        "from indexer.config import Settings; from indexer.store import VectorIndexParams; "
+        "params = VectorIndexParams.from_settings(Settings.from_env()); "
+        "a = sys.argv; Path(a[4]).write_text(json.dumps(build_size(Path(a[1]), int(a[2]), Path(a[3]), params)))"
     )
     subprocess.run([sys.executable, "-c", code, str(real_dir), str(n), str(target), str(out)], cwd=PROJECT_ROOT,
                    check=True)
@@ -586,7 +591,7 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
     rec: dict = {"dense": dense_recall(version, exact, qvecs)}
     if allowed is not None:
         rec["dense_filtered"] = dense_recall(version, exact_top(vectors, qvecs, 10, allowed), qvecs, allowed)
-    if getattr(version, "_hnsw", False):
+    if version.hnsw:
         sweep, keep = [], version.ef_search
         for ef in cfg.hnsw_ef_sweep:
             version.ef_search = ef
@@ -597,15 +602,13 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
     info["recall"] = rec
     del vectors
     if cfg.http == "process":  # the server process loads its own copy: free this one first
-        engine.version.close()
-        engine._version = None
+        engine.close()
     # Through HTTP.
     if cfg.http != "off":
         info["http"] = bench_http(cfg, settings, engine, embedder, queries)
         h = info["http"]["modes"].get("hybrid", {})
         log(f"size {n}: http hybrid p50 {h.get('p50', float('nan')):.1f} ms, {h.get('qps', 0):.1f} q/s")
-    if engine._version is not None:
-        engine.version.close()
+    engine.close()
     del engine
     return info
 
@@ -993,7 +996,6 @@ def run(cfg: BenchConfig, factory: Callable[[str], object] | None = None) -> dic
     from indexer.tools.eval.evaluate import CMRC_QUERIES, POLICY_QUERIES
 
     factory = factory or default_embedder_factory
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg.work.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     results: dict = {
@@ -1130,6 +1132,8 @@ def _parse_args(argv: Sequence[str] | None) -> BenchConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     cfg = _parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded (our model, txtai's peers)
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     results = run(cfg)
     print(format_tables(results))
     print(f"\nresults written to {cfg.out}")

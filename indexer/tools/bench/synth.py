@@ -22,7 +22,7 @@ import numpy as np
 
 from indexer import textnorm
 from indexer.models import Chunk, Document
-from indexer.retrieval import split_sentences
+from indexer.sentences import split_sentences
 from indexer.store import IndexContent
 
 DOC_CHUNKS = 50
