@@ -17,6 +17,7 @@ from search_app import cli as query_cli
 from search_app import create_app
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
+from tests.support.settings import test_settings
 
 PASSAGES = {
     "pub": ("公开的发展报告", {"year": 2024, "type": "report"}, [(["一、总体"], "推动高质量发展，稳定就业。")]),
@@ -31,7 +32,7 @@ ADMIN = {"Authorization": "Bearer s3cret-admin"}
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    s = Settings.from_env({}, index_dir=tmp_path / "index", admin_token="s3cret-admin")
+    s = test_settings(index_dir=tmp_path / "index", admin_token="s3cret-admin")
     embedder = FakeEmbedder()
     store = open_store(s)
     with store.lock():

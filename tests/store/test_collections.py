@@ -17,13 +17,13 @@ import pytest
 from indexer import cli
 from indexer.access import collections_of, narrow
 from indexer.backend import open_store
-from indexer.config import Settings
 from indexer.documents import load_document, load_jsonl
 from indexer.metadata import DEFAULT_COLLECTION, clean_fields
 from indexer.pipeline import add_documents
 from indexer.retrieval import MODES, Filters, SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
+from tests.support.settings import test_settings
 
 _names = itertools.count()
 
@@ -55,10 +55,10 @@ def lite_uri(tmp_path_factory) -> str:
 @pytest.fixture(params=["faiss", "milvus"])
 def engine(request, tmp_path, lite_uri) -> SearchEngine:
     if request.param == "faiss":
-        settings = Settings.from_env({}, index_dir=tmp_path / "index")
+        settings = test_settings(index_dir=tmp_path / "index")
     else:
         name = f"c{os.getpid()}_{next(_names)}"
-        settings = Settings.from_env({}, index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name)
+        settings = test_settings(index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name)
     embedder = FakeEmbedder()
     store = open_store(settings)
     with store.lock():
@@ -174,7 +174,7 @@ def test_indexer_add_collection_flag_is_repeatable(tmp_path, monkeypatch, capsys
     index = tmp_path / "index"
     argv = ["add", str(doc), "--index", str(index), "--collection", "办公室", "--collection", "宣传部", "--quiet"]
     assert cli.main(argv) == 0
-    settings = Settings.from_env({}, index_dir=index)
+    settings = test_settings(index_dir=index)
     engine = SearchEngine.open(settings, FakeEmbedder())
     assert [collections_of(d["meta"]) for d in engine.documents()] == [["办公室", "宣传部"]]
     capsys.readouterr()
