@@ -25,7 +25,7 @@ class Settings:
     index_dir: Path = DATA_DIR / "index"
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     models_dir: Path = DATA_DIR / "models"
-    uploads_dir: Path = DATA_DIR / "uploads"  # documents uploaded through the admin API
+    uploads_dir: Path | None = None  # documents uploaded through the admin API; None: <index_dir>/uploads
     terms_file: Path = DATA_DIR / "dict" / "policy_terms.txt"  # jieba user dictionary (python -m indexer.tools.terms)
 
     # Embedding model: a sentence-transformers id or a local folder. Prompts default
@@ -92,6 +92,23 @@ class Settings:
     # after which the admin page decides. The default collection holds seeds/, so `make run` needs no sign-in.
     public_collections: str = "公开文件"
 
+    # Server limits (README "Server limits"): what one client can cost everyone else.
+    connection_limit: int = 1000  # open connections; more wait in the listen backlog (waitress default: 100)
+    channel_timeout_s: int = 30  # a connection silent this long (idle keep-alive, stalled client) is closed
+    header_timeout_s: int = 10  # a request's headers must be complete this long after its first byte
+    max_header_kb: int = 64  # request line + headers
+    request_budget_s: float = 10.0  # an interactive request's time budget (504 with the reason past it)
+    batch_budget_s: float = 120.0  # a batch request's time budget
+    batch_slots: int = 1  # batch requests that run at once
+    batch_queue_s: float = 2.0  # how long a batch request waits for a slot before a 503
+    batch_max_results: int = 5000  # queries x k of one batch request
+    batch_max_response_mb: int = 16  # the JSON answer of one batch request
+    batch_slice: int = 8  # queries a batch embeds and searches before giving way to interactive requests
+    batch_yield_max_s: float = 1.0  # longest a batch step waits for interactive requests to finish
+    sentence_max: int = 32  # English queries: sentences embedded per query to pick the best one, at most
+    sentence_cache_size: int = 8192  # sentence vectors kept (English queries repeat passages)
+    version_retry_s: float = 30.0  # a newest index version that failed to open is retried after this
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then `POLICY_SEARCH_*` env vars, then explicit overrides (CLI flags)."""
@@ -108,9 +125,13 @@ class Settings:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file"):
-            if key in values:
+            if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.uploads_dir is None:  # uploads live with the index they feed, wherever --index points
+            object.__setattr__(self, "uploads_dir", Path(self.index_dir) / "uploads")
 
 
 def _coerce(name: str, type_name: object, raw: str):

@@ -40,7 +40,9 @@ MAX_BYTES = 20 * 1024 * 1024  # Settings.max_file_mb; a policy text is at most a
 # Notes kept next to documents in a folder, not documents themselves (given by name, they still load).
 SKIPPED_NAMES = frozenset({"readme", "sources", "license", "licence", "changelog"})
 SKIPPED_PREFIXES = ("~$", ".~lock")  # Word and LibreOffice lock files next to an open document
-DOC_ID_MAX_CHARS = 100
+# In UTF-8 bytes, not characters (file names are limited to 255 bytes): an upload stored as
+# <id><suffix> with its <name>.meta.json sidecar stays well inside that, even in CJK (60 characters).
+DOC_ID_MAX_BYTES = 180
 
 
 class DocumentError(Exception):
@@ -133,12 +135,19 @@ def normalise_text(text: str) -> str:
 
 
 def safe_doc_id(stem: str) -> str:
-    """A file-name stem made safe for URLs and paths: CJK, letters, digits, - and _ only."""
+    """A file-name stem made safe for URLs and paths: CJK, letters, digits, - and _ only.
+
+    One rule for long names: at most DOC_ID_MAX_BYTES UTF-8 bytes, cut at a character boundary plus a
+    hash of the whole name. The rule is idempotent (safe_doc_id(safe_doc_id(s)) == safe_doc_id(s)), so
+    an upload stored under its id is indexed under that same id.
+    """
     stem = unicodedata.normalize("NFKC", stem)
     safe = "".join(ch if (ch.isalnum() or ch in "-_") and not ch.isspace() else "-" for ch in stem)
     safe = re.sub(r"-{2,}", "-", safe).strip("-")
-    if len(safe) > DOC_ID_MAX_CHARS:
-        safe = safe[:DOC_ID_MAX_CHARS].rstrip("-") + "-" + hashlib.sha1(stem.encode()).hexdigest()[:8]
+    if len(safe.encode("utf-8")) > DOC_ID_MAX_BYTES:
+        digest = hashlib.sha1(stem.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        head = safe.encode("utf-8")[: DOC_ID_MAX_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+        safe = head.rstrip("-") + "-" + digest
     if not safe:
         safe = "doc-" + hashlib.sha1(stem.encode()).hexdigest()[:10]
     return safe

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from indexer import limits
 from indexer.config import Settings
 from indexer.errors import SearchEngineError
 
@@ -303,8 +304,9 @@ class SentenceEmbedder:
         self._cache_size = max(0, int(cache_size))
         self._cache_lock = threading.Lock()
         # Fast tokenizers are not safe to share between threads ("Already borrowed"), and
-        # concurrent forward passes only fight over the cores: one model call at a time.
-        self._model_lock = threading.Lock()
+        # concurrent forward passes only fight over the cores: one model call at a time, interactive
+        # queries before batch work and optional steps (indexer.limits), within the request's budget.
+        self._model_lock = limits.PriorityGate()
         self.hits = 0
         self.misses = 0
 
@@ -409,11 +411,13 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         step = max(BULK_SLICE, self.batch_size) if self.device == "cpu" else len(texts)
+        if limits.priority() == limits.LOW:  # low-priority work holds the model in short turns
+            step = min(step, self.batch_size)
         bar = _progress_bar(len(texts)) if show_progress else None
         parts = []
         for start in range(0, len(texts), step):
             part = texts[start : start + step]
-            with self._model_lock:
+            with self._model_lock.hold():
                 if self.device == "cpu":
                     use_threads(self._threads_for(part))
                 if self.device == "cpu" and self._small_call(part) and hasattr(self.model, "preprocess"):

@@ -10,20 +10,29 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import access, textnorm
+from indexer import access, limits, textnorm
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder
-from indexer.errors import ModelMismatchError, QueryError
+from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.sentences import split_sentences
 
 MODES = ("dense", "lexical", "hybrid")
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# CJK Unified Ideographs with Extension A, compatibility ideographs, and Extensions B-I with the
+# compatibility supplement (U+20000-U+323AF): a query with any of them is a Chinese query.
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
+
+
+def has_chinese(text: str) -> bool:
+    """Any CJK ideograph, Extensions A-I included (rare characters in names and places count too)."""
+    return _CJK_RE.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple
     if not isinstance(query, str):
         raise QueryError("query must be a string")
     q = query.strip()
-    if not q:
+    if not q or all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in q):  # zero-width only
         raise QueryError("query is empty (查询内容不能为空)")
     if len(q) > settings.max_query_chars:
         raise QueryError(f"query is {len(q)} characters long; the limit is {settings.max_query_chars}")
@@ -106,6 +115,42 @@ def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
     return best
 
 
+@dataclass(frozen=True)
+class OpenFailure:
+    """A version that failed to open: not retried before `retry_at` (monotonic), so a broken newest
+    version costs one attempt per back-off period instead of one per request."""
+
+    name: str | None
+    error: SearchEngineError
+    retry_at: float
+
+
+class SentenceCache:
+    """Bounded LRU of sentence vectors for the sentences-by-meaning step (English queries)."""
+
+    def __init__(self, size: int):
+        self.size = max(0, size)
+        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: list[str], encode) -> np.ndarray:
+        with self._lock:
+            found = {t: self._vecs[t] for t in texts if t in self._vecs}
+            for t in found:
+                self._vecs.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        if todo:
+            fresh = encode(todo)
+            with self._lock:
+                for t, vec in zip(todo, fresh):
+                    found[t] = vec
+                    if self.size:
+                        self._vecs[t] = vec
+                while len(self._vecs) > self.size:
+                    self._vecs.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+
+
 class SearchEngine:
     """One open index version plus the embedder; notices when the index is switched."""
 
@@ -116,6 +161,9 @@ class SearchEngine:
         self._lock = threading.Lock()
         self.store = open_store(settings)  # FAISS + SQLite, or Milvus when settings.milvus_uri is set
         self._version: IndexReader | None = None
+        self._failure: OpenFailure | None = None
+        self.loads = 0  # versions opened (one per switch: a herd of requests must not load it N times)
+        self._sentences = SentenceCache(settings.sentence_cache_size)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> SearchEngine:
@@ -131,13 +179,34 @@ class SearchEngine:
             self.reload()
         return self._version
 
-    def reload(self) -> None:
-        """Load the live version; on any error the version already loaded keeps serving."""
+    def reload(self, force: bool = True) -> bool:
+        """Load the live version; on any error the version already loaded keeps serving.
+
+        Double-checked under the lock: of the threads that noticed a new version, the first loads it
+        and the others find it loaded. `force=False` also respects the back-off of a failed version.
+        """
         with self._lock:
-            new = self.store.open_current()
-            if self._embedder is not None:
-                self._check_model(new, self._embedder)
+            name = self.store.current_name()
+            if not force and self._version is not None and name == self._version.name:
+                return False
+            if not force and self._backing_off(name):
+                return False
+            try:
+                new = self.store.open_current()
+                if self._embedder is not None:
+                    self._check_model(new, self._embedder)
+            except SearchEngineError as exc:
+                if name is not None:  # no index yet is not a broken version: retry at once after `make index`
+                    self._failure = OpenFailure(name, exc, time.monotonic() + self.settings.version_retry_s)
+                raise
+            self.loads += 1
+            self._failure = None
             self._version = new
+            return True
+
+    def _backing_off(self, name: str | None) -> bool:
+        f = self._failure
+        return f is not None and f.name == name and time.monotonic() < f.retry_at
 
     def close(self) -> None:
         """Release the open version (files, connections); the engine reopens it if used again."""
@@ -147,12 +216,17 @@ class SearchEngine:
             version.close()
 
     def reload_if_changed(self) -> bool:
-        """Cheap (a small file or alias read): called before each request so a re-index needs no restart."""
+        """Cheap (a small file or alias read): called before each request so a re-index needs no restart.
+
+        A newest version that failed to open is not retried before its back-off ends (the health
+        endpoint reports it), so a broken version costs one attempt per period, not one per request.
+        """
         name = self.store.current_name()
         if name is None or (self._version is not None and name == self._version.name):
             return False
-        self.reload()
-        return True
+        if self._backing_off(name):
+            return False
+        return self.reload(force=False)
 
     @property
     def embedder(self) -> Embedder:
@@ -194,16 +268,23 @@ class SearchEngine:
             return []
         version = self.version  # one version for the whole batch, even if a switch happens meanwhile
         embedder = self.embedder if mode != "lexical" else None  # loading the model is not query time
-        t0 = time.perf_counter()
-        qvecs = embedder.encode_queries(cleaned) if embedder is not None else None
-        shared_ms = (time.perf_counter() - t0) * 1000 / len(cleaned)
         allowed = (filters or Filters()).rows(version)
+        b = limits.current()
+        # The batch lane works in small slices, giving way to interactive requests between them.
+        step = max(1, self.settings.batch_slice) if b is not None and b.lane == limits.BATCH else len(cleaned)
         responses = []
-        for i, q in enumerate(cleaned):
-            t1 = time.perf_counter()
-            results = self._search_one(version, q, None if qvecs is None else qvecs[i], k, mode, allowed)
-            took = shared_ms + (time.perf_counter() - t1) * 1000
-            responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
+        for start in range(0, len(cleaned), step):
+            limits.checkpoint("the search")
+            part = cleaned[start : start + step]
+            t0 = time.perf_counter()
+            qvecs = embedder.encode_queries(part) if embedder is not None else None
+            shared_ms = (time.perf_counter() - t0) * 1000 / len(part)
+            limits.checkpoint("the search")
+            for i, q in enumerate(part):
+                t1 = time.perf_counter()
+                results = self._search_one(version, q, None if qvecs is None else qvecs[i], k, mode, allowed)
+                took = shared_ms + (time.perf_counter() - t1) * 1000
+                responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
         return responses
 
     def _search_one(self, version: IndexReader, query: str, qvec, k: int, mode: str, allowed) -> list[SearchResult]:
@@ -228,8 +309,9 @@ class SearchEngine:
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
         ]
-        if qvec is not None and not _CJK_RE.search(query):  # cross-lingual: no word can match, meaning can
-            self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
+        if qvec is not None and not has_chinese(query):  # cross-lingual: no word can match, meaning can
+            with limits.optional_step():
+                self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
         return results
 
     def _mark_sentences_by_meaning(self, results: list[SearchResult], tokens: list[str], qvec: np.ndarray) -> None:
@@ -239,11 +321,20 @@ class SearchEngine:
         whose words nearly always occur in the passages found, should not pay (measured by `make bench`).
         """
         todo = [r for r in results if not any(t in textnorm.fold(r.text) for t in tokens)]
-        spans = [split_sentences(r.text) for r in todo]
+        spans, total = [], 0
+        for r in todo:  # bounded: at most sentence_max sentences per query (the rest keep the lexical pick)
+            ss = split_sentences(r.text)[: self.settings.sentence_max - total]
+            if not ss:
+                break
+            spans.append(ss)
+            total += len(ss)
+        todo = todo[: len(spans)]
         texts = [r.text[a:b] for r, ss in zip(todo, spans) for a, b in ss]
-        if not texts:
+        b = limits.current()
+        if not texts or (b is not None and b.remaining() < b.seconds / 2):  # short of time: skip the extra
             return
-        sims = self.embedder.encode_passages(texts) @ np.asarray(qvec, dtype=np.float32)
+        vecs = self._sentences.vectors(texts, self.embedder.encode_passages)  # cached: passages repeat
+        sims = vecs @ np.asarray(qvec, dtype=np.float32)
         i = 0
         for r, ss in zip(todo, spans):
             a, b = ss[int(np.argmax(sims[i : i + len(ss)]))]
@@ -252,7 +343,7 @@ class SearchEngine:
 
     def _lexical_weight(self, query: str) -> float:
         """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise."""
-        return self.settings.lexical_weight if _CJK_RE.search(query) else self.settings.lexical_weight_no_cjk
+        return self.settings.lexical_weight if has_chinese(query) else self.settings.lexical_weight_no_cjk
 
     @staticmethod
     def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader) -> SearchResult:
@@ -296,6 +387,16 @@ class SearchEngine:
         took = (time.perf_counter() - t0) * 1000
         return SearchResponse(query=source.text[:80], took_ms=took, mode="similar", results=results)
 
+    @staticmethod
+    def _read_problem(v: IndexReader) -> str:
+        """Why the live version cannot be read, after a real read of its first and last passage ('' if fine)."""
+        try:
+            if v.n_chunks:
+                v.chunks_at([0, v.n_chunks - 1])
+        except Exception as exc:  # sqlite3.DatabaseError, OSError, a Milvus error ...
+            return f"index version {v.name} cannot be read: {type(exc).__name__}: {exc}"
+        return ""
+
     # -- browsing
 
     # Every browsing call takes the reader's scope (indexer.access; None: no limit): a document outside it
@@ -321,12 +422,22 @@ class SearchEngine:
         return names if scope is None else [n for n in names if n in scope]
 
     def health(self, scope: access.Scope = None) -> dict:
+        """Status `ok`, or `degraded` with the reason: the newest version cannot be opened (the previous
+        one still serves), or the live version cannot be read (a real read of one passage is tried)."""
         v = self.version
+        problems = []
+        f = self._failure
+        if f is not None and f.name == self.store.current_name() and f.name != v.name:
+            problems.append(f"newest index version {f.name} cannot be opened (still serving {v.name}): {f.error}")
+        unreadable = self._read_problem(v)
+        if unreadable:
+            problems.append(unreadable)
         mask = access.doc_mask(v, scope)
         n_docs = len(v.doc_ids) if mask is None else int(mask.sum())
         rows = v.allowed_rows(collections=scope)
         return {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            **({"reason": "; ".join(problems), "readable": not unreadable} if problems else {}),
             "version": v.name,
             "documents": n_docs,
             "chunks": v.n_chunks if rows is None else int(np.count_nonzero(rows)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from indexer.config import Settings
-from search_app import errors
+from search_app import errors, lanes
 from search_app.state import EXTENSION_KEY, EngineHolder
 
 # Content-Security-Policy: the only script is our own static copy.js (no inline script, nothing
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(admin_bp, url_prefix="/api/admin")
     errors.register(app)
+    lanes.register(app, settings)
 
     @app.after_request
     def _security_headers(response):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import threading
 import unicodedata
@@ -31,9 +32,12 @@ from search_app.auth import require_admin
 from search_app.state import current_settings, holder
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()  # one admin change at a time in this process (the index lock covers other processes)
 MAX_FILES = 50
+NAME_MAX_BYTES = 255  # file names are limited in bytes (ext4, APFS, NTFS in UTF-16 units: no less)
+NAMES_FILE = ".names.json"  # stored name -> uploaded name, where they differ (to report name collisions)
 
 
 @bp.before_request
@@ -51,12 +55,18 @@ def accepted_suffixes() -> tuple[str, ...]:
     return tuple(s.lower() for s in doc_loader.SUFFIXES)
 
 
+def base_name(filename: str, nfc: bool = True) -> str:
+    """The last path component of an uploaded name (NFC unless asked for the name as sent)."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return unicodedata.normalize("NFC", base) if nfc else base
+
+
 def stored_name(filename: str) -> str:
     """A safe file name for an upload: the last path component only, stem made safe, suffix checked.
 
     `../../x.txt` -> `x.txt`, `C:\\evil\\a b.md` -> `a-b.md`; a type the loader cannot read is refused.
     """
-    base = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    base = base_name(filename)
     stem, dot, ext = base.rpartition(".")
     suffix = f".{ext.lower()}" if dot else ""
     accepted = accepted_suffixes()
@@ -64,7 +74,10 @@ def stored_name(filename: str) -> str:
         raise QueryError(
             f"{base[:80]!r}: unsupported file type {suffix or '(none)'!r}; accepted: {', '.join(accepted)}"
         )
-    return doc_loader.safe_doc_id(stem) + suffix
+    name = doc_loader.safe_doc_id(stem) + suffix
+    if len((name + doc_loader.SIDECAR_SUFFIX).encode("utf-8")) > NAME_MAX_BYTES:  # ids are capped in bytes
+        raise QueryError(f"{base[:80]!r}: the file name is too long, even shortened")
+    return name
 
 
 def _sidecar_of(path: Path) -> Path:
@@ -92,8 +105,8 @@ class _Staged:
 
     def write(self, target: Path, data_source) -> None:
         backup = None
-        if target.exists():
-            backup = target.with_name(f".bak-{uuid.uuid4().hex}-{target.name}")
+        if target.exists():  # the backup's name does not grow with the target's (255-byte names)
+            backup = target.with_name(f".bak-{uuid.uuid4().hex}")
             os.replace(target, backup)
         self.replaced.append((target, backup))
         part = target.with_name(f".part-{uuid.uuid4().hex}")
@@ -199,7 +212,72 @@ def _refresh_engine() -> None:
         h.get(refresh=True)
 
 
+# ---------------------------------------------------------------- name collisions
+
+
+def _read_names(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / NAMES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_names(folder: Path, names: dict[str, str]) -> None:
+    """Best effort: the record only improves later collision reports, it never blocks an upload."""
+    names = {stored: original for stored, original in names.items() if stored != original}
+    part = folder / f".part-{uuid.uuid4().hex}"
+    try:
+        if not names:
+            (folder / NAMES_FILE).unlink(missing_ok=True)
+            return
+        part.write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+        os.replace(part, folder / NAMES_FILE)
+    except OSError as exc:
+        log.warning("could not record upload names in %s: %s", folder, exc)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def collision_note(filename: str, stored: str, known: dict[str, str], exists: bool) -> str | None:
+    """Why an upload replaced a document it may not have meant to: another name mapping to the same file.
+
+    Names that differ only in letter width (ｆｏｏ/foo), spaces or punctuation (a b/a-b) or Unicode form
+    (NFD/NFC) are stored under one name; re-uploading the very same name is a plain replacement.
+    """
+    if not exists:
+        return None
+    base, before = base_name(filename, nfc=False), known.get(stored)
+    if base == (before or stored):
+        return None
+    earlier = f"the earlier upload {before!r}" if before else "an existing file"
+    return (
+        f"{base!r} is stored as {stored!r}, the same name as {earlier}: it replaced that document "
+        "(names that differ only in letter width, spaces, punctuation or Unicode form share one stored name)"
+    )
+
+
 # ---------------------------------------------------------------- endpoints
+
+
+def _index_uploads(files: list[FileStorage], names: list[str], meta: dict, settings):
+    """Stage the files, index them, keep those that gave a document and put back what the others replaced."""
+    staged = _stage(list(zip(files, names)), meta, settings.uploads_dir)
+    try:
+        report = pipeline.add_documents([s.path for s in staged], settings, embedder=_embedder())
+    except BaseException:
+        for s in staged:
+            s.rollback()
+        raise
+    sources = _sources(report.added + report.replaced + report.unchanged)
+    from_file = {s.path: sorted(d for d, src in sources.items() if _comes_from(src, s.path)) for s in staged}
+    rejected = {path for path, ids in from_file.items() if not ids}
+    for s in staged:
+        if s.path in rejected:
+            s.rollback()
+        else:
+            s.commit()
+    return report, staged, from_file, rejected
 
 
 @bp.post("/documents")
@@ -219,23 +297,16 @@ def upload():
     names = [stored_name(f.filename) for f in files]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash:
-        raise QueryError(f"two uploaded files would both be stored as {clash!r}; rename one")
+        same = [base_name(f.filename) for f, n in zip(files, names) if n == clash]
+        listed = ", ".join(map(repr, same))
+        raise QueryError(f"two uploaded files would both be stored as {clash!r} ({listed}); rename one")
+    folder = settings.uploads_dir
     with _LOCK:
-        staged = _stage(list(zip(files, names)), meta, settings.uploads_dir)
-        try:
-            report = pipeline.add_documents([s.path for s in staged], settings, embedder=_embedder())
-        except BaseException:
-            for s in staged:
-                s.rollback()
-            raise
-        sources = _sources(report.added + report.replaced + report.unchanged)
-        from_file = {s.path: sorted(d for d, src in sources.items() if _comes_from(src, s.path)) for s in staged}
-        rejected = {path for path, ids in from_file.items() if not ids}
-        for s in staged:
-            if s.path in rejected:
-                s.rollback()
-            else:
-                s.commit()
+        known = _read_names(folder)
+        notes = [collision_note(f.filename, n, known, (folder / n).exists()) for f, n in zip(files, names)]
+        report, staged, from_file, rejected = _index_uploads(files, names, meta, settings)
+        known.update({s.path.name: base_name(s.original, nfc=False) for s in staged if s.path not in rejected})
+        _write_names(folder, known)
     body = report_json(report, {str(s.path): s.original for s in staged})
     body["files"] = [
         {
@@ -243,9 +314,13 @@ def upload():
             "stored_as": None if s.path in rejected else s.path.name,
             "doc_ids": from_file[s.path],
             "indexed": s.path not in rejected,
+            **({"collision": note} if note and s.path not in rejected else {}),
         }
-        for s in staged
+        for s, note in zip(staged, notes)
     ]
+    warnings = [n for s, n in zip(staged, notes) if n and s.path not in rejected]
+    if warnings:
+        body["warnings"] = warnings
     if rejected and len(rejected) == len(staged):
         body["error"] = "no uploaded file could be indexed: " + "; ".join(body["errors"][:5])
         return jsonify(body), 422
@@ -271,6 +346,9 @@ def remove(doc_id: str):
             source.unlink()
             _sidecar_of(source).unlink(missing_ok=True)
             deleted = True
+            known = _read_names(settings.uploads_dir)
+            if known.pop(source.name, None) is not None:
+                _write_names(settings.uploads_dir, known)
     _refresh_engine()
     body = report_json(report)
     body["deleted_upload"] = deleted

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from indexer.errors import IndexNotFoundError, QueryError
-from search_app import params
+from indexer.errors import QueryError
+from search_app import lanes, params
 from search_app.auth import require_admin
-from search_app.errors import message_of
+from search_app.health import health_report
 from search_app.state import current_engine, current_settings, holder
 
 bp = Blueprint("api", __name__)
@@ -40,12 +40,16 @@ def search_batch():
     if body is None:
         raise QueryError('the request body is not valid JSON; send {"queries": ["..."], "k": 10}')
     queries, k, mode = params.from_batch_body(body, settings)
+    lanes.check_batch_size(len(queries), k, settings)
     filters = params.filters_from_args(body)
     engine = current_engine()
     if params.is_filtered(filters):
         params.check_known(filters, engine.documents())
-    responses = engine.search_many(queries, k=k, mode=mode, filters=filters)
-    return jsonify(results=[r.to_dict() for r in responses])
+    with lanes.batch_slot():  # the batch lane: few at a time, giving way to interactive requests
+        responses = engine.search_many(queries, k=k, mode=mode, filters=filters)
+    answer = jsonify(results=[r.to_dict() for r in responses])
+    lanes.check_response_size(answer.calculate_content_length() or 0, settings)
+    return answer
 
 
 @bp.get("/similar")
@@ -77,12 +81,9 @@ def documents():
 
 @bp.get("/health")
 def health():
-    """200 with the engine's health, or 503 with `status: no_index` so monitors can tell why."""
-    try:
-        info = current_engine().health()
-    except IndexNotFoundError as exc:
-        return jsonify(status="no_index", error=message_of(exc)), 503
-    return jsonify(info)
+    """`ok`, `degraded` (with the reason), `no_index` or `unavailable`: see search_app.health."""
+    body, status = health_report(holder())
+    return jsonify(body), status
 
 
 @bp.post("/reload")

@@ -23,6 +23,15 @@ def given_token() -> str:
     return request.headers.get("X-Admin-Token", "").strip()
 
 
+def token_bytes(given: str) -> bytes:
+    """The header's raw bytes: WSGI hands headers over decoded as Latin-1, so a UTF-8 token sent as
+    UTF-8 comes back byte for byte this way (a str that is not Latin-1 came from elsewhere: UTF-8)."""
+    try:
+        return given.encode("latin-1")
+    except UnicodeEncodeError:
+        return given.encode("utf-8")
+
+
 def require_admin() -> None:
     """Abort with 403 when the admin API is off, 401 when the token is missing or wrong."""
     token = current_settings().admin_token
@@ -31,5 +40,5 @@ def require_admin() -> None:
     given = given_token()
     if not given:
         raise Unauthorized(description=f"this needs the admin token; {HOW}")
-    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+    if not hmac.compare_digest(token_bytes(given), token.encode("utf-8")):
         raise Unauthorized(description=f"wrong admin token; {HOW}")

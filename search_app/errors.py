@@ -7,7 +7,9 @@ never show a traceback to the user.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -20,6 +22,7 @@ from indexer.errors import (
     QueryError,
     SearchEngineError,
 )
+from indexer.limits import BudgetExceeded, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +36,27 @@ _TITLES = {
     422: "无法处理的内容",
     500: "服务器内部错误",
     503: "搜索服务暂不可用",
+    504: "请求处理超时",
+    507: "服务器存储空间不足",
+}
+# Operator faults that are not bugs: the answer says what is wrong with the machine.
+_OS_FAULTS = {
+    errno.ENOSPC: (507, "the server's disk is full"),
+    errno.EDQUOT: (507, "the server's disk quota is used up"),
+    errno.EROFS: (503, "the index or uploads folder is on a read-only file system"),
+    errno.EACCES: (503, "the server may not write to the index or uploads folder (permission denied)"),
+    errno.EPERM: (503, "the server may not write to the index or uploads folder (operation not permitted)"),
+    errno.EMFILE: (503, "the server has too many open files"),
 }
 
 
 def status_of(exc: SearchEngineError) -> int:
     if isinstance(exc, QueryError):
         return 400
+    if isinstance(exc, BudgetExceeded):
+        return 504
+    if isinstance(exc, Overloaded):
+        return 503
     if isinstance(exc, (IndexNotFoundError, IndexCorruptError, ModelMismatchError, EmbeddingModelError)):
         return 503
     return 500
@@ -77,9 +95,24 @@ def _too_large_message() -> str:
     return "request body too large"
 
 
+def os_fault(exc: BaseException) -> tuple[int, str] | None:
+    """(status, reason) when `exc` or one of its causes is a known operator fault (disk full, read-only ...)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in _OS_FAULTS:
+            status, what = _OS_FAULTS[exc.errno]
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            return status, f"{what}{where}: {exc.strerror or exc}; nothing was changed, the index still serves"
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(SearchEngineError)
     def _engine_error(exc: SearchEngineError):
+        fault = os_fault(exc)
+        if fault:
+            return _fault_response(*fault)
         status = status_of(exc)
         if status >= 500:
             log.warning("search engine unavailable: %s", exc)
@@ -88,7 +121,29 @@ def register(app: Flask) -> None:
             if isinstance(exc, IndexNotFoundError)
             else ""
         )
-        return error_response(status, message_of(exc), hint)
+        response = app.make_response(error_response(status, message_of(exc), hint))
+        if isinstance(exc, Overloaded):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    def _fault_response(status: int, reason: str):
+        log.error("operator fault on %s %s: %s", request.method, request.path, reason)
+        return error_response(status, reason)
+
+    @app.errorhandler(sqlite3.Error)
+    def _store_error(exc: sqlite3.Error):
+        """A damaged or unreadable passage store (e.g. a truncated chunks.sqlite): the data, not the code."""
+        log.error("index store cannot be read on %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503, f"the search index cannot be read ({type(exc).__name__}: {exc}); rebuild it with `make index`"
+        )
+
+    @app.errorhandler(OSError)
+    def _os_error(exc: OSError):
+        fault = os_fault(exc)
+        if fault:
+            return _fault_response(*fault)
+        return _unexpected(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -115,5 +170,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        fault = os_fault(exc)
+        if fault:
+            return _fault_response(*fault)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal error; the details are in the server log")

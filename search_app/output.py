@@ -30,14 +30,26 @@ def write_jsonl(responses: Iterable[SearchResponse], out: TextIO) -> None:
         out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """OWASP's rule against formula injection: a text cell starting with = + - @ tab or CR gets a
+    leading ' so a spreadsheet shows it as text instead of running it (numbers are left as they are)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(responses: Iterable[SearchResponse], out: TextIO) -> None:
-    """One row per result; a query without hits has no row."""
+    """One row per result; a query without hits has no row. Every text cell is neutralised (csv_cell)."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for resp in responses:
         for r in resp.results:
             w.writerow(
-                [
+                csv_cell(cell)
+                for cell in [
                     resp.query,
                     r.rank,
                     f"{r.score:.6g}",

@@ -1,0 +1,208 @@
+"""What one request may cost the others: a time budget, a lane, and a priority gate around the model.
+
+Why: the embedding model runs one call at a time and the machine has few cores, so without rules a
+1,000-query batch or a stream of expensive queries makes every other user wait (issue 11). The web
+layer opens a `Budget` per request (interactive or batch lane); the engine calls `checkpoint()` between
+steps and takes the model through a `PriorityGate`, where interactive work goes before batch work.
+Offline callers (CLI, indexing, eval) open no budget: no deadline, normal priority.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from indexer.errors import SearchEngineError
+
+INTERACTIVE, BATCH = "interactive", "batch"
+HIGH, LOW = 0, 1
+
+
+class BudgetExceeded(SearchEngineError):
+    """The request used up its time budget (HTTP 504 with this reason)."""
+
+
+class Overloaded(SearchEngineError):
+    """No capacity for this request now (HTTP 503 with Retry-After)."""
+
+    retry_after = 5
+
+
+@dataclass
+class Budget:
+    """A deadline for one request and the lane it runs in."""
+
+    seconds: float
+    lane: str = INTERACTIVE
+    started: float = field(default_factory=time.monotonic)
+    low_priority: bool = False  # set for optional steps of an interactive request (see `optional_step`)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self, what: str = "the request") -> None:
+        if self.remaining() <= 0:
+            raise BudgetExceeded(
+                f"{what} took longer than its {self.seconds:g} s budget "
+                f"({'batch' if self.lane == BATCH else 'interactive'} lane); try again with less work, "
+                f"or raise POLICY_SEARCH_{'BATCH' if self.lane == BATCH else 'REQUEST'}_BUDGET_S"
+            )
+
+
+_current: ContextVar[Budget | None] = ContextVar("policy_search_budget", default=None)
+
+
+def current() -> Budget | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def budget(seconds: float, lane: str = INTERACTIVE) -> Iterator[Budget]:
+    """Run the enclosed work under a budget (the web layer opens one per request)."""
+    b = Budget(seconds=seconds, lane=lane)
+    token = _current.set(b)
+    if lane == INTERACTIVE:
+        ACTIVITY.enter()
+    try:
+        yield b
+    finally:
+        if lane == INTERACTIVE:
+            ACTIVITY.leave()
+        _current.reset(token)
+
+
+def priority() -> int:
+    """LOW for the batch lane and for optional steps; HIGH otherwise (also for offline callers)."""
+    b = current()
+    if b is None:
+        return HIGH
+    return LOW if b.lane == BATCH or b.low_priority else HIGH
+
+
+@contextlib.contextmanager
+def optional_step() -> Iterator[None]:
+    """An extra an interactive request can do without (e.g. sentences by meaning): runs at low priority."""
+    b = current()
+    if b is None:
+        yield
+        return
+    before, b.low_priority = b.low_priority, True
+    try:
+        yield
+    finally:
+        b.low_priority = before
+
+
+class Activity:
+    """How many interactive requests are running: the batch lane steps aside while there are any."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def enter(self) -> None:
+        with self._cond:
+            self._n += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._n -= 1
+            if self._n <= 0:
+                self._cond.notify_all()
+
+    @property
+    def active(self) -> int:
+        return self._n
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._n <= 0, timeout=max(0.0, timeout))
+
+
+ACTIVITY = Activity()
+BATCH_YIELD_MAX_S = 1.0  # set from Settings.batch_yield_max_s by the web app
+
+
+def checkpoint(what: str = "the request") -> None:
+    """Between steps of a search: enforce the budget; batch work waits while interactive requests run.
+
+    The wait is bounded (BATCH_YIELD_MAX_S per step) so a steady stream of interactive traffic slows a
+    batch down but never starves it.
+    """
+    b = current()
+    if b is None:
+        return
+    b.check(what)
+    if b.lane == BATCH and ACTIVITY.active > 0:
+        ACTIVITY.wait_idle(min(BATCH_YIELD_MAX_S, max(0.0, b.remaining())))
+        b.check(what)
+
+
+class PriorityGate:
+    """A lock where HIGH waiters always go first; waits are bounded by the caller's budget."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._high_waiting = 0
+
+    @contextlib.contextmanager
+    def hold(self, what: str = "the embedding model") -> Iterator[None]:
+        self.acquire(what)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def acquire(self, what: str = "the embedding model") -> None:
+        b = current()
+        high = priority() == HIGH
+        with self._cond:
+            if high:
+                self._high_waiting += 1
+            try:
+                ready = (lambda: not self._busy) if high else (lambda: not self._busy and self._high_waiting == 0)
+                while not ready():
+                    timeout = None if b is None else b.remaining()
+                    if timeout is not None and timeout <= 0:
+                        b.check(f"waiting for {what}")
+                    self._cond.wait(timeout)
+                self._busy = True
+            finally:
+                if high:
+                    self._high_waiting -= 1
+                    if self._high_waiting == 0:
+                        self._cond.notify_all()  # low-priority waiters may go now
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
+class Slots:
+    """At most `n` requests of a lane at once; a request that cannot start within `wait_s` gets a 503."""
+
+    def __init__(self, n: int, wait_s: float, what: str) -> None:
+        self._sem = threading.BoundedSemaphore(max(1, n))
+        self.n, self.wait_s, self.what = max(1, n), wait_s, what
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        if not self._sem.acquire(timeout=max(0.0, self.wait_s)):
+            raise Overloaded(
+                f"{self.what}: all {self.n} slot(s) busy for {self.wait_s:g} s; retry later "
+                "(POLICY_SEARCH_BATCH_SLOTS, POLICY_SEARCH_BATCH_QUEUE_S)"
+            )
+        try:
+            yield
+        finally:
+            self._sem.release()
