@@ -82,7 +82,7 @@ def documents():
 @bp.get("/health")
 def health():
     """`ok`, `degraded` (with the reason), `no_index` or `unavailable`: see search_app.health."""
-    body, status = health_report(holder())
+    body, status = health_report(current_engine)
     return jsonify(body), status
 
 

@@ -7,15 +7,16 @@ cannot open: a broken index or model). Monitors can tell each apart by status an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from indexer.errors import IndexNotFoundError, SearchEngineError
 from search_app.errors import message_of
-from search_app.state import EngineHolder
 
 
-def health_report(holder: EngineHolder) -> tuple[dict, int]:
-    """(body, HTTP status) for the health endpoint."""
+def health_report(engine: Callable[[], object]) -> tuple[dict, int]:
+    """(body, HTTP status) for the health endpoint; `engine` opens (or returns) the request's engine."""
     try:
-        info = holder.get().health()
+        info = engine().health()
     except IndexNotFoundError as exc:
         return {"status": "no_index", "error": message_of(exc)}, 503
     except SearchEngineError as exc:
