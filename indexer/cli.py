@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 def _print_report(report: BuildReport) -> None:
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(report.summary())
 
 

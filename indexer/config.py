@@ -46,6 +46,12 @@ class Settings:
 
     # Loading: a file over this size is reported and skipped (a .docx may unpack to 10 times as much).
     max_file_mb: int = 20
+    # OCR of scanned PDF pages and images (Debian's tesseract-ocr; `make ocr`). Pages are rendered at
+    # ocr_dpi and read ocr_workers at a time (0 = one per core); without Tesseract they are skipped.
+    ocr: bool = True
+    ocr_langs: str = "chi_sim+chi_tra+eng"
+    ocr_dpi: int = 300
+    ocr_workers: int = 0
 
     # Retrieval.
     default_mode: str = "hybrid"  # dense | lexical | hybrid

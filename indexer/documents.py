@@ -12,6 +12,7 @@ and every failure is a DocumentError that names the file and says why.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from indexer import formats
 from indexer.formats import Extracted, FormatError
 from indexer.formats.jsonl_reader import BadLine
+from indexer.formats.ocr import OcrOptions
 from indexer.formats.jsonl_reader import parse as parse_jsonl
 from indexer.formats.lines import CJK as _CJK
 from indexer.formats.lines import HEADING_LIKE as _HEADING_LIKE
@@ -231,13 +233,15 @@ def _decode_text(path: Path, raw: bytes) -> tuple[str, str]:
         raise DocumentError(path, f"undecodable text: {exc}") from exc
 
 
-def _extract(path: Path, raw: bytes, max_bytes: int) -> Extracted:
+def _extract(path: Path, raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         text, encoding = _decode_text(path, raw)
         return Extracted(text=normalise_text(text), encoding=encoding)
+    if ocr is not None and ocr.progress:
+        ocr = dataclasses.replace(ocr, label=path.name)
     try:
-        return formats.extract(suffix, raw, max_bytes)
+        return formats.extract(suffix, raw, max_bytes, ocr=ocr)
     except FormatError as exc:
         raise DocumentError(path, exc.reason) from exc
 
@@ -255,6 +259,7 @@ def _document(
         meta=meta,
         headings=headings,
         pages=list(extracted.pages) if extracted else [],
+        notes=list(extracted.notes) if extracted else [],
     )
 
 
@@ -285,7 +290,9 @@ def _overrides(path: Path, overrides: dict | None) -> dict:
         raise DocumentError(path, f"metadata given for this file: {exc}") from exc
 
 
-def load_document(path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES) -> Document:
+def load_document(
+    path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES, ocr: OcrOptions | None = None
+) -> Document:
     """Read, decode and normalise one .txt/.md/.docx/.pdf/.html file; raises DocumentError with a readable reason.
 
     Metadata, strongest first: `overrides` (CLI flags), the sidecar, the file's own, guesses.
@@ -295,7 +302,7 @@ def load_document(path: Path, overrides: dict | None = None, max_bytes: int = MA
     if path.suffix.lower() == JSONL_SUFFIX:
         raise DocumentError(path, "a JSONL file holds many documents: load it with iter_documents")
     raw = _read_bytes(path, max_bytes)
-    extracted = _extract(path, raw, max_bytes)
+    extracted = _extract(path, raw, max_bytes, ocr)
     if not extracted.text:
         raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
     layers = [extracted.meta, read_sidecar(path), _overrides(path, overrides)]
@@ -303,6 +310,8 @@ def load_document(path: Path, overrides: dict | None = None, max_bytes: int = MA
     meta = merge(title, extracted.text, layers, str(path), extracted.timestamp)
     if extracted.encoding:
         meta["encoding"] = extracted.encoding
+    if extracted.ocr_pages:
+        meta["ocr_pages"] = extracted.ocr_pages
     return _document(safe_doc_id(path.stem), title, extracted.text, str(path), meta, extracted)
 
 
@@ -377,17 +386,17 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[DocumentError]]:
 
 
 def load_documents(
-    path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES
+    path: Path, overrides: dict | None = None, max_bytes: int = MAX_BYTES, ocr: OcrOptions | None = None
 ) -> tuple[list[Document], list[DocumentError]]:
     """Every document in one file (one per line for JSONL); errors of single lines come back, not raised."""
     path = Path(path)
     if path.suffix.lower() == JSONL_SUFFIX:
         return load_jsonl(path, overrides, max_bytes)
-    return [load_document(path, overrides, max_bytes)], []
+    return [load_document(path, overrides, max_bytes, ocr)], []
 
 
 def iter_documents(
-    paths: list[Path], overrides: dict | None = None, max_bytes: int = MAX_BYTES
+    paths: list[Path], overrides: dict | None = None, max_bytes: int = MAX_BYTES, ocr: OcrOptions | None = None
 ) -> tuple[list[Document], list[DocumentError]]:
     """Load every file under `paths`; a bad file is reported and skipped, the rest still load.
 
@@ -402,7 +411,7 @@ def iter_documents(
     by_hash: dict[str, Document] = {}
     for path in files:
         try:
-            loaded, line_errors = load_documents(path, overrides, max_bytes)
+            loaded, line_errors = load_documents(path, overrides, max_bytes, ocr)
         except DocumentError as exc:
             errors.append(exc)
             continue

@@ -21,6 +21,7 @@ from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import iter_documents
 from indexer.embedding import Embedder
+from indexer.formats.ocr import options_from
 from indexer.errors import ModelMismatchError, SearchEngineError
 from indexer.models import Chunk, Document
 from indexer.store import IndexContent
@@ -33,6 +34,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "path: reason"
+    notes: list[str] = field(default_factory=list)  # "path: what was skipped inside a file that loaded"
     chunks: int = 0
     seconds: float = 0.0
     version: str = ""
@@ -130,10 +132,15 @@ def _with_new_documents(
 
 
 def load_documents(
-    paths: list[Path], settings: Settings, overrides: dict | None = None
+    paths: list[Path], settings: Settings, overrides: dict | None = None, progress: bool = False
 ) -> tuple[list[Document], list[str]]:
-    """Documents under `paths` (one per id) and the reasons ("path: reason") for those skipped."""
-    docs, errors = iter_documents(paths, overrides, max_bytes=settings.max_file_mb * 2**20)
+    """Documents under `paths` (one per id) and the reasons ("path: reason") for those skipped.
+
+    Scanned pages are read by OCR as `settings` say (ocr, ocr_langs, ocr_dpi, ocr_workers); what a
+    file loses inside (a page OCR could not read) is in its Document.notes.
+    """
+    ocr = options_from(settings, progress)
+    docs, errors = iter_documents(paths, overrides, max_bytes=settings.max_file_mb * 2**20, ocr=ocr)
     reasons = [f"{e.path}: {e.reason}" for e in errors]
     unique: dict[str, Document] = {}
     for d in docs:
@@ -144,9 +151,12 @@ def load_documents(
     return list(unique.values()), reasons
 
 
-def _load_into(report: BuildReport, paths: list[Path], settings: Settings, overrides: dict | None) -> list[Document]:
-    docs, reasons = load_documents(paths, settings, overrides)
+def _load_into(
+    report: BuildReport, paths: list[Path], settings: Settings, overrides: dict | None, progress: bool = False
+) -> list[Document]:
+    docs, reasons = load_documents(paths, settings, overrides, progress)
     report.errors.extend(reasons)
+    report.notes.extend(f"{d.source_path}: {note}" for d in docs for note in d.notes)
     return docs
 
 
@@ -159,7 +169,7 @@ def build_index(
 ) -> BuildReport:
     """Index exactly `paths` (files or folders) as a fresh version; `overrides` set metadata for all of them."""
     with _writing(settings) as (store, report):
-        docs = _load_into(report, paths, settings, overrides)
+        docs = _load_into(report, paths, settings, overrides, progress)
         if not docs:
             raise SearchEngineError(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
@@ -184,7 +194,7 @@ def add_documents(
     `overrides` (title, date, year, source, type, as from CLI flags) apply to every file of the call.
     """
     with _writing(settings) as (store, report):
-        docs = _load_into(report, paths, settings, overrides)
+        docs = _load_into(report, paths, settings, overrides, progress)
         embedder = _embedder(settings, embedder)
         if store.current_name() is None:
             base = _empty(embedder.dim)

@@ -1,4 +1,4 @@
-"""Readers for the structured formats documents arrive in (.docx, .pdf, .html), chosen by extension.
+"""Readers for the formats documents arrive in (.docx, .pdf, .html, .ofd, .doc/.wps, images), by extension.
 
 Each reader turns a file's bytes into `Extracted`: normalised text (one paragraph
 per line, like a loaded .txt) plus what only the format knows: heading levels
@@ -20,8 +20,14 @@ READERS = {
     ".pdf": "indexer.formats.pdf_reader",
     ".html": "indexer.formats.html_reader",
     ".htm": "indexer.formats.html_reader",
+    ".png": "indexer.formats.image_reader",
+    ".jpg": "indexer.formats.image_reader",
+    ".jpeg": "indexer.formats.image_reader",
+    ".tif": "indexer.formats.image_reader",
+    ".tiff": "indexer.formats.image_reader",
 }
 SUFFIXES = tuple(READERS)
+OCR_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 class FormatError(Exception):
@@ -49,6 +55,8 @@ class Extracted:
     meta: dict = field(default_factory=dict)  # date, source, type the file declares
     timestamp: str = ""  # the file's own creation date, "YYYY-MM-DD"
     encoding: str | None = None
+    ocr_pages: dict[str, float] = field(default_factory=dict)  # page number -> OCR confidence 0..100
+    notes: list[str] = field(default_factory=list)  # what was skipped inside a file that still loaded
 
 
 def assemble(blocks: list[Block]) -> tuple[str, list[tuple[int, int]]]:
@@ -67,11 +75,16 @@ def assemble(blocks: list[Block]) -> tuple[str, list[tuple[int, int]]]:
     return "\n".join(paragraphs), headings
 
 
-def extract(suffix: str, raw: bytes, max_bytes: int) -> Extracted:
-    """Run the reader for `suffix`; every failure comes out as FormatError."""
+def extract(suffix: str, raw: bytes, max_bytes: int, ocr=None) -> Extracted:
+    """Run the reader for `suffix`; every failure comes out as FormatError.
+
+    `ocr` (an OcrOptions) goes to the readers that may meet pictures of text (PDF, images).
+    """
     reader = importlib.import_module(READERS[suffix.lower()])
     try:
-        return reader.read(raw, max_bytes)
+        if ocr is not None and suffix.lower() in OCR_SUFFIXES:
+            return reader.read(raw, max_bytes, ocr=ocr)
+        return reader.read(raw, max_bytes)  # readers that may OCR default to OcrOptions()
     except FormatError:
         raise
     except MemoryError:

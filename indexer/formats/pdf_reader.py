@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from indexer.formats import Extracted, FormatError
 from indexer.formats.lines import CJK, HEADING_LIKE, clean_line, glue
+from indexer.formats.ocr import OcrOptions, OcrPage, confidences, read_pages
 from indexer.sentences import CLOSING, LINE_END
 
 SHORT_LINE = 0.8  # a line under this share of the full width ends its paragraph
@@ -35,6 +36,9 @@ _CJK_ALL = CJK + r"\u3000-\u303f\uff00-\uffef"
 _SPACED = re.compile(rf"(?<=[{_CJK_ALL}]) (?=[{_CJK_ALL}])")
 _CJK_PAIR = re.compile(rf"[{_CJK_ALL}] ?(?=[{_CJK_ALL}])")
 _JUNK_TITLE = re.compile(r"^(untitled|无标题|document\d*|文档\d*)$", re.IGNORECASE)
+USABLE_CHARS = 20  # a page with fewer readable characters than this (page number aside) has no usable text layer
+USABLE_SHARE = 0.5  # ... or with a smaller share of CJK/letters/digits/punctuation (a font without a ToUnicode map)
+_READABLE = re.compile(rf"[{CJK}A-Za-z0-9\u3000-\u303f\uff01-\uff5e，。、；：？！“”‘’《》（）\s.,;:?!()\-]")
 
 
 @dataclass
@@ -182,6 +186,14 @@ def _paragraphs(pages: list[list[_Line]]) -> tuple[str, list[int]]:
     return text, starts[::-1]
 
 
+def layout_text(pages: list[list[_Line]]) -> tuple[str, list[int]]:
+    """Lines of pages (a text layer's or OCR's) to paragraphs, furniture dropped; where each page starts."""
+    text, starts = _paragraphs(_drop_furniture(pages))
+    if not text:
+        raise FormatError("no text besides page numbers and running headers")
+    return text, starts
+
+
 def _title(reader) -> str:
     """The PDF's own title, unless it is a converter's leftover ("Microsoft Word - 文档1.docx")."""
     try:
@@ -203,14 +215,64 @@ def _timestamp(reader) -> str:
     return created.date().isoformat() if created else ""
 
 
-def read(raw: bytes, max_bytes: int) -> Extracted:
+def _usable(page: list[_Line]) -> bool:
+    """Does the text layer hold the page's text, not just a page number or glyph garbage?"""
+    text = "".join(line.text for line in page if not _PAGE_NUMBER.match(line.text))
+    if len(text) < USABLE_CHARS:
+        return False
+    return len(_READABLE.findall(text)) >= USABLE_SHARE * len(text)
+
+
+def _has_images(page) -> bool:
+    try:
+        objects = page["/Resources"].get_object().get("/XObject")
+        objects = objects.get_object() if objects is not None else {}
+        return any(objects[name].get_object().get("/Subtype") == "/Image" for name in objects)
+    except Exception:  # an odd resource dictionary: let OCR look at the page
+        return True
+
+
+def _ocr(raw: bytes, reader, pages: list[list[_Line]], ocr: OcrOptions) -> tuple[dict[int, OcrPage], list[str]]:
+    """OCR the pages without a usable text layer that carry a picture; their OcrPage by page index."""
+    todo = [i for i, page in enumerate(pages) if not _usable(page) and _has_images(reader.pages[i])]
+    if not todo:
+        return {}, []
+    import threading
+
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(raw)
+    lock = threading.Lock()  # PDFium is not thread-safe: pages render one at a time, OCR runs in parallel
+
+    def render(n: int):
+        with lock:
+            return document[todo[n]].render(scale=ocr.dpi / 72, grayscale=True).to_pil()
+
+    try:
+        read = read_pages(len(todo), render, ocr, label=f"{len(todo)} scanned page(s)")
+    finally:
+        document.close()
+    failed = [i for i, page in zip(todo, read) if page.error]
+    notes = []
+    if failed:
+        numbers = ", ".join(str(i + 1) for i in failed)
+        notes.append(f"page(s) {numbers} skipped: {read[todo.index(failed[0])].error}")
+    return {i: page for i, page in zip(todo, read) if not page.error}, notes
+
+
+def read(raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted:
     reader = _open(raw)
     pages = _page_lines(reader, max_chars=max_bytes)
     if not pages:
         raise FormatError("PDF without pages")
+    scanned, notes = _ocr(raw, reader, pages, ocr or OcrOptions())
+    for i, page in scanned.items():
+        pages[i] = [_Line(line.text, line.indented) for line in page.lines]
     if not any(line.text for page in pages for line in page):
-        raise FormatError("no text layer (scanned PDF?)")
-    text, starts = _paragraphs(_drop_furniture(pages))
-    if not text:
-        raise FormatError("no text besides page numbers and running headers")
-    return Extracted(text=text, pages=starts, title=_title(reader), timestamp=_timestamp(reader))
+        reason = notes[0].split(": ", 1)[-1] if notes else ("OCR found no text" if scanned else "no picture")
+        raise FormatError(f"no text layer (scanned PDF?) and no page could be read: {reason}")
+    text, starts = layout_text(pages)
+    ocr_pages = confidences((i + 1, page) for i, page in scanned.items())
+    return Extracted(
+        text=text, pages=starts, title=_title(reader), timestamp=_timestamp(reader), ocr_pages=ocr_pages, notes=notes
+    )

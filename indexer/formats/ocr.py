@@ -1,0 +1,216 @@
+"""OCR of page images with Debian's Tesseract (chi_sim + chi_tra + eng), pages in parallel.
+
+The `tesseract` program is called once per page (its TSV output gives words
+with line numbers, positions and confidences), as many at a time as there are
+cores, each limited to one thread: Tesseract's own threading gains little on
+small pages and would fight the other pages for the cores. Words are rejoined
+into lines here so that Chinese gets no spaces between characters (Tesseract
+puts one between every CJK "word") while Latin words keep theirs.
+Missing Tesseract or language data is not an error of the file: its pages are
+skipped with a note and the caller keeps whatever text it has.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from indexer.formats.lines import CJK, clean_line, glue
+
+DEFAULT_LANGS = "chi_sim+chi_tra+eng"
+INDENT_CHARS = 1.5  # a line starting this many character heights right of the page's left edge is indented
+PAGE_TIMEOUT_S = 120  # one page; a hung tesseract must not hold the batch
+_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
+_HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
+_converters: dict[str, object] = {}
+_convert_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How pages are read: from Settings at the entry point (ocr_langs, ocr_dpi, ocr_workers)."""
+
+    langs: str = DEFAULT_LANGS
+    dpi: int = 300
+    workers: int = 0  # 0 = one per core
+    progress: bool = False
+    enabled: bool = True
+    label: str = ""  # the file, for the progress line
+
+
+def options_from(settings, progress: bool = False) -> OcrOptions:
+    """The OCR part of `indexer.config.Settings` (ocr, ocr_langs, ocr_dpi, ocr_workers)."""
+    return OcrOptions(
+        langs=settings.ocr_langs,
+        dpi=settings.ocr_dpi,
+        workers=settings.ocr_workers,
+        progress=progress,
+        enabled=settings.ocr,
+    )
+
+
+@dataclass
+class OcrLine:
+    text: str
+    indented: bool = False
+
+
+@dataclass
+class OcrPage:
+    lines: list[OcrLine] = field(default_factory=list)
+    confidence: float = 0.0  # mean word confidence 0..100, weighted by characters
+    error: str = ""  # why the page could not be read ("" when it was)
+
+
+def missing_reason(langs: str = DEFAULT_LANGS) -> str:
+    """Why OCR cannot run here ("" when it can): no tesseract program, or a language's data not installed."""
+    return _missing(langs)
+
+
+@lru_cache(maxsize=8)
+def _missing(langs: str) -> str:
+    if shutil.which("tesseract") is None:
+        return "Tesseract is not installed (make ocr, or apt-get install tesseract-ocr tesseract-ocr-chi-sim)"
+    try:
+        listed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"Tesseract does not run ({exc})"
+    have = set(listed.split())
+    lacking = [lang for lang in langs.split("+") if lang not in have]
+    if lacking:
+        return f"Tesseract language data missing: {', '.join(lacking)} (apt-get install tesseract-ocr-chi-sim ...)"
+    return ""
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _run_tesseract(png: bytes, langs: str, dpi: int) -> str:
+    command = ["tesseract", "stdin", "stdout", "-l", langs, "--dpi", str(dpi), "--psm", "3", "tsv"]
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    done = subprocess.run(command, input=png, capture_output=True, timeout=PAGE_TIMEOUT_S, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or "tesseract failed")
+    return done.stdout.decode("utf-8", "replace")
+
+
+def parse_tsv(tsv: str) -> OcrPage:
+    """Tesseract's TSV (one row per word) to clean lines, an indent flag per line and a confidence."""
+    rows: dict[tuple[int, int, int], list[tuple[int, int, float, str]]] = {}
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
+            continue
+        key = (int(cols[2]), int(cols[3]), int(cols[4]))  # block, paragraph, line
+        rows.setdefault(key, []).append((int(cols[6]), int(cols[9]), float(cols[10]), cols[11].strip()))
+    if not rows:
+        return OcrPage()
+    left_edge = min(words[0][0] for words in rows.values())
+    page = OcrPage()
+    weight = total = 0.0
+    for key in sorted(rows):
+        words = rows[key]
+        text = ""
+        for _, _, conf, word in words:
+            text = glue(text, word) if text else word
+            weight += len(word)
+            total += max(conf, 0.0) * len(word)
+        height = sorted(h for _, h, _, _ in words)[len(words) // 2]
+        cleaned = clean_line(text)
+        if cleaned:
+            page.lines.append(OcrLine(cleaned, words[0][0] - left_edge > INDENT_CHARS * height))
+    page.confidence = round(total / weight, 1) if weight else 0.0
+    page.lines = unify_script(page.lines)
+    return page
+
+
+def _convert(kind: str, text: str) -> str:
+    import opencc
+
+    with _convert_lock:
+        if kind not in _converters:
+            _converters[kind] = opencc.OpenCC(kind)
+        return _converters[kind].convert(text)
+
+
+def unify_script(lines: list[OcrLine]) -> list[OcrLine]:
+    """One script per page, the page's majority, and full-width punctuation between Chinese characters.
+
+    With chi_sim and chi_tra both loaded Tesseract picks a script word by word, so a
+    simplified page comes out with 們/來 here and there and a "," where "，" was printed.
+    """
+    text = "".join(line.text for line in lines)
+    chars = set(re.findall(f"[{CJK}]", text))
+    if not chars:
+        return lines
+    joined = "".join(sorted(chars))
+    traditional = sum(a != b for a, b in zip(joined, _convert("t2s", joined)))
+    simplified = sum(a != b for a, b in zip(joined, _convert("s2t", joined)))
+    kind = "t2s" if simplified >= traditional else "s2t"
+    out = []
+    for line in lines:
+        converted = _convert(kind, line.text)
+        text = converted if len(converted) == len(line.text) else line.text
+        out.append(OcrLine(_HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], text), line.indented))
+    return out
+
+
+def read_image(image, options: OcrOptions) -> OcrPage:
+    """One page image to text; a failure comes back as the page's `error`, never raised."""
+    reason = missing_reason(options.langs) if options.enabled else "OCR is switched off"
+    if reason:
+        return OcrPage(error=reason)
+    try:
+        return parse_tsv(_run_tesseract(_png(image.convert("L")), options.langs, options.dpi))
+    except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
+        return OcrPage(error=f"OCR failed ({type(exc).__name__}: {exc})")
+
+
+def workers(options: OcrOptions) -> int:
+    return options.workers or max(1, len(os.sched_getaffinity(0)))
+
+
+def read_pages(
+    count: int, render: Callable[[int], object], options: OcrOptions, label: str = ""
+) -> list[OcrPage]:
+    """OCR pages 0..count-1, `render(i)` giving page i's image; in parallel, with progress on stderr."""
+    reason = missing_reason(options.langs) if options.enabled else "OCR is switched off"
+    if reason:
+        return [OcrPage(error=reason) for _ in range(count)]
+
+    def one(i: int) -> OcrPage:
+        try:
+            image = render(i)
+        except Exception as exc:  # a page that does not render loses itself only
+            return OcrPage(error=f"page cannot be rendered ({type(exc).__name__}: {exc})")
+        return read_image(image, options)
+
+    results: list[OcrPage] = []
+    with ThreadPoolExecutor(max_workers=min(workers(options), max(count, 1))) as pool:
+        for done, page in enumerate(pool.map(one, range(count)), 1):
+            results.append(page)
+            if options.progress:
+                _progress(options.label or label, done, count)
+    return results
+
+
+def _progress(label: str, done: int, count: int) -> None:
+    end = "\n" if done == count else ""
+    print(f"\rOCR {label}: {done}/{count} pages", end=end, file=sys.stderr, flush=True)
+
+
+def confidences(pages: Iterable[tuple[int, OcrPage]]) -> dict[str, float]:
+    """{"page number": confidence} for the pages that were read, as stored in a document's metadata."""
+    return {str(n): p.confidence for n, p in pages if not p.error}
