@@ -13,7 +13,7 @@ SEEDS  := $(wildcard seeds/*)
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model index serve test test-fast lint browser eval bench bench-quick clean
+.PHONY: run install model index serve test test-fast lint browser formats eval bench bench-quick clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
 run: index
@@ -51,8 +51,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "note: chromium missing and not root: browser tests will be skipped"; fi; }
 
+## formats: Debian's Tesseract (Chinese simplified + traditional) for scanned pages and images, and
+## FORMAT_TOOLS for .doc/.wps (needs root; without them those pages/files are skipped with a note)
+FORMAT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra antiword catdoc
+formats:
+	@command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -q chi_tra \
+	  && command -v antiword >/dev/null 2>&1 && command -v catdoc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FORMAT_PACKAGES) >/dev/null; \
+	  else echo "note: $(FORMAT_PACKAGES) missing and not root: scanned pages, images and .doc/.wps are skipped (their tests too)"; fi; }
+
 ## test: the whole test suite (installs first)
-test: install model browser
+test: install model browser formats
 	$(PY) -m pytest -q
 
 ## test-fast: unit tests only (fake embedder, no model, no browser)

@@ -22,12 +22,12 @@ from pathlib import Path
 from indexer import formats
 from indexer.formats import Extracted, FormatError
 from indexer.formats.jsonl_reader import BadLine
-from indexer.formats.ocr import OcrOptions
 from indexer.formats.jsonl_reader import parse as parse_jsonl
 from indexer.formats.lines import CJK as _CJK
 from indexer.formats.lines import HEADING_LIKE as _HEADING_LIKE
 from indexer.formats.lines import clean_line as _clean_line
 from indexer.formats.lines import glue as _glue
+from indexer.formats.ocr import OcrOptions
 from indexer.formats.textcodec import decode_bytes, looks_binary
 from indexer.metadata import TITLE_MAX_CHARS, clean_fields, merge
 from indexer.metadata import guess_type as guess_type  # re-exported: search_app refers to it here

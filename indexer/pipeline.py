@@ -21,8 +21,8 @@ from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import iter_documents
 from indexer.embedding import Embedder
-from indexer.formats.ocr import options_from
 from indexer.errors import ModelMismatchError, SearchEngineError
+from indexer.formats.ocr import options_from
 from indexer.models import Chunk, Document
 from indexer.store import IndexContent
 

@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 
 from indexer.models import Chunk
 from search_app import highlight
-from search_app.views import chunk_anchor
+from search_app.views import chunk_anchor, ocr_mark
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Segment:
     chunk_id: str = ""
     is_hit: bool = False
     page: int | None = None
+    ocr: str = ""  # "识别文本" on a passage read by OCR from a scanned page
+    ocr_title: str = ""
 
 
 @dataclass
@@ -66,8 +68,10 @@ def _gap_segments(gap: str, next_path: list[str]) -> list[Segment]:
     return out
 
 
-def segments(text: str, chunks: list[Chunk], hit_chunk_id: str | None, terms: tuple[str, ...]) -> list[Segment]:
-    """The document in reading order: passages (anchored) and the lines between them."""
+def segments(
+    text: str, chunks: list[Chunk], hit_chunk_id: str | None, terms: tuple[str, ...], meta: dict | None = None
+) -> list[Segment]:
+    """The document in reading order: passages (anchored, OCR'd ones marked) and the lines between them."""
     out: list[Segment] = []
     pos = 0
     for chunk in sorted(chunks, key=lambda c: (c.start, c.ordinal)):
@@ -79,6 +83,7 @@ def segments(text: str, chunks: list[Chunk], hit_chunk_id: str | None, terms: tu
             body = text[pos : chunk.end]  # overlapping passages: show the overlap once
         is_hit = chunk.chunk_id == hit_chunk_id
         html = highlight.highlight(body, terms) if is_hit and terms else escape(body)
+        ocr, ocr_title = ocr_mark(meta or {}, chunk.page)
         out.append(
             Segment(
                 "chunk",
@@ -87,6 +92,8 @@ def segments(text: str, chunks: list[Chunk], hit_chunk_id: str | None, terms: tu
                 chunk_id=chunk.chunk_id,
                 is_hit=is_hit,
                 page=chunk.page,
+                ocr=ocr,
+                ocr_title=ocr_title,
             )
         )
         pos = max(pos, chunk.end)

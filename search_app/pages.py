@@ -214,7 +214,7 @@ def document(doc_id: str):
         "document.html",
         doc=doc,
         q=q if terms else "",
-        segments=docview.segments(doc.text, chunks, hit, terms),
+        segments=docview.segments(doc.text, chunks, hit, terms, meta),
         outline=docview.outline(chunks, hit),
         n_chunks=len(chunks),
         hit=hit_chunk,

@@ -35,6 +35,8 @@ class ResultView:
     doc_url: str  # the document view scrolled to this passage, query terms marked
     similar_url: str
     permalink: str  # the stable address of the passage: document view + anchor
+    ocr: str = ""  # "识别文本" when the passage was read by OCR from a scanned page; its confidence in `ocr_title`
+    ocr_title: str = ""
 
 
 def format_score(score: float) -> str:
@@ -51,6 +53,14 @@ def date_of(meta: dict) -> str:
 
 def type_label(doc_type: object) -> str:
     return DOC_TYPE_LABELS.get(str(doc_type or ""), str(doc_type or ""))
+
+
+def ocr_mark(meta: dict, page: int | None) -> tuple[str, str]:
+    """("识别文本", "扫描页 OCR 识别，置信度 93%") for a passage on a page read by OCR; ("", "") otherwise."""
+    confidence = (meta.get("ocr_pages") or {}).get(str(page)) if page else None
+    if confidence is None:
+        return "", ""
+    return "识别文本", f"第 {page} 页为扫描页，文字由 OCR 识别，置信度 {float(confidence):.0f}%"
 
 
 def chunk_anchor(chunk_id: str) -> str:
@@ -80,6 +90,7 @@ def result_view(r: SearchResult, terms: tuple[str, ...], q: str | None = None) -
         (r.best_sentence_start, r.best_sentence_end) if r.best_sentence_end > r.best_sentence_start else None
     )
     meta = r.meta or {}
+    ocr, ocr_title = ocr_mark(meta, r.page)
     return ResultView(
         rank=r.rank,
         title=r.title,
@@ -94,6 +105,8 @@ def result_view(r: SearchResult, terms: tuple[str, ...], q: str | None = None) -
         doc_url=doc_url(r.doc_id, r.chunk_id, q),
         similar_url=url_for("pages.similar", chunk_id=r.chunk_id),
         permalink=permalink(r.doc_id, r.chunk_id),
+        ocr=ocr,
+        ocr_title=ocr_title,
     )
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -182,9 +182,7 @@ def workers(options: OcrOptions) -> int:
     return options.workers or max(1, len(os.sched_getaffinity(0)))
 
 
-def read_pages(
-    count: int, render: Callable[[int], object], options: OcrOptions, label: str = ""
-) -> list[OcrPage]:
+def read_pages(count: int, render: Callable[[int], object], options: OcrOptions, label: str = "") -> list[OcrPage]:
     """OCR pages 0..count-1, `render(i)` giving page i's image; in parallel, with progress on stderr."""
     reason = missing_reason(options.langs) if options.enabled else "OCR is switched off"
     if reason:

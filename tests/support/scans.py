@@ -1,0 +1,66 @@
+"""Scanned inputs for the OCR tests: corpus text rendered as pictures, mixed PDFs, character error rate."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from indexer.formats.ocr import missing_reason
+from indexer.tools.scans import CJK_FONT, Scan, layout, render_page
+
+CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus" / "cpc-congress-reports"
+REPORT_18 = CORPUS / "坚定不移沿着中国特色社会主义道路前进 为全面建成小康社会而奋斗 (十八大).txt"
+
+needs_tesseract = pytest.mark.skipif(
+    bool(missing_reason()) or not CJK_FONT.is_file(), reason=missing_reason() or "CJK font missing (make browser)"
+)
+
+
+def corpus_paragraphs(path: Path = REPORT_18, skip: int = 5) -> list[str]:
+    """Body paragraphs of a real corpus document (its title block skipped)."""
+    return [p for p in path.read_text(encoding="utf-8").split("\n") if p.strip()][skip:]
+
+
+def scanned_page(paragraphs: list[str], scan: Scan, lines: int | None = None, number: int = 1):
+    """Page `number`'s picture, cut to its first `lines` lines; and those lines."""
+    page = layout(paragraphs, scan)[0][:lines]
+    return render_page(page, number, scan), page
+
+
+def make_mixed_pdf(path: Path, text_lines: list[str], picture) -> Path:
+    """Page 1 has a text layer (fpdf2 with the CJK font); page 2 is only `picture`, as a scanner writes it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("cjk", fname=str(CJK_FONT))
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("cjk", size=11)
+    for line in text_lines:
+        pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    buffer = io.BytesIO()
+    picture.convert("L").save(buffer, format="PNG")
+    pdf.image(io.BytesIO(buffer.getvalue()), x=0, y=0, w=pdf.w, h=pdf.h)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path
+
+
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(expected: str, got: str) -> float:
+    """Character error rate, ignoring whitespace (layout, not content)."""
+    want, have = re.sub(r"\s", "", expected), re.sub(r"\s", "", got)
+    return levenshtein(want, have) / max(len(want), 1)

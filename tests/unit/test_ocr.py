@@ -1,0 +1,119 @@
+"""OCR: scanned PDF pages and images read by Tesseract; mixed PDFs; confidence and notes; missing Tesseract."""
+
+from __future__ import annotations
+
+import pytest
+
+import indexer.formats.ocr as ocr
+from indexer.config import Settings
+from indexer.documents import DocumentError, load_document
+from indexer.formats.ocr import OcrLine, OcrOptions, parse_tsv, unify_script
+from indexer.pipeline import build_index
+from indexer.retrieval import SearchEngine
+from indexer.tools.scans import Scan, layout, page_text, render_page, save_tiff
+from tests.support.fakes import FakeEmbedder
+from tests.support.scans import cer, corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
+
+TEXT_PAGE = [
+    "一、数字政府建设",
+    "全面推进政务服务一网通办，企业开办时间压缩到一个工作日以内。",
+    "推动政务数据共享，省级政务服务事项网上可办率达到百分之九十以上。",
+    "深化放管服改革，取消和下放一批行政许可事项，清理规范中介服务收费。",
+]
+SCANNED = [
+    "二、乡村振兴",
+    "高标准农田建设面积累计达到十亿亩，粮食产量连续九年稳定在一万三千亿斤以上，农村居民收入增长快于城镇居民。",
+]
+TSV_HEAD = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+
+
+def _tsv(rows: list[tuple[int, int, float, str]]) -> str:
+    """Word rows (line, left, conf, text) as Tesseract writes them."""
+    return TSV_HEAD + "".join(
+        f"5\t1\t1\t1\t{ln}\t{i}\t{left}\t0\t30\t30\t{conf}\t{word}\n" for i, (ln, left, conf, word) in enumerate(rows)
+    )
+
+
+def test_tsv_words_join_without_spaces_between_chinese_and_with_spaces_between_latin():
+    page = parse_tsv(
+        _tsv(
+            [
+                (1, 100, 90, "国内"),
+                (1, 160, 80, "生产"),
+                (1, 220, 90, "总值"),
+                (1, 280, 95, "GDP"),
+                (1, 340, 95, "grew"),
+                (2, 200, 50, "增长"),
+                (2, 260, 50, "5.2%"),
+            ]
+        )
+    )
+    assert [line.text for line in page.lines] == ["国内生产总值GDP grew", "增长5.2%"]
+    assert [line.indented for line in page.lines] == [False, True]  # 100 px right of the page's left edge
+    assert page.confidence == pytest.approx((90 * 2 + 80 * 2 + 90 * 2 + 95 * 3 + 95 * 4 + 50 * 2 + 50 * 4) / 19, 0.01)
+
+
+def test_a_simplified_page_gets_one_script_and_chinese_punctuation():
+    lines = unify_script([OcrLine("十七大以來的五年,是我們奮勇前進的五年。"), OcrLine("经济平稳较快发展")])
+    assert [line.text for line in lines] == ["十七大以来的五年，是我们奋勇前进的五年。", "经济平稳较快发展"]
+    traditional = unify_script([OcrLine("中華人民共和國憲法"), OcrLine("國家尊重和保障人权")])
+    assert traditional[1].text == "國家尊重和保障人權"
+
+
+@needs_tesseract
+def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_its_page(tmp_path):
+    picture, _ = scanned_page(SCANNED, Scan(dpi=150, rotate=0.6, noise=0.001))
+    path = make_mixed_pdf(tmp_path / "docs" / "mixed.pdf", TEXT_PAGE, picture)
+    doc = load_document(path, ocr=OcrOptions(dpi=150))
+    assert doc.text.startswith("一、数字政府建设\n全面推进政务服务一网通办")
+    assert "粮食产量连续九年稳定在一万三千亿斤以上，农村居民收入" in doc.text and " " not in doc.text
+    assert list(doc.meta["ocr_pages"]) == ["2"] and doc.meta["ocr_pages"]["2"] > 60
+    settings = Settings.from_env(index_dir=tmp_path / "index", ocr_dpi=150)
+    build_index([path], settings, embedder=FakeEmbedder())
+    engine = SearchEngine.open(settings, embedder=FakeEmbedder())
+    for query, page in (("企业开办时间", 1), ("高标准农田建设面积", 2)):
+        top = engine.search(query, k=1, mode="lexical").results[0]
+        assert top.page == page and query in top.text
+    assert engine.search("粮食产量", k=1, mode="lexical").results[0].meta["ocr_pages"] == doc.meta["ocr_pages"]
+
+
+@needs_tesseract
+def test_multipage_tiff_is_a_document_with_pages(tmp_path):
+    paragraphs = corpus_paragraphs()[:12]
+    scan = Scan(dpi=150, noise=0.001)
+    pages = [page[:4] for page in layout(paragraphs, scan)[:2]]  # 4 lines a page keep the test quick
+    images = [render_page(lines, n, scan) for n, lines in enumerate(pages, 1)]
+    path = save_tiff(images, tmp_path / "fax.tif", 150)
+    doc = load_document(path, ocr=OcrOptions())
+    assert sorted(doc.meta["ocr_pages"]) == ["1", "2"] and len(doc.pages) == 2
+    for number, lines in enumerate(pages, 1):
+        start = doc.pages[number - 1]
+        end = doc.pages[number] if number < len(doc.pages) else len(doc.text)
+        assert cer(page_text(lines), doc.text[start:end]) <= 0.03
+
+
+def test_without_tesseract_the_scanned_page_is_skipped_with_a_note_and_the_text_page_kept(tmp_path, monkeypatch):
+    from PIL import Image, ImageDraw
+
+    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    ocr._missing.cache_clear()
+    try:
+        picture = Image.new("L", (800, 1100), 255)
+        ImageDraw.Draw(picture).rectangle((100, 100, 700, 300), fill=0)
+        path = make_mixed_pdf(tmp_path / "mixed.pdf", TEXT_PAGE, picture) if _font_ok() else None
+        if path is not None:
+            doc = load_document(path, ocr=OcrOptions())
+            assert doc.text.startswith("一、数字政府建设") and "ocr_pages" not in doc.meta
+            assert doc.notes == [f"page(s) 2 skipped: {ocr.missing_reason()}"]
+            assert "Tesseract is not installed" in doc.notes[0]
+        picture.save(tmp_path / "scan.png")
+        with pytest.raises(DocumentError, match="image not read: Tesseract is not installed"):
+            load_document(tmp_path / "scan.png", ocr=OcrOptions())
+    finally:
+        ocr._missing.cache_clear()
+
+
+def _font_ok() -> bool:
+    from indexer.tools.scans import CJK_FONT
+
+    return CJK_FONT.is_file()
