@@ -86,6 +86,14 @@ def health():
     return jsonify(body), status
 
 
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API (search_app.openapi)."""
+    from search_app.openapi import build_spec
+
+    return jsonify(build_spec(current_settings()))
+
+
 @bp.post("/reload")
 def reload():
     """Re-open the newest index version now (admin token needed, like every admin endpoint)."""
