@@ -13,6 +13,7 @@ from indexer.tools.bench import runner as bench
 from indexer.tools.bench.synth import SyntheticCorpus
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
+from tests.support.settings import test_settings
 
 SEED = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
 DOC = "区委宣传部部长理论学习中心组专题学习发言"
@@ -29,8 +30,7 @@ def _ordered(p: dict) -> bool:
 
 
 @pytest.fixture
-def toy_config(tmp_path: Path, monkeypatch) -> bench.BenchConfig:
-    monkeypatch.setenv("POLICY_SEARCH_FAISS_HNSW_THRESHOLD", "40")  # the 60-chunk size gets an HNSW index
+def toy_config(tmp_path: Path) -> bench.BenchConfig:
     qfile = tmp_path / "queries.jsonl"
     qfile.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUERIES), encoding="utf-8")
     return bench.BenchConfig(
@@ -51,6 +51,7 @@ def toy_config(tmp_path: Path, monkeypatch) -> bench.BenchConfig:
         peer_queries=3,
         txtai_own_indexing=False,
         hnsw_ef_sweep=(16, 32),
+        settings=test_settings(faiss_hnsw_threshold=40),  # the 60-chunk size gets an HNSW index
     )
 
 

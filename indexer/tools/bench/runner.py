@@ -46,12 +46,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from indexer.config import DATA_DIR, PROJECT_ROOT, Settings
+from indexer.tools.bench.tables import format_tables
 
 BENCH_DIR = DATA_DIR / "bench"
 MODES = ("dense", "lexical", "hybrid")
@@ -83,6 +84,7 @@ class BenchConfig:
     keep_indexes: bool = False
     hnsw_ef_sweep: tuple[int, ...] = (256, 512, 1024, 2048)
     real_index: Path | None = None  # an existing index of the sources to reuse (quick mode looks for one)
+    settings: Settings = field(default_factory=Settings)  # main() passes Settings.from_env()
 
     @classmethod
     def quick_defaults(cls, **kw) -> BenchConfig:
@@ -218,10 +220,11 @@ class TimedEmbedder:
             self.passage_seconds += time.perf_counter() - t0
 
 
-def default_embedder_factory(dtype: str):
+def embedder_factory(settings: Settings) -> Callable[[str], object]:
+    """dtype -> the embedder these settings load at that precision."""
     from indexer.embedding import load_embedder
 
-    return load_embedder(Settings.from_env(dtype=dtype))
+    return lambda dtype: load_embedder(replace(settings, dtype=dtype))
 
 
 # ---------------------------------------------------------------- corpus and indexing
@@ -288,7 +291,7 @@ def bare_encode(embedder, texts: list[str]) -> tuple[float, float]:
 def bench_indexing(cfg: BenchConfig, factory: Callable[[str], object]) -> dict:
     from indexer.pipeline import build_index
 
-    settings = Settings.from_env()
+    settings = cfg.settings
     sources = cfg.sources or default_sources()
     paths, chunks = pick_subset(sources, settings, cfg.index_chunks)
     texts = [c.embedding_text() for c in chunks]
@@ -308,7 +311,7 @@ def bench_indexing(cfg: BenchConfig, factory: Callable[[str], object]) -> dict:
         timed = TimedEmbedder(embedder)  # (other engineers' jobs come and go) falls on both sides alike
         index_dir = cfg.work / f"index-{dtype}"
         shutil.rmtree(index_dir, ignore_errors=True)
-        report = build_index(paths, Settings.from_env(index_dir=index_dir, dtype=dtype), embedder=timed)
+        report = build_index(paths, replace(settings, index_dir=index_dir, dtype=dtype), embedder=timed)
         bare_2, threads_2 = bare_encode(embedder, texts)
         bare_s, threads = (bare_1 + bare_2) / 2, (threads_1 + threads_2) / 2
         n = report.chunks
@@ -338,7 +341,7 @@ def bench_indexing(cfg: BenchConfig, factory: Callable[[str], object]) -> dict:
             from indexer.tools.bench.peers import txtai_own_index_throughput
 
             embedder = factory("bf16")
-            model_path = Settings.from_env().model
+            model_path = settings.model
             peers.append(txtai_own_index_throughput(texts, model_path, getattr(embedder, "dtype", "bf16")))
             log(f"indexing txtai: {peers[-1]['chunks_per_s']:.1f}/s")
         except Exception as exc:  # noqa: BLE001
@@ -378,7 +381,7 @@ def real_index(cfg: BenchConfig, embedder, indexing: dict | None) -> Path:
     """An index of the whole real corpus: from this run's indexing, a matching existing one, or built now."""
     from indexer.pipeline import build_index
 
-    settings = Settings.from_env()
+    settings = cfg.settings
     sources = cfg.sources or default_sources()
     if indexing and indexing.get("whole_corpus"):
         wanted = getattr(embedder, "dtype", None)
@@ -394,7 +397,7 @@ def real_index(cfg: BenchConfig, embedder, indexing: dict | None) -> Path:
     target = cfg.work / "real"
     log(f"real corpus: no matching index found; building {target} (takes minutes on a small CPU)")
     shutil.rmtree(target, ignore_errors=True)
-    build_index(list(sources), Settings.from_env(index_dir=target), embedder=embedder)
+    build_index(list(sources), replace(settings, index_dir=target), embedder=embedder)
     return target
 
 
@@ -447,17 +450,19 @@ def build_size(real_dir: Path, n: int, target: Path, params=None, seed: int = 0)
     return info
 
 
-def build_size_in_child(real_dir: Path, n: int, target: Path) -> dict:
+def build_size_in_child(real_dir: Path, n: int, target: Path, settings: Settings) -> dict:
     """build_size in a child process, so the memory that building a large index takes is given back."""
+    from indexer.store import VectorIndexParams
+
     out = target.parent / f"{target.name}.build.json"
+    params = json.dumps(asdict(VectorIndexParams.from_settings(settings)))
     code = (
         "import json, sys; from pathlib import Path; from indexer.tools.bench.runner import build_size; "
-        "from indexer.config import Settings; from indexer.store import VectorIndexParams; "
-        "params = VectorIndexParams.from_settings(Settings.from_env()); "
-        "a = sys.argv; Path(a[4]).write_text(json.dumps(build_size(Path(a[1]), int(a[2]), Path(a[3]), params)))"
+        "from indexer.store import VectorIndexParams; a = sys.argv; params = VectorIndexParams(**json.loads(a[5])); "
+        "Path(a[4]).write_text(json.dumps(build_size(Path(a[1]), int(a[2]), Path(a[3]), params)))"
     )
-    subprocess.run([sys.executable, "-c", code, str(real_dir), str(n), str(target), str(out)], cwd=PROJECT_ROOT,
-                   check=True)
+    subprocess.run([sys.executable, "-c", code, str(real_dir), str(n), str(target), str(out), params],
+                   cwd=PROJECT_ROOT, check=True)
     info = json.loads(out.read_text())
     out.unlink()
     return info
@@ -542,10 +547,10 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
 
     target = cfg.work / f"size-{n}"
     log(f"size {n}: building")
-    info = build_size_in_child(real_dir, n, target)
+    info = build_size_in_child(real_dir, n, target, cfg.settings)
     log(f"size {n}: built ({info['vector_index']['type']}, {info['disk']['total'] / 2**20:.0f} MB) in "
         f"{info['synthesis_s'] + info['write_s']:.0f}s")
-    settings = Settings.from_env(index_dir=target)
+    settings = replace(cfg.settings, index_dir=target)
     rss0 = rss_mb()
     engine = SearchEngine.open(settings, embedder)
     info["inprocess_rss_delta_mb"] = rss_mb().get("rss_mb", 0) - rss0.get("rss_mb", 0)
@@ -856,121 +861,6 @@ def goals(results: dict) -> list[dict]:
     return out
 
 
-def _fmt(x, spec=".1f"):
-    return "-" if x is None else format(x, spec)
-
-
-def format_tables(results: dict) -> str:
-    lines: list[str] = []
-    meta = results.get("meta", {})
-    m = meta.get("machine", {})
-    lines.append(f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs (budget {m.get('cpu_budget')}), "
-                 f"{m.get('mem_gb')} GB, native bf16 {m.get('native_bf16')}; load average at start "
-                 f"{meta.get('load_start')}, at end {meta.get('load_end')}; {'quick' if meta.get('quick') else 'full'}"
-                 f" run, {meta.get('seconds', 0) / 60:.1f} min")
-    ix = results.get("indexing")
-    if ix:
-        lines += ["", f"Indexing ({ix['chunks']} chunks, {ix['files']} files, "
-                      f"{'whole corpus' if ix['whole_corpus'] else 'subset'})",
-                  f"{'dtype':<6} {'bare/s':>8} {'pipeline/s':>10} {'ratio':>6} {'embed s':>8} {'other s':>8} "
-                  f"{'threads':>7}  load"]
-        for r in ix["runs"]:
-            if "error" in r:
-                lines.append(f"{r['dtype']:<6} error: {r['error']}")
-                continue
-            pipe = r["pipeline"]
-            lines.append(f"{r['dtype']:<6} {r['bare']['chunks_per_s']:8.1f} {pipe['chunks_per_s']:10.1f} "
-                         f"{r['ratio']:6.3f} {pipe['embed_seconds']:8.1f} {pipe['other_seconds']:8.1f} "
-                         f"{r['bare']['threads']:7.1f}  {r['load'][0]}")
-        for p in ix.get("peers", []):
-            if "error" in p:
-                lines.append(f"{p['engine']}: error: {p['error']}")
-            else:
-                lines.append(f"{p['engine']} ({p['dtype']}): {p['chunks_per_s']:.1f} chunks/s "
-                             f"(encode + its BM25 index, {p['torch_threads']} torch threads)")
-    q = results.get("quality", {})
-    if q:
-        lines += ["", f"Quality on the real corpus (policy queries, n={q.get('n', '?')})",
-                  f"{'engine':<28} {'mode':<8} {'MRR@10':>7} {'R@10':>6}"]
-        for dtype, per in q.get("by_dtype", {}).items():
-            for mode, v in per.items():
-                lines.append(f"{'ours ' + dtype:<28} {mode:<8} {v['MRR@10']:7.3f} {v['R@10']:6.3f}")
-        for mode, v in q.get("ours", {}).items():
-            lines.append(f"{'ours (index used below)':<28} {mode:<8} {v['MRR@10']:7.3f} {v['R@10']:6.3f}")
-        for p in results.get("peers", []):
-            if "quality" in p:
-                lines.append(f"{p['name']:<28} {'hybrid':<8} {p['quality']['MRR@10']:7.3f} {p['quality']['R@10']:6.3f}")
-    sizes = results.get("sizes", [])
-    if sizes:
-        lines += ["", "In-process latency, ms (policy queries, query embedding included, uncached unless marked; k=10)",
-                  f"{'chunks':>9} {'index':<6} {'mode':<28} {'p50':>7} {'p95':>7} {'p99':>7} {'n':>5}"]
-        for s in sizes:
-            if "inprocess" not in s:
-                lines.append(f"{s['chunks']:>9} error: {s.get('error')}")
-                continue
-            for mode in ("embed_only", *MODES, "hybrid_cached", "hybrid_filtered", "hybrid_no_sentence_embedding",
-                         "hybrid_out_of_domain"):
-                v = s["inprocess"].get(mode)
-                if v and v.get("n"):
-                    lines.append(f"{s['chunks']:>9} {s['vector_index']['type']:<6} {mode:<28} {v['p50']:7.1f} "
-                                 f"{v['p95']:7.1f} {v['p99']:7.1f} {v['n']:5d}")
-        clients = meta.get("config", {}).get("http_clients", "?")
-        lines += ["", f"HTTP on loopback (waitress; {clients} concurrent keep-alive clients, 1client: one), ms",
-                  f"{'chunks':>9} {'mode':<14} {'p50':>7} {'p95':>7} {'p99':>7} {'q/s':>6} {'errors':>6}"]
-        for s in sizes:
-            h = s.get("http")
-            if not h:
-                continue
-            if "error" in h:
-                lines.append(f"{s['chunks']:>9} error: {h['error']}")
-                continue
-            for mode, v in h["modes"].items():
-                if v.get("n"):
-                    lines.append(f"{s['chunks']:>9} {mode:<14} {v['p50']:7.1f} {v['p95']:7.1f} {v['p99']:7.1f} "
-                                 f"{v['qps']:6.1f} {v['errors']:6d}")
-        lines += ["", "Size, memory, start-up and vector recall",
-                  f"{'chunks':>9} {'index':<6} {'disk MB':>8} {'build s':>8} {'RSS MB':>7} {'peak MB':>8} "
-                  f"{'health s':>8} {'1st q s':>7} {'recall@10':>9} {'filtered':>8}"]
-        for s in sizes:
-            if "inprocess" not in s:
-                continue
-            h = s.get("http", {})
-            rss = h.get("rss_after_load", {})
-            st = h.get("startup", {})
-            rec = s.get("recall", {})
-            lines.append(
-                f"{s['chunks']:>9} {s['vector_index']['type']:<6} {s['disk']['total'] / 2**20:8.0f} "
-                f"{s['synthesis_s'] + s['write_s']:8.0f} {_fmt(rss.get('rss_mb'), '7.0f')} "
-                f"{_fmt(rss.get('peak_mb'), '8.0f')} {_fmt(st.get('health_s'), '8.1f')} "
-                f"{_fmt(st.get('first_query_s'), '7.1f')} {rec.get('dense', {}).get('recall_at_10', 0):9.4f} "
-                f"{_fmt(rec.get('dense_filtered', {}).get('recall_at_10'), '8.4f')}")
-            for e in rec.get("ef_sweep", []):
-                lines.append(f"{'':>9} efSearch {e['ef_search']:>4}: recall@10 {e['recall_at_10']:.4f}, "
-                             f"dense search p50 {e['p50_ms']:.2f} ms")
-    peers = results.get("peers", [])
-    if peers:
-        lines += ["", "Peers: hybrid latency, ms (same chunks, vectors and model; query embedding included)",
-                  f"{'engine':<24} {'chunks':>9} {'p50':>7} {'p95':>7} {'p99':>7} {'build s':>8}  vs ours p50"]
-        for p in peers:
-            if "error" in p:
-                lines.append(f"{p['name']:<24} {p.get('chunks', ''):>9} error: {p['error']}")
-                continue
-            ours = results.get("peers_ours", {}).get(str(p["chunks"]), {})
-            h = p["hybrid"]
-            lines.append(f"{p['name']:<24} {p['chunks']:>9} {h['p50']:7.1f} {h['p95']:7.1f} {h['p99']:7.1f} "
-                         f"{p['build_s']:8.1f}  {_fmt(ours.get('p50'))}")
-    g = results.get("goals", [])
-    if g:
-        lines += ["", "Goals"]
-        for x in g:
-            lines.append(f"[{'met' if x['met'] else 'NOT met'}] {x['goal']}: {x['measured']} (target {x['target']})"
-                         + (f" - {x['note']}" if x.get("note") else ""))
-    notes = meta.get("notes", [])
-    if notes:
-        lines += ["", "Notes"] + [f"- {n}" for n in notes]
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -990,77 +880,105 @@ NOTES = [
 
 
 def run(cfg: BenchConfig, factory: Callable[[str], object] | None = None) -> dict:
-    from indexer.retrieval import SearchEngine
-    from indexer.store import open_current
-    from indexer.tools.bench.synth import SyntheticCorpus
-    from indexer.tools.eval.evaluate import CMRC_QUERIES, POLICY_QUERIES
-
-    factory = factory or default_embedder_factory
+    """The whole benchmark; `factory(dtype)` gives the embedder (tests pass a fake one)."""
+    factory = factory or embedder_factory(cfg.settings)
     cfg.work.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    s = cfg.settings
     results: dict = {
         "meta": {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": cfg.quick, "machine": machine_info(),
-                 "load_start": load_avg(), "config": _jsonable(asdict(cfg)), "notes": list(NOTES)},
+                 "load_start": load_avg(), "config": _jsonable(asdict(cfg)), "notes": list(NOTES),
+                 "settings": {k: getattr(s, k) for k in (
+                     "dtype", "batch_size", "candidate_pool", "fusion", "faiss_hnsw_threshold", "faiss_hnsw_m",
+                     "faiss_hnsw_ef_construction", "faiss_hnsw_ef_search")}},
     }
-    s = Settings.from_env()
-    results["meta"]["settings"] = {k: getattr(s, k) for k in (
-        "dtype", "batch_size", "candidate_pool", "fusion", "faiss_hnsw_threshold", "faiss_hnsw_m",
-        "faiss_hnsw_ef_construction", "faiss_hnsw_ef_search")}
-
     # 1. Indexing throughput per dtype.
     indexing = bench_indexing(cfg, factory) if cfg.dtypes else None
     if indexing:
         results["indexing"] = indexing
-
-    # 2. The real corpus index, our quality on it, and the content every size starts from.
+    # 2. The real corpus index and our quality on it; 3. peers; 4. each size.
     embedder = factory("auto")
     real_dir = real_index(cfg, embedder, indexing)
+    engine = _bench_quality(cfg, factory, embedder, real_dir, indexing, results)
+    _bench_peers(cfg, engine, embedder, real_dir, results)
+    engine.close()
+    _bench_sizes(cfg, real_dir, embedder, results)
+    results["goals"] = goals(results)
+    results["meta"].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_end=load_avg(),
+                           seconds=time.perf_counter() - t_start)
+    _write(cfg.out, results)
+    return results
+
+
+def _bench_quality(cfg: BenchConfig, factory, embedder, real_dir: Path, indexing: dict | None, results: dict):
+    """Our quality on the real corpus (per indexing dtype too); returns the engine over `real_dir`."""
+    from indexer.retrieval import SearchEngine
+    from indexer.tools.eval.evaluate import POLICY_QUERIES
+
     quality_queries = cfg.quality_queries or POLICY_QUERIES
-    engine = SearchEngine.open(Settings.from_env(index_dir=real_dir), embedder)
+    engine = SearchEngine.open(replace(cfg.settings, index_dir=real_dir), embedder)
     qres: dict = {"index": str(real_dir), "ours": quality(engine, quality_queries)}
     qres["n"] = next(iter(qres["ours"].values()))["n"]
     if indexing and indexing["whole_corpus"]:
         qres["by_dtype"] = {}
         for r in indexing["runs"]:
             if "error" not in r and r["dtype"] != getattr(embedder, "dtype", None):
-                eng = SearchEngine.open(Settings.from_env(index_dir=Path(r["index_dir"])), factory(r["dtype"]))
+                eng = SearchEngine.open(replace(cfg.settings, index_dir=Path(r["index_dir"])), factory(r["dtype"]))
                 qres["by_dtype"][r["dtype"]] = quality(eng, quality_queries)
+                eng.close()
     results["quality"] = qres
     log("quality: " + ", ".join(f"{m} MRR@10 {v['MRR@10']:.3f}" for m, v in qres["ours"].items()))
+    return engine
+
+
+def _real_content(real_dir: Path):
+    """The real index's content and the manifest fields a copy of it needs."""
+    from indexer.store import open_current
+
     real_version = open_current(real_dir)
     content = real_version.content()
     manifest = {k: real_version.manifest[k] for k in ("model", "dim", "chunker", "chunking")}
     real_version.close()
+    return content, manifest
+
+
+def _bench_peers(cfg: BenchConfig, engine, embedder, real_dir: Path, results: dict) -> None:
+    """Peers on the real corpus (quality and speed), then at the sizes they can take."""
+    from indexer.retrieval import SearchEngine
+    from indexer.store import write_version
+    from indexer.tools.bench.synth import SyntheticCorpus
+    from indexer.tools.eval.evaluate import POLICY_QUERIES
+
+    content, manifest = _real_content(real_dir)
     synth = SyntheticCorpus(content)
-    queries = read_queries(cfg.query_files or [POLICY_QUERIES])
-    ood = read_queries(cfg.ood_query_files or [CMRC_QUERIES]) if cfg.ood_query_files != [] else []
-
-    # 3. Peers on the real corpus (quality and speed), then at the sizes they can take.
     results["peers"], results["peers_ours"] = [], {}
-    peer_q = cycle(queries, cfg.peer_queries)
-    peer_sizes = [len(content.chunks)] + [n for n in cfg.sizes if n <= cfg.peer_max_size and n != len(content.chunks)]
-    for n in peer_sizes:
-        sized = content if n == len(content.chunks) else synth.content(n)
-        if n == len(content.chunks):
-            our_engine = engine
-        else:
+    peer_q = cycle(read_queries(cfg.query_files or [POLICY_QUERIES]), cfg.peer_queries)
+    real_n = len(content.chunks)
+    for n in [real_n] + [n for n in cfg.sizes if n <= cfg.peer_max_size and n != real_n]:
+        sized = content if n == real_n else synth.content(n)
+        our_engine = engine
+        if n != real_n:
             shutil.rmtree(cfg.work / "peer-ours", ignore_errors=True)
-            from indexer.store import write_version
-
             write_version(cfg.work / "peer-ours", sized, manifest, keep_versions=1)
-            our_engine = SearchEngine.open(Settings.from_env(index_dir=cfg.work / "peer-ours"), embedder)
+            our_engine = SearchEngine.open(replace(cfg.settings, index_dir=cfg.work / "peer-ours"), embedder)
         results["peers_ours"][str(n)] = percentiles(time_queries(our_engine, peer_q, "hybrid"))
         for name in cfg.peers:
             log(f"peer {name} at {n} chunks")
-            results["peers"].append(bench_peer(name, sized, embedder, peer_q,
-                                               engine if n == len(content.chunks) else None, quality_queries))
+            results["peers"].append(bench_peer(name, sized, embedder, peer_q, engine if n == real_n else None,
+                                               cfg.quality_queries or POLICY_QUERIES))
             p = results["peers"][-1]
             log(f"peer {name} at {n}: " + (p["error"] if "error" in p else f"p50 {p['hybrid']['p50']:.1f} ms"))
         if our_engine is not engine:
-            our_engine.version.close()
+            our_engine.close()
     shutil.rmtree(cfg.work / "peer-ours", ignore_errors=True)
 
-    # 4. Each size: build, in-process latency, recall, HTTP, memory, disk.
+
+def _bench_sizes(cfg: BenchConfig, real_dir: Path, embedder, results: dict) -> None:
+    """Each size: build, in-process latency, recall, HTTP, memory, disk; partial results written as they come."""
+    from indexer.tools.eval.evaluate import CMRC_QUERIES, POLICY_QUERIES
+
+    queries = read_queries(cfg.query_files or [POLICY_QUERIES])
+    ood = read_queries(cfg.ood_query_files or [CMRC_QUERIES]) if cfg.ood_query_files != [] else []
     results["sizes"] = []
     for n in cfg.sizes:
         try:
@@ -1072,12 +990,6 @@ def run(cfg: BenchConfig, factory: Callable[[str], object] | None = None) -> dic
             if not cfg.keep_indexes:
                 shutil.rmtree(cfg.work / f"size-{n}", ignore_errors=True)
         _write(cfg.out, results)  # partial results survive a later failure
-
-    results["goals"] = goals(results)
-    results["meta"].update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_end=load_avg(),
-                           seconds=time.perf_counter() - t_start)
-    _write(cfg.out, results)
-    return results
 
 
 def _jsonable(obj):
@@ -1131,7 +1043,7 @@ def _parse_args(argv: Sequence[str] | None) -> BenchConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg = _parse_args(argv)
+    cfg = replace(_parse_args(argv), settings=Settings.from_env())
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded (our model, txtai's peers)
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     results = run(cfg)
