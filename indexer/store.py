@@ -184,14 +184,19 @@ def write_version(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _switch_current(index_dir, name)
+    _prune(index_dir, keep_versions)
+    return name
+
+
+def _switch_current(index_dir: Path, name: str) -> None:
+    """Point CURRENT at version `name` atomically (readers see the old name or the new, never half)."""
     pointer = index_dir / f".CURRENT.{name}.tmp"
     pointer.write_text(name + "\n", encoding="utf-8")
     with open(pointer, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(pointer, index_dir / "CURRENT")
     _fsync_dir(index_dir)
-    _prune(index_dir, keep_versions)
-    return name
 
 
 def _next_sequence(versions: Path) -> int:

@@ -94,12 +94,9 @@ def _form_state(settings, documents: list[dict]) -> dict:
     }
 
 
-@bp.get("/")
-def search():
-    settings = current_settings()
-    q = request.args.get("q")
-    engine, documents = _engine_and_documents()
-    ctx = {
+def _empty_page(settings, documents) -> dict:
+    """The template's context before any search: the form as submitted, no results."""
+    return {
         **_form_state(settings, documents),
         "modes": _modes(),
         "mode_labels": MODE_LABELS,
@@ -112,6 +109,14 @@ def search():
         "notice": None,
         "paging": None,
     }
+
+
+@bp.get("/")
+def search():
+    settings = current_settings()
+    q = request.args.get("q")
+    engine, documents = _engine_and_documents()
+    ctx = _empty_page(settings, documents)
     ctx["filters_open"] = bool(ctx["year_from"] or ctx["year_to"] or ctx["types"] or ctx["docs"])
     if q is None:
         return render_template("search.html", **ctx)

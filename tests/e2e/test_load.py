@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -86,97 +87,102 @@ def _multipart(path) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def test_concurrent_searches_during_add_and_remove(tmp_path, real_model_dir):
+@dataclass
+class Run:
+    """What the clients, the writer and the checks share during one load run."""
+
+    base: str
+    settings: object
+    engine: SearchEngine
+    expected: dict[str, list[list[str]]]  # version name -> chunk ids per request
+    started: float = field(default_factory=time.perf_counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)  # the writer has finished
+    clients_left: int = CLIENTS
+    records: list[dict] = field(default_factory=list)  # one per request: i, status, secs, body, start, end
+    health_versions: list[str] = field(default_factory=list)
+    writer: dict = field(default_factory=dict)
+
+    def wait_for_traffic(self, n: int) -> None:
+        target = len(self.records) + n
+        while len(self.records) < target and self.clients_left and time.perf_counter() - self.started < TIME_CAP:
+            time.sleep(0.01)
+
+    def record_version(self, name: str) -> None:
+        self.expected[name] = expected_for(self.settings, self.engine.embedder)[1]
+
+
+@pytest.fixture
+def load_server(tmp_path, real_model_dir):
+    """A real index served by waitress with the admin API on; yields the Run before any traffic."""
     settings = real_index(tmp_path, real_model_dir, admin_token=TOKEN, uploads_dir=tmp_path / "uploads",
                           seeds_dir=tmp_path / "no-seeds")
     engine = SearchEngine.open(settings)
     engine.warm_up()
     v1, expected_v1 = expected_for(settings, engine.embedder)  # also fills the query-vector cache
-    old_docs = {d["doc_id"] for d in engine.documents()}
-    expected = {v1: expected_v1}
-
-    done = threading.Event()  # the writer has finished
-    clients_left = [CLIENTS]
-    lock = threading.Lock()
-    records: list[dict] = []  # one per request: i, status, seconds, body, start, end
-    health_versions: list[str] = []
-    writer_log: dict = {}
-    started = time.perf_counter()
-
     with serve(create_app(settings, engine=engine), threads=8) as base:
+        yield Run(base, settings, engine, {v1: expected_v1})
 
-        def wait_for_traffic(n: int) -> None:
-            target = len(records) + n
-            while len(records) < target and clients_left[0] and time.perf_counter() - started < TIME_CAP:
-                time.sleep(0.01)
 
-        def writer() -> None:
-            try:
-                wait_for_traffic(20)
-                body, ctype = _multipart(EXTRA_DOC)
-                writer_log["start"] = time.perf_counter()
-                status, raw, secs = _call("POST", f"{base}/api/admin/documents", body,
-                                          {"Content-Type": ctype, "Authorization": f"Bearer {TOKEN}"})
-                report = json.loads(raw)
-                assert status == 200 and len(report["added"]) == 1, raw[:500]
-                writer_log.update(add_seconds=secs, new_doc=report["added"][0], v2=report["version"])
-                expected[report["version"]] = expected_for(settings, engine.embedder)[1]
-                wait_for_traffic(40)
-                doc_id = urllib.parse.quote(writer_log["new_doc"])
-                status, raw, secs = _call("DELETE", f"{base}/api/admin/documents/{doc_id}",
-                                          headers={"X-Admin-Token": TOKEN})
-                assert status == 200, raw[:500]
-                writer_log.update(remove_seconds=secs, v3=json.loads(raw)["version"])
-                expected[writer_log["v3"]] = expected_for(settings, engine.embedder)[1]
-                writer_log["end"] = time.perf_counter()
-                wait_for_traffic(40)
-            except BaseException as exc:  # reported by the main thread
-                writer_log["error"] = repr(exc)
-            finally:
-                done.set()
+def writer(run: Run) -> None:
+    """Upload EXTRA_DOC, wait for traffic on the new version, delete it, wait again."""
+    try:
+        run.wait_for_traffic(20)
+        body, ctype = _multipart(EXTRA_DOC)
+        run.writer["start"] = time.perf_counter()
+        status, raw, secs = _call("POST", f"{run.base}/api/admin/documents", body,
+                                  {"Content-Type": ctype, "Authorization": f"Bearer {TOKEN}"})
+        report = json.loads(raw)
+        assert status == 200 and len(report["added"]) == 1, raw[:500]
+        run.writer.update(add_seconds=secs, new_doc=report["added"][0], v2=report["version"])
+        run.record_version(report["version"])
+        run.wait_for_traffic(40)
+        doc_id = urllib.parse.quote(run.writer["new_doc"])
+        status, raw, secs = _call("DELETE", f"{run.base}/api/admin/documents/{doc_id}",
+                                  headers={"X-Admin-Token": TOKEN})
+        assert status == 200, raw[:500]
+        run.writer.update(remove_seconds=secs, v3=json.loads(raw)["version"])
+        run.record_version(run.writer["v3"])
+        run.writer["end"] = time.perf_counter()
+        run.wait_for_traffic(40)
+    except BaseException as exc:  # reported by the main thread
+        run.writer["error"] = repr(exc)
+    finally:
+        run.done.set()
 
-        def client(n: int) -> None:
-            try:
-                run_client(n)
-            finally:
-                with lock:
-                    clients_left[0] -= 1
 
-        def run_client(n: int) -> None:
-            i = n
-            while True:
-                with lock:
-                    total = len(records)
-                elapsed = time.perf_counter() - started
-                if total >= MAX_REQUESTS or elapsed > TIME_CAP or (done.is_set() and total >= MIN_REQUESTS):
-                    return
-                q, mode, k, f = REQUESTS[i % len(REQUESTS)]
-                url = f"{base}/api/search?" + urllib.parse.urlencode({"q": q, "mode": mode, "k": k, **f})
-                t0 = time.perf_counter()
-                status, raw, secs = _call("GET", url)
-                with lock:
-                    records.append({"i": i % len(REQUESTS), "status": status, "secs": secs, "body": raw,
+def client(run: Run, n: int) -> None:
+    """Search (every CLIENTS-th request from n on) until the writer is done and enough requests were made."""
+    try:
+        i = n
+        while True:
+            with run.lock:
+                total = len(run.records)
+            elapsed = time.perf_counter() - run.started
+            if total >= MAX_REQUESTS or elapsed > TIME_CAP or (run.done.is_set() and total >= MIN_REQUESTS):
+                return
+            q, mode, k, f = REQUESTS[i % len(REQUESTS)]
+            url = f"{run.base}/api/search?" + urllib.parse.urlencode({"q": q, "mode": mode, "k": k, **f})
+            t0 = time.perf_counter()
+            status, raw, secs = _call("GET", url)
+            with run.lock:
+                run.records.append({"i": i % len(REQUESTS), "status": status, "secs": secs, "body": raw,
                                     "start": t0, "end": t0 + secs})
-                if i % 10 == 0:
-                    hs, hraw, _ = _call("GET", f"{base}/api/health")
-                    with lock:
-                        health_versions.append(json.loads(hraw)["version"] if hs == 200 else f"HTTP {hs}")
-                i += CLIENTS
-                time.sleep(PAUSE)
+            if i % 10 == 0:
+                hs, hraw, _ = _call("GET", f"{run.base}/api/health")
+                with run.lock:
+                    run.health_versions.append(json.loads(hraw)["version"] if hs == 200 else f"HTTP {hs}")
+            i += CLIENTS
+            time.sleep(PAUSE)
+    finally:
+        with run.lock:
+            run.clients_left -= 1
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-        threads.append(threading.Thread(target=writer))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=TIME_CAP + 60)
-    duration = time.perf_counter() - started
 
-    assert "error" not in writer_log, writer_log.get("error")
-    versions = {v1, writer_log["v2"], writer_log["v3"]}
-    new_docs = old_docs | {writer_log["new_doc"]}
+def check_records(run: Run, docs: set[str]) -> tuple[list[str], dict[str, int]]:
+    """Errors (bad status, shape or ranking) and how many answers matched each version."""
     errors, matched = [], {}
-    for rec in records:
+    for rec in run.records:
         if rec["status"] != 200:
             errors.append(f"HTTP {rec['status']}: {rec['body'][:200]!r}")
             continue
@@ -187,31 +193,49 @@ def test_concurrent_searches_during_add_and_remove(tmp_path, real_model_dir):
             list(body) == ["query", "took_ms", "mode", "results"]
             and body["query"] == q.strip() and body["mode"] == mode and len(results) <= k
             and [r["rank"] for r in results] == list(range(1, len(results) + 1))
-            and all(set(r) == RESULT_KEYS and r["doc_id"] in new_docs for r in results)
+            and all(set(r) == RESULT_KEYS and r["doc_id"] in docs for r in results)
         )
         chunk_ids = [r["chunk_id"] for r in results]
-        which = [v for v in sorted(versions) if expected[v][rec["i"]] == chunk_ids]
+        which = [v for v in sorted(run.expected) if run.expected[v][rec["i"]] == chunk_ids]
         if not ok or not which:
             errors.append(f"request {rec['i']} ({q}, {mode}): unexpected answer {chunk_ids}")
         else:
             key = "=".join(v.split("-")[0] for v in which)  # e.g. "v000001=v000003": same answer in both
             matched[key] = matched.get(key, 0) + 1
-    overlapping = sum(1 for r in records if r["start"] < writer_log["end"] and r["end"] > writer_log["start"])
-    latencies = sorted(r["secs"] for r in records)
-    differs = sum(1 for i in range(len(REQUESTS)) if expected[v1][i] != expected[writer_log["v2"]][i])
+    return errors, matched
 
+
+def test_concurrent_searches_during_add_and_remove(load_server: Run):
+    run = load_server
+    (v1,) = run.expected
+    old_docs = {d["doc_id"] for d in run.engine.documents()}
+    threads = [threading.Thread(target=client, args=(run, n)) for n in range(CLIENTS)]
+    threads.append(threading.Thread(target=writer, args=(run,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=TIME_CAP + 60)
+    duration = time.perf_counter() - run.started
+
+    w = run.writer
+    assert "error" not in w, w.get("error")
+    errors, matched = check_records(run, old_docs | {w["new_doc"]})
+    records = run.records
+    overlapping = sum(1 for r in records if r["start"] < w["end"] and r["end"] > w["start"])
+    latencies = sorted(r["secs"] for r in records)
+    differs = sum(1 for i in range(len(REQUESTS)) if run.expected[v1][i] != run.expected[w["v2"]][i])
     print(
-        f"\nLOAD: {len(records)} searches + {len(health_versions)} health checks, {CLIENTS} concurrent clients, "
+        f"\nLOAD: {len(records)} searches + {len(run.health_versions)} health checks, {CLIENTS} concurrent clients, "
         f"waitress 8 threads, {duration:.1f}s, {len(records) / duration:.1f} searches/s; errors {len(errors)}; "
         f"latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
         f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
-        f"{overlapping} searches overlapped the admin add/remove; add {writer_log['add_seconds']:.1f}s, "
-        f"remove {writer_log['remove_seconds']:.1f}s; answers by version {matched}; "
+        f"{overlapping} searches overlapped the admin add/remove; add {w['add_seconds']:.1f}s, "
+        f"remove {w['remove_seconds']:.1f}s; answers by version {matched}; "
         f"{differs}/{len(REQUESTS)} requests answer differently with the new document; "
-        f"health saw {sorted(set(health_versions))}"
+        f"health saw {sorted(set(run.health_versions))}"
     )
     assert not errors, errors[:5]
     assert MIN_REQUESTS <= len(records) <= MAX_REQUESTS + CLIENTS
-    assert set(health_versions) <= versions and len(set(health_versions)) >= 2
+    assert set(run.health_versions) <= {v1, w["v2"], w["v3"]} and len(set(run.health_versions)) >= 2
     assert overlapping > 0 and differs > 0
-    assert any(key.startswith(writer_log["v2"].split("-")[0]) for key in matched)  # v2 was really served
+    assert any(key.startswith(w["v2"].split("-")[0]) for key in matched)  # v2 was really served

@@ -543,7 +543,7 @@ def filter_for(version) -> tuple[dict, np.ndarray | None]:
 
 
 def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list[str], ood: list[str]) -> dict:
-    from indexer.retrieval import Filters, SearchEngine
+    from indexer.retrieval import SearchEngine
 
     target = cfg.work / f"size-{n}"
     log(f"size {n}: building")
@@ -555,6 +555,26 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
     engine = SearchEngine.open(settings, embedder)
     info["inprocess_rss_delta_mb"] = rss_mb().get("rss_mb", 0) - rss0.get("rss_mb", 0)
     qs = cycle(queries, cfg.queries_per_mode)
+    lat, allowed = _inprocess_latency(cfg, engine, qs, ood)
+    info["inprocess"] = lat
+    log(f"size {n}: hybrid p50 {lat['hybrid']['p50']:.1f} p99 {lat['hybrid']['p99']:.1f} ms")
+    info["recall"] = _vector_recall(cfg, engine, qs + (ood or [])[:200], allowed)
+    if cfg.http == "process":  # the server process loads its own copy: free this one first
+        engine.close()
+    # Through HTTP.
+    if cfg.http != "off":
+        info["http"] = bench_http(cfg, settings, engine, embedder, queries)
+        h = info["http"]["modes"].get("hybrid", {})
+        log(f"size {n}: http hybrid p50 {h.get('p50', float('nan')):.1f} ms, {h.get('qps', 0):.1f} q/s")
+    engine.close()
+    del engine
+    return info
+
+
+def _inprocess_latency(cfg: BenchConfig, engine, qs: list[str], ood: list[str]) -> tuple[dict, np.ndarray | None]:
+    """Per-mode latency percentiles of in-process searches; also the filter's allowed rows (None: no filter)."""
+    from indexer.retrieval import Filters
+
     lat: dict = {"load": [load_avg()]}
     # Embedding alone (uncached): the share of dense and hybrid latency the model takes.
     emb = engine.embedder
@@ -574,7 +594,7 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
         f = Filters(year_from=fdict["year_from"])
         lat["hybrid_filtered"] = {**percentiles(time_queries(engine, qs, "hybrid", f)), "filter": fdict,
                                   "allowed_share": float(allowed.mean())}
-    if getattr(engine.settings, "sentence_by_meaning_top", 0):
+    if engine.settings.sentence_by_meaning_top:
         # The same searches without choosing best sentences by embedding (retrieval's
         # sentence_by_meaning_top): what that feature costs where no query word occurs in a result.
         keep = engine.settings
@@ -586,10 +606,12 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
     if ood:
         lat["hybrid_out_of_domain"] = percentiles(time_queries(engine, cycle(ood, cfg.ood_queries), "hybrid"))
     lat["load"].append(load_avg())
-    info["inprocess"] = lat
-    log(f"size {n}: hybrid p50 {lat['hybrid']['p50']:.1f} p99 {lat['hybrid']['p99']:.1f} ms")
-    # Recall of the vector index against exact search, with the query vectors of the same queries.
-    qvecs = np.asarray(emb.encode_queries(list(dict.fromkeys(qs + (ood or [])[:200]))), dtype=np.float32)
+    return lat, allowed
+
+
+def _vector_recall(cfg: BenchConfig, engine, texts: list[str], allowed: np.ndarray | None) -> dict:
+    """Recall of the vector index against exact search, with the query vectors of the same queries."""
+    qvecs = np.asarray(engine.embedder.encode_queries(list(dict.fromkeys(texts))), dtype=np.float32)
     version = engine.version
     vectors = index_vectors(version)
     exact = exact_top(vectors, qvecs, 10)
@@ -604,18 +626,7 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
             sweep.append({"ef_search": ef, "recall_at_10": r["recall_at_10"], "p50_ms": r["search_ms"]["p50"]})
         version.ef_search = keep
         rec["ef_sweep"] = sweep
-    info["recall"] = rec
-    del vectors
-    if cfg.http == "process":  # the server process loads its own copy: free this one first
-        engine.close()
-    # Through HTTP.
-    if cfg.http != "off":
-        info["http"] = bench_http(cfg, settings, engine, embedder, queries)
-        h = info["http"]["modes"].get("hybrid", {})
-        log(f"size {n}: http hybrid p50 {h.get('p50', float('nan')):.1f} ms, {h.get('qps', 0):.1f} q/s")
-    engine.close()
-    del engine
-    return info
+    return rec
 
 
 # ---------------------------------------------------------------- HTTP

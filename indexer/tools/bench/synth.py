@@ -110,19 +110,7 @@ class SyntheticCorpus:
             for i in range(first, min(first + DOC_CHUNKS, m)):
                 a, b = rows[int(rng.integers(0, len(rows)))], int(src[i, 1])
                 src[i, 0] = a
-                pool = [(True, p) for p in self._pieces(a)] + [(False, p) for p in self._pieces(b)]
-                parts, toks = [], list(self._head_tokens(a))
-                size = from_a = 0
-                for j in rng.permutation(len(pool)):
-                    is_a, (sentence, stoks) = pool[int(j)]
-                    parts.append(sentence)
-                    toks.extend(stoks)
-                    size += len(sentence)
-                    from_a += len(sentence) if is_a else 0
-                    if size >= target[i]:
-                        break
-                shares[i] = from_a / max(size, 1)
-                text = "".join(parts)
+                text, toks, shares[i] = self._mix(rng, a, b, int(target[i]))
                 ordinal = i - first
                 chunks.append(
                     Chunk(
@@ -150,6 +138,21 @@ class SyntheticCorpus:
                 )
             )
         return docs, chunks, tokens, src, shares
+
+    def _mix(self, rng: np.random.Generator, a: int, b: int, target: int) -> tuple[str, list[str], float]:
+        """Sentences of real chunks a and b shuffled until `target` characters; text, tokens, share from a."""
+        pool = [(True, p) for p in self._pieces(a)] + [(False, p) for p in self._pieces(b)]
+        parts, toks = [], list(self._head_tokens(a))
+        size = from_a = 0
+        for j in rng.permutation(len(pool)):
+            is_a, (sentence, stoks) = pool[int(j)]
+            parts.append(sentence)
+            toks.extend(stoks)
+            size += len(sentence)
+            from_a += len(sentence) if is_a else 0
+            if size >= target:
+                break
+        return "".join(parts), toks, from_a / max(size, 1)
 
     def _vectors(self, sources: np.ndarray, shares: np.ndarray, block: int = 65536) -> np.ndarray:
         emb = np.asarray(self.real.embeddings, dtype=np.float32)

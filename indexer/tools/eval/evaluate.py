@@ -32,7 +32,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from indexer.config import DATA_DIR, PROJECT_ROOT, Settings
@@ -166,7 +166,7 @@ def convert_cmrc(
 
 def policy_sources() -> list[Path]:
     """The seed speech(es) and the policy corpus, .txt only (SOURCES.md is not a document)."""
-    return sorted(Settings.from_env().seeds_dir.glob("*.txt")) + sorted(CORPUS_DIR.rglob("*.txt"))
+    return sorted((PROJECT_ROOT / "seeds").glob("*.txt")) + sorted(CORPUS_DIR.rglob("*.txt"))
 
 
 def cmrc_sources() -> list[Path]:
@@ -191,11 +191,11 @@ SUITES = {
 }
 
 
-def build_suite(suite: Suite, embedder=None, progress: bool = True, **overrides):
+def build_suite(suite: Suite, settings: Settings, embedder=None, progress: bool = True):
     """Build the suite's index afresh (a new version in its folder); returns the BuildReport."""
     from indexer.pipeline import build_index
 
-    settings = Settings.from_env(index_dir=suite.index_dir, **overrides)
+    settings = replace(settings, index_dir=suite.index_dir)
     return build_index(suite.sources(), settings, embedder=embedder, progress=progress)
 
 
@@ -470,8 +470,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None, embedder=None) -> int:
     """CLI entry; `embedder` replaces the configured model (tests pass a fake one)."""
     from indexer.errors import SearchEngineError
-    from indexer.retrieval import MODES, SearchEngine
-    from indexer.store import current_version_name
+    from indexer.retrieval import MODES
 
     args = _parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -479,26 +478,41 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
     if bad:
         print(f"unknown mode(s): {', '.join(bad)}; choose from {', '.join(MODES)}", file=sys.stderr)
         return 2
-    overrides = {"model": args.model} if args.model else {}
-
-    # (set name, query file, index folder) to run
-    jobs: list[tuple[str, Path, Path]] = []
-    names = [
-        s.strip() for s in (args.suite or ("" if args.sets else ",".join(SUITES))).split(",") if s.strip()
-    ]
+    settings = Settings.from_env(**({"model": args.model} if args.model else {}))
+    names = [s.strip() for s in (args.suite or ("" if args.sets else ",".join(SUITES))).split(",") if s.strip()]
     unknown = [name for name in names if name not in SUITES]
     if unknown:
         print(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)
         return 2
+    try:
+        jobs = _suite_jobs(names, args.build, settings, embedder)
+    except SearchEngineError as exc:
+        print(f"error: building {exc}", file=sys.stderr)
+        return 2
+    jobs += [(path.stem, path, args.index or settings.index_dir) for path in args.sets]
+    try:
+        outcomes, indexes = _run_jobs(jobs, args, modes, settings, embedder)
+    except (SearchEngineError, FileNotFoundError, ValueError) as exc:
+        hint = " (build the eval indexes with --build)" if names and not args.build else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 2
+    _report(outcomes, indexes, args)
+    return 0
+
+
+def _suite_jobs(names: list[str], build: bool, settings: Settings, embedder) -> list[tuple[str, Path, Path]]:
+    """(set name, query file, index folder) per suite, building a suite's index first when asked or missing."""
+    from indexer.errors import SearchEngineError
+    from indexer.store import current_version_name
+
+    jobs = []
     for name in names:
         suite = SUITES[name]
-        missing_index = current_version_name(suite.index_dir) is None
-        if args.build or missing_index:
+        if build or current_version_name(suite.index_dir) is None:
             try:
-                report = build_suite(suite, embedder=embedder, **overrides)
+                report = build_suite(suite, settings, embedder=embedder)
             except SearchEngineError as exc:
-                print(f"error: building {suite.index_dir}: {exc}", file=sys.stderr)
-                return 2
+                raise SearchEngineError(f"{suite.index_dir}: {exc}") from exc
             print(
                 f"built {suite.index_dir}: {len(report.added)} added, {len(report.replaced)} replaced, "
                 f"{len(report.unchanged)} unchanged, {report.chunks} chunks, {report.seconds:.1f}s",
@@ -509,29 +523,36 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
         elif name == "cmrc" and not CMRC_QUERIES.exists():
             convert_cmrc()
         jobs.append((name, suite.queries, suite.index_dir))
-    index_default = args.index or Settings.from_env(**overrides).index_dir
-    jobs += [(path.stem, path, index_default) for path in args.sets]
+    return jobs
+
+
+def _run_jobs(
+    jobs: list[tuple[str, Path, Path]], args: argparse.Namespace, modes: list[str], settings: Settings, embedder
+) -> tuple[list[Outcome], dict[str, str]]:
+    """Every job's queries through one engine per index folder; the outcomes and each set's index."""
+    from indexer.retrieval import SearchEngine
 
     outcomes: list[Outcome] = []
     indexes: dict[str, str] = {}
-    engines: dict[Path, tuple[object, Judge]] = {}
-    try:
-        for set_name, qpath, index_dir in jobs:
-            queries = load_queries(qpath)
-            if args.split:
-                queries = [q for q in queries if not q.split or q.split == args.split]
-            queries = queries[: args.limit] if args.limit else queries
-            if index_dir not in engines:
-                engine = SearchEngine.open(Settings.from_env(index_dir=index_dir, **overrides), embedder)
-                engines[index_dir] = (engine, Judge(engine))
-            engine, judge = engines[index_dir]
-            indexes[set_name] = _display(index_dir)
-            outcomes += evaluate(engine, queries, modes, k=args.k, set_name=set_name, judge=judge)
-    except (SearchEngineError, FileNotFoundError, ValueError) as exc:
-        hint = " (build the eval indexes with --build)" if names and not args.build else ""
-        print(f"error: {exc}{hint}", file=sys.stderr)
-        return 2
+    engines: dict[Path, tuple[SearchEngine, Judge]] = {}
+    for set_name, qpath, index_dir in jobs:
+        queries = load_queries(qpath)
+        if args.split:
+            queries = [q for q in queries if not q.split or q.split == args.split]
+        queries = queries[: args.limit] if args.limit else queries
+        if index_dir not in engines:
+            engine = SearchEngine.open(replace(settings, index_dir=index_dir), embedder)
+            engines[index_dir] = (engine, Judge(engine))
+        engine, judge = engines[index_dir]
+        indexes[set_name] = _display(index_dir)
+        outcomes += evaluate(engine, queries, modes, k=args.k, set_name=set_name, judge=judge)
+    for engine, _ in engines.values():
+        engine.close()
+    return outcomes, indexes
 
+
+def _report(outcomes: list[Outcome], indexes: dict[str, str], args: argparse.Namespace) -> None:
+    """The table, warnings about unanswerable queries, failures (-v) and the JSON file (--json)."""
     print(format_table(summarize(outcomes)))
     missing = unanswerable(outcomes)
     if missing:
@@ -550,7 +571,6 @@ def main(argv: Sequence[str] | None = None, embedder=None) -> int:
         args.json_out.write_text(
             json.dumps(report_json(outcomes, args.k, indexes), ensure_ascii=False, indent=1), encoding="utf-8"
         )
-    return 0
 
 
 def _display(path: Path) -> str:
