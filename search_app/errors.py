@@ -108,6 +108,17 @@ def os_fault(exc: BaseException) -> tuple[int, str] | None:
 
 
 def register(app: Flask) -> None:
+    """JSON or HTML error answers for the engine's errors, HTTP errors and anything unexpected."""
+    _register_engine_errors(app)
+    _register_http_errors(app)
+
+
+def _fault_response(status: int, reason: str):
+    log.error("operator fault on %s %s: %s", request.method, request.path, reason)
+    return error_response(status, reason)
+
+
+def _register_engine_errors(app: Flask) -> None:
     @app.errorhandler(SearchEngineError)
     def _engine_error(exc: SearchEngineError):
         fault = os_fault(exc)
@@ -126,10 +137,6 @@ def register(app: Flask) -> None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
-    def _fault_response(status: int, reason: str):
-        log.error("operator fault on %s %s: %s", request.method, request.path, reason)
-        return error_response(status, reason)
-
     @app.errorhandler(sqlite3.Error)
     def _store_error(exc: sqlite3.Error):
         """A damaged or unreadable passage store (e.g. a truncated chunks.sqlite): the data, not the code."""
@@ -138,6 +145,8 @@ def register(app: Flask) -> None:
             503, f"the search index cannot be read ({type(exc).__name__}: {exc}); rebuild it with `make index`"
         )
 
+
+def _register_http_errors(app: Flask) -> None:
     @app.errorhandler(OSError)
     def _os_error(exc: OSError):
         fault = os_fault(exc)

@@ -15,6 +15,7 @@ import time
 from flask import Flask
 
 from indexer.config import Settings
+from search_app.state import EXTENSION_KEY
 
 
 def _channel_class():
@@ -98,7 +99,7 @@ def make_server(app: Flask, host: str, port: int, threads: int, settings: Settin
     """Bind now (so a busy port fails before we print a URL); port 0 picks a free one."""
     import waitress
 
-    settings = settings or app.config.get("POLICY_SEARCH_SETTINGS") or Settings.from_env()
+    settings = settings or app.extensions[EXTENSION_KEY].settings
     _raise_fd_limit(settings.connection_limit + 256)
     server = waitress.create_server(
         app, host=host, port=port, threads=threads, ident="policy-search", **server_options(settings)
