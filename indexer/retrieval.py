@@ -53,6 +53,15 @@ class Filters:
         return version.allowed_rows(self.doc_ids, self.year_from, self.year_to, self.doc_types, self.scope())
 
 
+def validate_k(k: int, settings: Settings) -> int:
+    """Raise QueryError unless 1 <= k <= max_k (also for requests without a query, such as similar passages)."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise QueryError("k must be an integer")
+    if not 1 <= k <= settings.max_k:
+        raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+    return k
+
+
 def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple[str, int, str]:
     """Raise QueryError with a reason for a bad query/k/mode; return the cleaned values."""
     if not isinstance(query, str):
@@ -62,10 +71,7 @@ def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple
         raise QueryError("query is empty (查询内容不能为空)")
     if len(q) > settings.max_query_chars:
         raise QueryError(f"query is {len(q)} characters long; the limit is {settings.max_query_chars}")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise QueryError("k must be an integer")
-    if not 1 <= k <= settings.max_k:
-        raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+    validate_k(k, settings)
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return q, k, mode

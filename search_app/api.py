@@ -24,8 +24,7 @@ def search():
     p = params.from_args(request.args, settings)
     filters = params.filters_from_args(request.args)
     engine = current_engine()
-    if params.is_filtered(filters):
-        params.check_known(filters, engine.documents())
+    params.check_against(filters, engine)
     return jsonify(engine.search(p.query, k=p.k, mode=p.mode, filters=filters).to_dict())
 
 
@@ -43,8 +42,7 @@ def search_batch():
     lanes.check_batch_size(len(queries), k, settings)
     filters = params.filters_from_args(body)
     engine = current_engine()
-    if params.is_filtered(filters):
-        params.check_known(filters, engine.documents())
+    params.check_against(filters, engine)
     with lanes.batch_slot():  # the batch lane: few at a time, giving way to interactive requests
         responses = engine.search_many(queries, k=k, mode=mode, filters=filters)
     answer = jsonify(results=[r.to_dict() for r in responses])
@@ -61,13 +59,10 @@ def similar():
         raise QueryError("chunk_id is required, e.g. /api/similar?chunk_id=<doc_id>%230")
     if len(chunk_id) > params.MAX_ID_CHARS:
         raise QueryError(f"chunk_id is {len(chunk_id)} characters long; ids are at most {params.MAX_ID_CHARS}")
-    k = params.parse_k(request.args.get("k"), settings)
-    if not 1 <= k <= settings.max_k:
-        raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+    k = params.checked_k(request.args.get("k"), settings)
     filters = params.filters_from_args(request.args)
     engine = current_engine()
-    if params.is_filtered(filters):
-        params.check_known(filters, engine.documents())
+    params.check_against(filters, engine)
     response = engine.similar(chunk_id, k=k, filters=filters)
     if response is None:
         abort(404, description=f"no passage {chunk_id!r} in the index")

@@ -176,11 +176,10 @@ def cmd_query(
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     engine = open_engine(settings)  # loaded once, after the cheap checks
-    if params.is_filtered(filters):
-        try:
-            params.check_known(filters, engine.documents())
-        except QueryError as exc:
-            raise UsageError(str(exc)) from exc
+    try:
+        params.check_against(filters, engine)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from exc
     # One call: queries are embedded as a batch.
     responses = engine.search_many(cleaned, k=k, mode=mode, filters=filters)
     writer = WRITERS[args.format]

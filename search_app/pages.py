@@ -238,9 +238,7 @@ def similar(chunk_id: str):
     settings = current_settings()
     engine = current_engine()
     try:
-        k = params.parse_k(request.args.get("k"), settings)
-        if not 1 <= k <= settings.max_k:
-            raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
+        k = params.checked_k(request.args.get("k"), settings)
         filters = params.filters_from_args(request.args)
     except QueryError as exc:
         abort(400, description=str(exc))

@@ -58,6 +58,11 @@ def validate(query: object, k: int, mode: str, settings: Settings) -> SearchPara
     return SearchParams(q, k, mode)
 
 
+def checked_k(raw: object, settings: Settings) -> int:
+    """k of a request without a query (similar passages): parsed here, range-checked by validate_k."""
+    return retrieval.validate_k(parse_k(raw, settings), settings)
+
+
 def from_args(args, settings: Settings) -> SearchParams:
     """Parameters of `GET ?q=&k=&mode=` (a werkzeug MultiDict or a plain dict)."""
     return validate(
@@ -206,6 +211,12 @@ def check_collections(filters: retrieval.Filters, known: set[str]) -> None:
     unknown = [c for c in filters.collections if c not in known]
     if unknown:
         raise QueryError(f"unknown collection {unknown[0]!r}")
+
+
+def check_against(filters: retrieval.Filters, engine) -> None:
+    """Refuse filters naming what the engine's index lacks; unfiltered requests cost no document listing."""
+    if is_filtered(filters):
+        check_known(filters, engine.documents())
 
 
 def is_filtered(filters: retrieval.Filters) -> bool:
