@@ -97,6 +97,17 @@ class Settings:
     # Comma-separated collection names anonymous readers may read; seeds the accounts store on first use,
     # after which the admin page decides. The default collection holds seeds/, so `make run` needs no sign-in.
     public_collections: str = "公开文件"
+    accounts_db: Path | None = None  # users, roles, collections, tokens, sessions; default <index_dir>/accounts.sqlite
+    session_hours: int = 12  # a sign-in lasts this long
+    # argon2id cost of a password hash (RFC 9106's second recommended option: 3 passes over 64 MiB).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    cookie_secure: str = "auto"  # auto (Secure when the request came over TLS) | always | never
+    trusted_proxies: str = ""  # comma-separated addresses/networks whose identity header is believed
+    proxy_user_header: str = "X-Remote-User"  # the header a trusted reverse proxy sets to the signed-in user
+    audit_dir: Path | None = None  # append-only audit log (JSON lines); default <index_dir>/audit
+    audit_max_bytes: int = 5_000_000  # rotate the audit log past this size
+    audit_keep: int = 20  # rotated audit files kept
 
     # Server limits (README "Server limits"): what one client can cost everyone else.
     connection_limit: int = 1000  # open connections; more wait in the listen backlog (waitress default: 100)
@@ -130,7 +141,7 @@ class Settings:
         if "PORT" in env and "port" not in values:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file"):
+        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file", "accounts_db", "audit_dir"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
     app.register_blueprint(admin_bp, url_prefix="/api/admin")
     errors.register(app)
     lanes.register(app, settings)
+    _register_access(app, settings)
 
     @app.after_request
     def _security_headers(response):
@@ -48,6 +49,16 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
         return response
 
     return app
+
+
+def _register_access(app: Flask, settings: Settings) -> None:
+    """Collections and who may see them: accounts, sign-in, CSRF, the audit log and the admin page."""
+    from search_app import accounts, audit, console, signin
+
+    app.extensions[accounts.EXTENSION_KEY] = accounts.AccountStore.from_settings(settings)
+    app.extensions[audit.EXTENSION_KEY] = audit.AuditLog.from_settings(settings)
+    signin.register(app)
+    console.register(app)
 
 
 __all__ = ["create_app"]

@@ -1,44 +1,40 @@
-"""The admin token check shared by every endpoint that changes the index or the server state.
+"""The admin check shared by every endpoint that changes the index or the server state.
 
-Off by default: without POLICY_SEARCH_ADMIN_TOKEN the admin endpoints answer 403 (a
-deployment must opt in); with it, a missing or wrong token is 401. Reading stays open.
+An admin is any principal holding the admin role on every collection (search_app.identity): the admin
+token of `POLICY_SEARCH_ADMIN_TOKEN` (as `Authorization: Bearer`), an admin user signed in, an admin's API
+token with the `admin` scope, or an admin vouched for by a trusted proxy. With no admin token configured
+and no admin user yet, the admin endpoints answer 403 (a deployment must opt in); otherwise a request
+without credentials is 401 and one whose principal is not an admin is 403. Reading needs no admin.
 """
 
 from __future__ import annotations
 
-import hmac
-
-from flask import abort, request
+from flask import abort
 from werkzeug.exceptions import Unauthorized
 
+from search_app.accounts import current_store
+from search_app.identity import bearer_token, current_principal, token_bytes  # noqa: F401 (re-exported)
 from search_app.state import current_settings
 
 HOW = "send it as 'Authorization: Bearer <token>' or 'X-Admin-Token: <token>'"
 
 
 def given_token() -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return request.headers.get("X-Admin-Token", "").strip()
+    return bearer_token()
 
 
-def token_bytes(given: str) -> bytes:
-    """The header's raw bytes: WSGI hands headers over decoded as Latin-1, so a UTF-8 token sent as
-    UTF-8 comes back byte for byte this way (a str that is not Latin-1 came from elsewhere: UTF-8)."""
-    try:
-        return given.encode("latin-1")
-    except UnicodeEncodeError:
-        return given.encode("utf-8")
+def admin_enabled() -> bool:
+    store = current_store()
+    return bool(current_settings().admin_token) or (store is not None and store.has_admin())
 
 
 def require_admin() -> None:
-    """Abort with 403 when the admin API is off, 401 when the token is missing or wrong."""
-    token = current_settings().admin_token
-    if not token:
+    """Abort with 403 when the admin API is off or the principal is no admin, 401 without credentials."""
+    if not admin_enabled():
         abort(403, description="admin API disabled: set POLICY_SEARCH_ADMIN_TOKEN on the server to enable it")
-    given = given_token()
-    if not given:
-        raise Unauthorized(description=f"this needs the admin token; {HOW}")
-    if not hmac.compare_digest(token_bytes(given), token.encode("utf-8")):
-        raise Unauthorized(description=f"wrong admin token; {HOW}")
+    who = current_principal()  # a wrong token is a 401 here
+    if who.is_admin:
+        return
+    if who.anonymous:
+        raise Unauthorized(description=f"this needs the admin token or an admin's credentials; {HOW}")
+    abort(403, description=f"{who.name} is not an admin")

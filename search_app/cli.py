@@ -19,7 +19,7 @@ from typing import TextIO
 from indexer import backend, retrieval
 from indexer.config import Settings
 from indexer.errors import IndexNotFoundError, QueryError, SearchEngineError
-from search_app import params
+from search_app import params, usercli
 from search_app.errors import message_of
 from search_app.output import FORMATS, WRITERS
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m search_app", description="Chinese policy document search."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,query}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,query,users}")
 
     serve = sub.add_parser(
         "serve", help="run the web app (waitress)", description="Serve the search web app."
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="write to this file instead of stdout (CSV gets a BOM so Excel reads the Chinese)",
     )
+    usercli.add_parser(sub)
     return parser
 
 
@@ -267,6 +268,8 @@ def main(
     try:
         if args.command == "serve":
             return cmd_serve(args, out, err)
+        if args.command == "users":
+            return usercli.run(args, stdin, out, err)
         return cmd_query(args, stdin, out, err, open_engine or _open_engine)
     except UsageError as exc:
         print(f"error: {exc}", file=err)

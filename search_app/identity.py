@@ -10,6 +10,7 @@ Anonymous readers read only public collections.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -82,9 +83,41 @@ def bearer_token() -> str:
     return request.headers.get("X-Admin-Token", "").strip()
 
 
+def token_bytes(given: str) -> bytes:
+    """The header's raw bytes: WSGI hands headers over decoded as Latin-1, so a UTF-8 token sent as
+    UTF-8 comes back byte for byte this way (a str that is not Latin-1 came from elsewhere: UTF-8)."""
+    try:
+        return given.encode("latin-1")
+    except UnicodeEncodeError:
+        return given.encode("utf-8")
+
+
 def _is_admin_token(given: str) -> bool:
     token = current_settings().admin_token
-    return bool(token and given) and hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+    return bool(token and given) and hmac.compare_digest(token_bytes(given), token.encode("utf-8"))
+
+
+SESSION_COOKIE = "ps_session"
+
+
+def _from_trusted_proxy() -> bool:
+    """Whether the peer is one of the configured reverse proxies (only they may assert an identity)."""
+    raw = current_settings().trusted_proxies
+    if not raw.strip() or not request.remote_addr:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote_addr)
+        return any(peer in ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
+    except ValueError:
+        return False
+
+
+def proxy_user() -> str | None:
+    """The user a trusted reverse proxy vouches for; the header from anyone else is ignored."""
+    name = request.headers.get(current_settings().proxy_user_header, "").strip()
+    if not name or len(name) > 64 or not _from_trusted_proxy():
+        return None
+    return name
 
 
 def _identify() -> Principal:
@@ -96,7 +129,18 @@ def _identify() -> Principal:
     store = accounts.current_store()
     if store is None:
         return ANONYMOUS
-    return accounts.identify(store, given) or ANONYMOUS
+    by_token = accounts.identify(store, given)
+    if by_token is not None:
+        return by_token
+    proxied = proxy_user()
+    if proxied is not None:  # SSO: the proxy signed them in; roles come from the accounts store
+        disabled = any(u["disabled"] for u in store.users() if u["name"] == proxied)
+        return ANONYMOUS if disabled else Principal(name=proxied, via="proxy", roles=store.roles(proxied))
+    session = store.session(request.cookies.get(SESSION_COOKIE, ""))
+    if session is not None:
+        g.session = session
+        return Principal(name=session.user, via="session", roles=store.roles(session.user))
+    return ANONYMOUS
 
 
 def current_principal() -> Principal:
@@ -104,10 +148,22 @@ def current_principal() -> Principal:
     if not has_request_context():
         return ANONYMOUS
     if "principal" not in g:
-        g.principal = _identify()
+        try:
+            g.principal = _identify()
+        except Exception:
+            g.principal = ANONYMOUS  # the error page for a bad token renders as anonymous
+            raise
     return g.principal
 
 
 def current_readable() -> Scope:
     """Collections the current request may read (None: every one)."""
     return current_principal().readable(public_collections())
+
+
+def read_only_collections() -> frozenset[str]:
+    """Collections whose documents are read on screen only (no export rows, no copy-permalink)."""
+    from search_app import accounts
+
+    store = accounts.current_store()
+    return store.read_only_collections() if store is not None else frozenset()

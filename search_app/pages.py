@@ -94,6 +94,14 @@ def _form_state(settings, documents: list[dict]) -> dict:
     }
 
 
+def _result_views(engine, results, terms: tuple[str, ...], q: str | None = None) -> list:
+    """Results ready to render; those of read-only collections lose their copy-permalink button."""
+    views = [result_view(r, terms, q) for r in results]
+    for view, r in zip(views, results):
+        view.read_only = engine.is_read_only(r.meta)
+    return views
+
+
 def _empty_page(settings, documents) -> dict:
     """The template's context before any search: the form as submitted, no results."""
     return {
@@ -144,7 +152,8 @@ def search():
         mode=p.mode,
         size=paging.size,
         response=response,
-        results=[result_view(r, terms, p.query) for r in shown],
+        results=_result_views(engine, shown, terms, p.query),
+        may_export=engine.may_export(filters),
         paging=paging,
         filtered=params.is_filtered(filters),
         mode_links=[
@@ -178,6 +187,7 @@ def export_csv():
     params.check_known(filters, engine.documents())
     response = engine.search(p.query, k=k, mode=p.mode, filters=filters)
     rows = response.results if everything else response.results[paging.offset : paging.offset + paging.size]
+    rows = engine.exportable(rows)  # read-only collections: read on screen, never exported
     buffer = io.StringIO()
     buffer.write("\ufeff")
     output.write_csv([SearchResponse(response.query, response.took_ms, response.mode, rows)], buffer)
@@ -228,6 +238,7 @@ def document(doc_id: str):
         source=docview.display_source(meta.get("source")),
         hit_similar_url=url_for("pages.similar", chunk_id=hit_chunk.chunk_id) if hit_chunk else None,
         hit_permalink=permalink(doc.doc_id, hit_chunk.chunk_id) if hit_chunk else None,
+        read_only=engine.is_read_only(meta),
     )
 
 
@@ -252,6 +263,6 @@ def similar(chunk_id: str):
         response=response,
         source=source,
         source_url=doc_url(source.doc_id, source.chunk_id) if source else None,
-        results=[result_view(r, ()) for r in response.results],
+        results=_result_views(engine, response.results, ()),
         k=k,
     )

@@ -69,7 +69,6 @@ def current_settings() -> Settings:
 def current_engine(refresh: bool = True):
     """The app's engine for this request, seen through the reader's collections (search_app.scope);
     a newer index version is picked up first."""
-    from search_app.identity import current_readable
-    from search_app.scope import ScopedEngine
+    from search_app.scope import for_request
 
-    return ScopedEngine(holder().get(refresh=refresh), current_readable())
+    return for_request(holder().get(refresh=refresh))

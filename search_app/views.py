@@ -37,6 +37,7 @@ class ResultView:
     permalink: str  # the stable address of the passage: document view + anchor
     ocr: str = ""  # "识别文本" when the passage was read by OCR from a scanned page; its confidence in `ocr_title`
     ocr_title: str = ""
+    read_only: bool = False  # of a read-only collection: no copy-permalink button (search_app.scope)
 
 
 def format_score(score: float) -> str:
