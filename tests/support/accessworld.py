@@ -85,6 +85,29 @@ def build(tmp: Path, **settings_overrides) -> World:
     backend = open_store(settings)
     with backend.lock():
         backend.write(make_content(embedder, PASSAGES), {"model": embedder.name, "dim": embedder.dim})
+    return _people(settings)
+
+
+def build_real(tmp: Path, model_dir: Path, **settings_overrides) -> World:
+    """The same world indexed for real: text files through `indexer add --collection`'s path, the real model."""
+    from indexer.embedding import load_embedder
+    from indexer.pipeline import add_documents
+
+    overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "admin_token": ADMIN_TOKEN, **settings_overrides}
+    settings = Settings.from_env({}, index_dir=tmp / "index", model=str(model_dir), **overrides)
+    embedder = load_embedder(settings)
+    for doc_id, (title, meta, sections) in PASSAGES.items():
+        folder = tmp / "docs" / doc_id
+        folder.mkdir(parents=True)
+        path = folder / f"{doc_id}.txt"
+        path.write_text(title + "\n" + "\n".join(f"{h[0]}\n{body}" for h, body in sections), encoding="utf-8")
+        given = {"title": title, "collections": meta.get("collections")}
+        report = add_documents([path], settings, embedder=embedder, overrides={k: v for k, v in given.items() if v})
+        assert report.added == [doc_id] and not report.errors, report
+    return _people(settings)
+
+
+def _people(settings: Settings) -> World:
     store = AccountStore.from_settings(settings)
     store.set_collection(R, public=False, read_only=True)
     tokens = {}
