@@ -28,13 +28,14 @@ POOL = 100
 
 
 def query_encoder(embedder) -> Callable[[str], np.ndarray]:
-    """Plain sentence-transformers encode of one query (no cache, no fast path); the fake embedder as is."""
-    model = getattr(embedder, "model", None)
-    if model is None or not hasattr(model, "encode"):
-        return lambda q: embedder.encode_passages([q])[0]  # test double: deterministic, uncached
+    """Plain sentence-transformers encode of one query (no cache, no fast path); another Embedder as it is."""
+    from indexer.embedding import SentenceEmbedder
+
+    if not isinstance(embedder, SentenceEmbedder):  # no bare model under it: its own uncached passage path
+        return lambda q: embedder.encode_passages([q])[0]
     import torch
 
-    prompt = getattr(embedder, "query_prompt", "") or None
+    model, prompt = embedder.model, embedder.query_prompt or None
 
     def encode(q: str) -> np.ndarray:
         if torch.get_num_threads() != 1:
