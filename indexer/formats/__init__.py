@@ -20,6 +20,7 @@ READERS = {
     ".pdf": "indexer.formats.pdf_reader",
     ".html": "indexer.formats.html_reader",
     ".htm": "indexer.formats.html_reader",
+    ".ofd": "indexer.formats.ofd_reader",
     ".png": "indexer.formats.image_reader",
     ".jpg": "indexer.formats.image_reader",
     ".jpeg": "indexer.formats.image_reader",
