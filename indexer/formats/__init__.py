@@ -21,6 +21,8 @@ READERS = {
     ".html": "indexer.formats.html_reader",
     ".htm": "indexer.formats.html_reader",
     ".ofd": "indexer.formats.ofd_reader",
+    ".doc": "indexer.formats.doc_reader",
+    ".wps": "indexer.formats.doc_reader",
     ".png": "indexer.formats.image_reader",
     ".jpg": "indexer.formats.image_reader",
     ".jpeg": "indexer.formats.image_reader",
