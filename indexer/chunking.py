@@ -284,6 +284,30 @@ def split_sections(text: str, markdown: bool = False, structure: dict[int, int] 
     return sections
 
 
+def table_sections(sections: list[_Section], tables: list[tuple[int, int, str]]) -> list[_Section]:
+    """Each table's rows (and caption) a section of their own, the caption appended to the heading path.
+
+    So a table is never packed with the paragraph before it, and a question about one
+    of its cells finds a passage that says which table (and section) it belongs to.
+    """
+    if not tables:
+        return sections
+    out: list[_Section] = []
+    keys: list[object] = []
+    for section in sections:
+        for span in section.spans:
+            table = next((t for t in tables if t[0] <= span[0] < t[1]), None)
+            path = section.path
+            if table and table[2] and table[2] not in path:
+                path = (*path, table[2])
+            key = (path, table[0] if table else None)
+            if not keys or keys[-1] != key:
+                out.append(_Section(path))
+                keys.append(key)
+            out[-1].spans.append(span)
+    return out
+
+
 # --- cutting sections to size ------------------------------------------------------------
 
 
@@ -395,7 +419,8 @@ def chunk_document(doc: Document, target_chars: int = 320, max_chars: int = 480,
     markdown = doc.source_path.lower().endswith((".md", ".markdown"))
     pages = list(getattr(doc, "pages", None) or [])
     pieces = []
-    for section in split_sections(text, markdown, dict(getattr(doc, "headings", None) or [])):
+    sections = split_sections(text, markdown, dict(getattr(doc, "headings", None) or []))
+    for section in table_sections(sections, list(getattr(doc, "tables", None) or [])):
         units, para_starts = _units(text, section.spans, max_chars)
         pieces.extend(
             _Piece(section.path, s, e) for s, e in _pack(units, target_chars, max_chars, min_chars, para_starts)

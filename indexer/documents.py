@@ -259,6 +259,7 @@ def _document(
         meta=meta,
         headings=headings,
         pages=list(extracted.pages) if extracted else [],
+        tables=list(extracted.tables) if extracted else [],
         notes=list(extracted.notes) if extracted else [],
     )
 

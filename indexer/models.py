@@ -22,6 +22,7 @@ class Document:
     # Structure only the source format knows; used when chunking, not stored in the index.
     headings: list[tuple[int, int]] = field(default_factory=list)  # (offset of a heading line, level 1..6)
     pages: list[int] = field(default_factory=list)  # offset in `text` where page n+1 starts (PDF)
+    tables: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, caption): rows chunked apart
     notes: list[str] = field(default_factory=list)  # what was skipped inside the file (a page OCR could not read)
 
 

@@ -10,6 +10,7 @@ library (python-docx, pypdf, lxml) only when a file of its kind is read.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 
 from indexer.formats.lines import join_lines
@@ -47,6 +48,8 @@ class Block:
 
     text: str
     heading: int = 0  # 1..6 from the file's structure (Word heading style, <h2>); 0 = body
+    table: int = 0  # a row of table number `table` (1, 2, ...; cells already joined by " | "); 0 = not a row
+    caption: str = ""  # on a table's rows: its caption as the file marks it (<caption>), if any
 
 
 @dataclass
@@ -58,24 +61,53 @@ class Extracted:
     meta: dict = field(default_factory=dict)  # date, source, type the file declares
     timestamp: str = ""  # the file's own creation date, "YYYY-MM-DD"
     encoding: str | None = None
+    tables: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, caption) of each table's rows
     ocr_pages: dict[str, float] = field(default_factory=dict)  # page number -> OCR confidence 0..100
     notes: list[str] = field(default_factory=list)  # what was skipped inside a file that still loaded
 
 
+# A table's caption: "表1 主要指标", "附表2：……", "续表3", "Table 4. ..." (a short line of its own).
+CAPTION = re.compile(r"^(?:续?表|附表|Table)\s*[0-9０-９一二三四五六七八九十]+(?:[-－.．][0-9]+)?(?:\s|[:：.．、]|$)")
+CAPTION_MAX_CHARS = 60
+
+
 def assemble(blocks: list[Block]) -> tuple[str, list[tuple[int, int]]]:
     """Blocks to document text and the offsets of structural headings in it."""
+    text, headings, _ = assemble_tables(blocks)
+    return text, headings
+
+
+def assemble_tables(blocks: list[Block]) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, str]]]:
+    """Blocks to text, heading offsets and table spans (start, end, caption).
+
+    A table's span starts at its caption paragraph when the paragraph just before the
+    rows is one ("表1 主要指标"), so the caption is read with the rows and can head them.
+    """
     paragraphs: list[str] = []
     headings: list[tuple[int, int]] = []
-    offset = 0
+    tables: dict[int, list] = {}
+    offset, previous = 0, (-1, "", 0)  # offset, text and table of the paragraph before
     for block in blocks:
         paragraph = join_lines(block.text.split("\n"))
         if not paragraph:
             continue
         if block.heading:
             headings.append((offset, min(max(block.heading, 1), 6)))
+        if block.table and block.table not in tables:
+            start, caption = offset, block.caption
+            if previous[2] == 0 and is_caption(previous[1]) and not caption:
+                start, caption = previous[0], previous[1]
+            tables[block.table] = [start, offset + len(paragraph), caption]
+        elif block.table:
+            tables[block.table][1] = offset + len(paragraph)
         paragraphs.append(paragraph)
+        previous = (offset, paragraph, block.table)
         offset += len(paragraph) + 1
-    return "\n".join(paragraphs), headings
+    return "\n".join(paragraphs), headings, [tuple(t) for t in tables.values()]
+
+
+def is_caption(line: str) -> bool:
+    return len(line) <= CAPTION_MAX_CHARS and bool(CAPTION.match(line))
 
 
 def extract(suffix: str, raw: bytes, max_bytes: int, ocr=None) -> Extracted:

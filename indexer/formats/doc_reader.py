@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from indexer.formats import Block, Extracted, FormatError, assemble
+from indexer.formats import Block, Extracted, FormatError, assemble_tables
 
 TOOL_TIMEOUT_S = 60
 LIBREOFFICE_TIMEOUT_S = 180
@@ -37,13 +37,17 @@ def _run(command: list[str], timeout: int) -> str:
 
 def _blocks(text: str, table_sep: str) -> list[Block]:
     """One paragraph per line; a line with cell separators is a table row, its cells joined by " | "."""
-    blocks = []
+    blocks: list[Block] = []
+    tables = 0
     for line in text.replace("\f", "\n").split("\n"):
+        table = 0
         if table_sep in line:
             cells = [cell.strip() for cell in line.strip().strip(table_sep).split(table_sep)]
             line = CELL_SEPARATOR.join(cell for cell in cells if cell)
+            tables += not (blocks and blocks[-1].table)  # consecutive rows are one table
+            table = tables
         if line.strip():
-            blocks.append(Block(line))
+            blocks.append(Block(line, table=table))
     return blocks
 
 
@@ -99,10 +103,10 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
             except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
                 failures.append(f"{tool}: {exc}")
                 continue
-            text, headings = assemble(blocks)
+            text, headings, spans = assemble_tables(blocks)
             if text:
                 if len(text) > max_bytes:
                     raise FormatError(f"more than {max_bytes} characters of text; refused")
-                return Extracted(text=text, headings=headings)
+                return Extracted(text=text, headings=headings, tables=spans)
             failures.append(f"{tool}: no text")
     raise FormatError(f"cannot read this Word/WPS file ({'; '.join(failures)})")

@@ -12,7 +12,7 @@ import io
 import re
 import zipfile
 
-from indexer.formats import Block, Extracted, FormatError, assemble
+from indexer.formats import Block, Extracted, FormatError, assemble_tables
 from indexer.metadata import kind_of
 
 UNPACKED_FACTOR = 10  # total unpacked size may be this many times the file size limit
@@ -71,7 +71,7 @@ def _is_title(paragraph) -> bool:
     return (paragraph.style.name or "").strip().lower() in _TITLE_STYLES
 
 
-def _table_blocks(table) -> list[Block]:
+def _table_blocks(table, number: int) -> list[Block]:
     """One block per row, cells separated; a merged cell is reported once."""
     blocks = []
     for row in table.rows:
@@ -84,7 +84,7 @@ def _table_blocks(table) -> list[Block]:
             if text:
                 cells.append(text)
         if cells:
-            blocks.append(Block(_CELL_SEPARATOR.join(cells)))
+            blocks.append(Block(_CELL_SEPARATOR.join(cells), table=number))
     return blocks
 
 
@@ -106,10 +106,12 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     except Exception as exc:  # python-docx raises KeyError, ValueError, PackageNotFoundError ...
         raise FormatError(f"not a readable Word .docx document ({type(exc).__name__}: {exc})") from exc
     blocks: list[Block] = []
+    tables: list = []
     title_line = ""
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            blocks.extend(_table_blocks(item))
+            blocks.extend(_table_blocks(item, sum(isinstance(i, Table) for i in tables) + 1))
+            tables.append(item)
             continue
         text = item.text
         if not text.strip():
@@ -119,7 +121,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
             blocks.append(Block(text))
         else:
             blocks.append(Block(text, heading=heading_level(item)))
-    text, headings = assemble(blocks)
+    text, headings, spans = assemble_tables(blocks)
     props = document.core_properties
     title = (props.title or "").strip() or title_line or title_heading(blocks)
     created = props.created.date().isoformat() if props.created else ""
@@ -128,6 +130,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     return Extracted(
         text=text,
         headings=headings,
+        tables=spans,
         title=" ".join(title.split()),
         meta=meta,
         timestamp="" if created == _TEMPLATE_CREATED else created,

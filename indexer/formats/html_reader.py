@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from indexer.formats import Block, Extracted, FormatError, assemble
+from indexer.formats import Block, Extracted, FormatError, assemble_tables
 from indexer.formats.lines import CJK
 from indexer.formats.textcodec import decode_bytes, looks_binary, strict_decode
 from indexer.metadata import normalise_date
@@ -144,6 +144,7 @@ class _Walker:
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self.inline: list[str] = []
+        self.tables: list = []  # <table> elements met, outermost numbering: rows of a nested table join its own
 
     def flush(self) -> None:
         text = _squash("".join(self.inline))
@@ -159,7 +160,14 @@ class _Walker:
         elif tag == "tr":
             self.flush()
             cells = [_squash(c.text_content()).strip() for c in el if c.tag in ("td", "th")]
-            self.blocks.append(Block(_CELL_SEPARATOR.join(c for c in cells if c)))
+            table = next((t for t in el.iterancestors("table")), None)
+            if table is not None and table not in self.tables:
+                self.tables.append(table)
+            number = self.tables.index(table) + 1 if table is not None else 0
+            caption = _squash(table.find("caption").text_content()).strip() if _has_caption(table) else ""
+            self.blocks.append(Block(_CELL_SEPARATOR.join(c for c in cells if c), table=number, caption=caption))
+        elif tag == "caption":
+            self.flush()  # read as the rows' caption, not as a paragraph of its own
         elif tag == "pre":
             self.flush()
             self.blocks.extend(Block(line) for line in el.text_content().split("\n"))
@@ -176,6 +184,10 @@ class _Walker:
                 self.flush()
         if el.tail:
             self.inline.append(el.tail)
+
+
+def _has_caption(table) -> bool:
+    return table is not None and table.find("caption") is not None and bool(table.find("caption").text_content())
 
 
 def _site_trimmed(title: str) -> str:
@@ -219,7 +231,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     walker = _Walker()
     walker.walk(main)
     walker.flush()
-    body, headings = assemble(walker.blocks)
+    body, headings, tables = assemble_tables(walker.blocks)
     meta: dict = {}
     date = date or _first_time([main])
     if date.strip():
@@ -228,4 +240,6 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
     source = url or metas.get("og:url") or metas.get("contentsource") or ""
     if source.strip():
         meta["source"] = source.strip()
-    return Extracted(text=body, headings=headings, title=" ".join(title.split()), meta=meta, encoding=encoding)
+    return Extracted(
+        text=body, headings=headings, tables=tables, title=" ".join(title.split()), meta=meta, encoding=encoding
+    )

@@ -48,7 +48,7 @@ def read(raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted
     if not any(pages):
         errors = [page.error for page in read_ if page.error]
         raise FormatError(f"no text found in the image{': ' + errors[0] if errors else ''}")
-    text, starts = layout_text(pages)
+    text, starts, _ = layout_text(pages)
     if len(text) > max_bytes:
         raise FormatError(f"more than {max_bytes} characters of text; refused")
     failed = [str(n) for n, page in enumerate(read_, 1) if page.error]

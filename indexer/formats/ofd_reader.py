@@ -188,7 +188,7 @@ def read(raw: bytes, max_bytes: int) -> Extracted:
         pages.extend(_doc_pages(archive, _resolve("", root)))
     if not any(pages):
         raise FormatError("OFD without text (scanned pages in an OFD are not read)")
-    text, starts = layout_text(pages)
+    text, starts, _ = layout_text(pages)
     if len(text) > max_bytes:
         raise FormatError(f"more than {max_bytes} characters of text; refused")
     info = (_children(bodies[0], "DocInfo") or [None])[0]

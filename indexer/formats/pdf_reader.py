@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from indexer.formats import Extracted, FormatError
+from indexer.formats import Extracted, FormatError, is_caption
 from indexer.formats.lines import CJK, HEADING_LIKE, clean_line, glue
 from indexer.formats.ocr import OcrOptions, OcrPage, confidences, read_pages
 from indexer.sentences import CLOSING, LINE_END
@@ -36,6 +36,9 @@ _CJK_ALL = CJK + r"\u3000-\u303f\uff00-\uffef"
 _SPACED = re.compile(rf"(?<=[{_CJK_ALL}]) (?=[{_CJK_ALL}])")
 _CJK_PAIR = re.compile(rf"[{_CJK_ALL}] ?(?=[{_CJK_ALL}])")
 _JUNK_TITLE = re.compile(r"^(untitled|无标题|document\d*|文档\d*)$", re.IGNORECASE)
+MIN_RULES = 6  # rectangles or strokes on a page before pdfplumber looks for a ruled table there
+MAX_RULE_SCAN = 2_000_000  # bytes of a page's content stream scanned for them
+_RULE_OPS = re.compile(rb"(?<![A-Za-z])(?:re|l)(?![A-Za-z])")
 USABLE_CHARS = 20  # a page with fewer readable characters than this (page number aside) has no usable text layer
 USABLE_SHARE = 0.5  # ... or with a smaller share of CJK/letters/digits/punctuation (a font without a ToUnicode map)
 _READABLE = re.compile(rf"[{CJK}A-Za-z0-9\u3000-\u303f\uff01-\uff5e，。、；：？！“”‘’《》（）\s.,;:?!()\-]")
@@ -45,6 +48,7 @@ _READABLE = re.compile(rf"[{CJK}A-Za-z0-9\u3000-\u303f\uff01-\uff5e，。、；�
 class _Line:
     text: str
     indented: bool = False
+    table: int = 0  # a row of ruled table number `table` (cells joined by " | "); 0 = running text
 
 
 def _width(text: str) -> int:
@@ -141,7 +145,7 @@ def _full_width(pages: list[list[_Line]]) -> int:
 
 
 def _ends_paragraph(prev: _Line, nxt: _Line, full: int) -> bool:
-    if nxt.indented or HEADING_LIKE.match(nxt.text):
+    if nxt.indented or HEADING_LIKE.match(nxt.text) or is_caption(nxt.text) or is_caption(prev.text):
         return True
     width = _width(prev.text)
     if width < SHORT_LINE * full:
@@ -156,12 +160,13 @@ def _join(prev: str, nxt: str) -> str:
     return glue(prev, nxt)
 
 
-def _paragraphs(pages: list[list[_Line]]) -> tuple[str, list[int]]:
-    """Document text and the offset at which each page's text starts."""
+def _paragraphs(pages: list[list[_Line]]) -> tuple[str, list[int], list[tuple[int, int, str]]]:
+    """Document text, the offset at which each page's text starts, and table spans (each row a paragraph)."""
     full = _full_width(pages)
     paragraphs: list[str] = []
     page_start: dict[int, int] = {}
     current, para_offset = "", 0
+    rows: list[int] = []  # table number of each paragraph (0 = running text)
     prev: _Line | None = None
     for number, page in enumerate(pages, 1):
         blank = False
@@ -169,29 +174,47 @@ def _paragraphs(pages: list[list[_Line]]) -> tuple[str, list[int]]:
             if not line.text:
                 blank = True
                 continue
-            if current and prev is not None and (blank or _ends_paragraph(prev, line, full)):
+            breaks = blank or line.table or prev is not None and (prev.table or _ends_paragraph(prev, line, full))
+            if current and prev is not None and breaks:
                 paragraphs.append(current)
+                rows.append(prev.table)
                 para_offset += len(current) + 1
                 current = ""
             current = _join(current, line.text) if current else line.text
             page_start.setdefault(number, para_offset + len(current) - len(line.text))
             prev, blank = line, False
-    if current:
+    if current and prev is not None:
         paragraphs.append(current)
+        rows.append(prev.table)
     text = "\n".join(paragraphs)
     starts, following = [], len(text)
     for number in range(len(pages), 0, -1):
         following = page_start.get(number, following)
         starts.append(following)
-    return text, starts[::-1]
+    return text, starts[::-1], _table_spans(paragraphs, rows)
 
 
-def layout_text(pages: list[list[_Line]]) -> tuple[str, list[int]]:
-    """Lines of pages (a text layer's or OCR's) to paragraphs, furniture dropped; where each page starts."""
-    text, starts = _paragraphs(_drop_furniture(pages))
+def _table_spans(paragraphs: list[str], rows: list[int]) -> list[tuple[int, int, str]]:
+    """(start, end, caption) of each table's rows; a caption paragraph just before them is included."""
+    spans: dict[int, list] = {}
+    offset = 0
+    for i, (paragraph, table) in enumerate(zip(paragraphs, rows)):
+        if table and table not in spans:
+            before = paragraphs[i - 1] if i and not rows[i - 1] else ""
+            caption = before if is_caption(before) else ""
+            spans[table] = [offset - len(before) - 1 if caption else offset, offset + len(paragraph), caption]
+        elif table:
+            spans[table][1] = offset + len(paragraph)
+        offset += len(paragraph) + 1
+    return [tuple(span) for span in spans.values()]
+
+
+def layout_text(pages: list[list[_Line]]) -> tuple[str, list[int], list[tuple[int, int, str]]]:
+    """Lines of pages (a text layer's or OCR's) to paragraphs, furniture dropped; page starts; table spans."""
+    text, starts, tables = _paragraphs(_drop_furniture(pages))
     if not text:
         raise FormatError("no text besides page numbers and running headers")
-    return text, starts
+    return text, starts, tables
 
 
 def _title(reader) -> str:
@@ -260,19 +283,83 @@ def _ocr(raw: bytes, reader, pages: list[list[_Line]], ocr: OcrOptions) -> tuple
     return {i: page for i, page in zip(todo, read) if not page.error}, notes
 
 
+def _may_have_rules(page) -> bool:
+    """Cheap look at the content stream: enough rectangles or line strokes for a ruled table."""
+    try:
+        data = page.get_contents().get_data() if page.get_contents() is not None else b""
+    except Exception:
+        return False
+    return len(_RULE_OPS.findall(data[:MAX_RULE_SCAN])) >= MIN_RULES
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _plumbed_page(page, first_table: int) -> tuple[list[_Line], int]:
+    """A page with ruled tables as pdfplumber reads it: text bands between tables, each row one line."""
+    found = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+    if not found:
+        return [], 0
+    lines: list[_Line] = []
+    top, number = 0.0, first_table
+    bands = [(t.bbox[1], t.bbox[3], t) for t in found] + [(page.height, page.height, None)]
+    for table_top, table_bottom, table in bands:
+        if table_top > top:
+            band = page.crop((0, top, page.width, min(table_top, page.height)), strict=False)
+            words = band.extract_text_lines()
+            left = min((w["x0"] for w in words), default=0.0)
+            for w in words:
+                size = (w["bottom"] - w["top"]) or 10.0
+                lines.append(_Line(_unspace(clean_line(w["text"])), w["x0"] - left > 1.5 * size))
+        if table is not None:
+            number += 1
+            for row in table.extract():
+                cells = [_cell(c) for c in row]
+                if any(cells):
+                    lines.append(_Line(" | ".join(c for c in cells if c), table=number))
+        top = max(top, table_bottom)
+    return lines, number - first_table
+
+
+def _ruled_tables(raw: bytes, reader, pages: list[list[_Line]]) -> None:
+    """Pages whose content may hold ruled tables are re-read by pdfplumber, tables as rows (in place)."""
+    candidates = [i for i, page in enumerate(reader.pages) if _usable(pages[i]) and _may_have_rules(page)]
+    if not candidates:
+        return
+    import pdfplumber
+
+    tables = 0
+    try:
+        with pdfplumber.open(io.BytesIO(raw), pages=[i + 1 for i in candidates]) as pdf:
+            for i, page in zip(candidates, pdf.pages):
+                lines, found = _plumbed_page(page, tables)
+                if found:
+                    pages[i], tables = lines, tables + found
+    except Exception:  # pdfminer choking on a page: keep pypdf's text, tables as plain lines
+        return
+
+
 def read(raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted:
     reader = _open(raw)
     pages = _page_lines(reader, max_chars=max_bytes)
     if not pages:
         raise FormatError("PDF without pages")
+    _ruled_tables(raw, reader, pages)
     scanned, notes = _ocr(raw, reader, pages, ocr or OcrOptions())
     for i, page in scanned.items():
         pages[i] = [_Line(line.text, line.indented) for line in page.lines]
     if not any(line.text for page in pages for line in page):
         reason = notes[0].split(": ", 1)[-1] if notes else ("OCR found no text" if scanned else "no picture")
         raise FormatError(f"no text layer (scanned PDF?) and no page could be read: {reason}")
-    text, starts = layout_text(pages)
+    text, starts, tables = layout_text(pages)
     ocr_pages = confidences((i + 1, page) for i, page in scanned.items())
     return Extracted(
-        text=text, pages=starts, title=_title(reader), timestamp=_timestamp(reader), ocr_pages=ocr_pages, notes=notes
+        text=text,
+        pages=starts,
+        tables=tables,
+        title=_title(reader),
+        timestamp=_timestamp(reader),
+        ocr_pages=ocr_pages,
+        notes=notes,
     )
