@@ -171,7 +171,7 @@ class PriorityGate:
             try:
                 ready = (lambda: not self._busy) if high else (lambda: not self._busy and self._high_waiting == 0)
                 while not ready():
-                    timeout = None if b is None else b.remaining()
+                    timeout = None if b is None or b.seconds == float("inf") else b.remaining()
                     if timeout is not None and timeout <= 0:
                         b.check(f"waiting for {what}")
                     self._cond.wait(timeout)

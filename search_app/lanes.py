@@ -3,7 +3,9 @@
 Interactive requests (pages, /api/search, /api/similar, the CSV export) get `request_budget_s` and go
 first at the model; the batch endpoint gets `batch_budget_s`, a limited number of slots, caps on
 queries x k and on the answer's size, and gives way to interactive requests between slices.
-Health, the OpenAPI description, static files and the admin API run without a budget.
+Admin requests (uploads, re-indexing) have no deadline but embed their passages at batch priority, so
+an upload never holds the model ahead of a query. Health, the OpenAPI description and static files run
+without a budget.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from indexer.config import Settings
 from indexer.errors import QueryError
 
 BATCH_ENDPOINTS = frozenset({"api.search_batch"})
-UNBUDGETED = frozenset({"api.health", "api.openapi", "api.reload", "static"})
+UNBUDGETED = frozenset({"api.health", "api.openapi", "static"})
+ADMIN = "admin"
 SLOTS_KEY = "policy_search_batch_slots"
 
 
 def lane_of(endpoint: str | None) -> str | None:
     """The lane of a request, or None for requests that run without a budget."""
-    if endpoint is None or endpoint in UNBUDGETED or endpoint.startswith("admin."):
+    if endpoint is None or endpoint in UNBUDGETED:
         return None
+    if endpoint.startswith("admin.") or endpoint == "api.reload":
+        return ADMIN
     return limits.BATCH if endpoint in BATCH_ENDPOINTS else limits.INTERACTIVE
 
 
@@ -37,9 +42,9 @@ def register(app: Flask, settings: Settings) -> None:
         lane = lane_of(request.endpoint)
         if lane is None:
             return
-        seconds = settings.batch_budget_s if lane == limits.BATCH else settings.request_budget_s
+        seconds = {limits.BATCH: settings.batch_budget_s, ADMIN: float("inf")}.get(lane, settings.request_budget_s)
         stack = contextlib.ExitStack()
-        stack.enter_context(limits.budget(seconds, lane))
+        stack.enter_context(limits.budget(seconds, limits.BATCH if lane == ADMIN else lane))
         g._policy_search_budget = stack
 
     @app.teardown_request

@@ -1,0 +1,96 @@
+"""indexer.limits: the priority gate at the model, budgets and the batch lane's manners (issue 11, finding 3)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from indexer import limits
+
+
+def _hold_then_release(gate: limits.PriorityGate, started: threading.Event, release: threading.Event) -> None:
+    with gate.hold():
+        started.set()
+        release.wait(5)
+
+
+def test_interactive_work_goes_before_batch_work_at_the_gate():
+    gate, started, release, order = limits.PriorityGate(), threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=_hold_then_release, args=(gate, started, release))
+    holder.start()
+    assert started.wait(5)
+
+    def waiter(lane: str, name: str) -> None:
+        with limits.budget(10, lane), gate.hold():
+            order.append(name)
+
+    batch = threading.Thread(target=waiter, args=(limits.BATCH, "batch"))
+    batch.start()
+    time.sleep(0.1)  # the batch slice waits first ...
+    query = threading.Thread(target=waiter, args=(limits.INTERACTIVE, "query"))
+    query.start()
+    time.sleep(0.1)
+    release.set()
+    for t in (holder, batch, query):
+        t.join(5)
+    assert order == ["query", "batch"]  # ... but the query goes first
+
+
+def test_a_wait_at_the_gate_ends_with_the_budget():
+    gate, started, release = limits.PriorityGate(), threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_then_release, args=(gate, started, release))
+    holder.start()
+    assert started.wait(5)
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(limits.BudgetExceeded, match="0.2 s budget"):
+            with limits.budget(0.2, limits.INTERACTIVE):
+                gate.acquire()
+        assert time.perf_counter() - t0 < 2
+    finally:
+        release.set()
+        holder.join(5)
+
+
+def test_optional_steps_of_an_interactive_request_run_at_low_priority():
+    with limits.budget(5, limits.INTERACTIVE):
+        assert limits.priority() == limits.HIGH
+        with limits.optional_step():
+            assert limits.priority() == limits.LOW
+        assert limits.priority() == limits.HIGH
+    assert limits.priority() == limits.HIGH  # offline callers: no budget, normal priority
+
+
+def test_batch_checkpoints_give_way_to_interactive_requests_but_never_starve(monkeypatch):
+    monkeypatch.setattr(limits, "BATCH_YIELD_MAX_S", 0.3)
+    done = threading.Event()
+
+    def interactive() -> None:
+        with limits.budget(5, limits.INTERACTIVE):
+            done.wait(5)
+
+    t = threading.Thread(target=interactive)
+    t.start()
+    time.sleep(0.05)
+    try:
+        with limits.budget(5, limits.BATCH):
+            t0 = time.perf_counter()
+            limits.checkpoint()
+            waited = time.perf_counter() - t0
+        assert 0.25 <= waited < 1.5  # waited for the interactive request, then went on
+    finally:
+        done.set()
+        t.join(5)
+    with limits.budget(5, limits.BATCH):
+        t0 = time.perf_counter()
+        limits.checkpoint()
+        assert time.perf_counter() - t0 < 0.1  # nobody interactive: no wait
+
+
+def test_a_checkpoint_past_the_budget_raises():
+    with limits.budget(0.01, limits.INTERACTIVE):
+        time.sleep(0.03)
+        with pytest.raises(limits.BudgetExceeded, match="POLICY_SEARCH_REQUEST_BUDGET_S"):
+            limits.checkpoint()
