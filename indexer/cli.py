@@ -1,4 +1,4 @@
-"""`python -m indexer build|add|remove|list|migrate-to-milvus`: maintain the index from the shell."""
+"""`python -m indexer build|add|remove|list|optimize|migrate-to-milvus`: maintain the index from the shell."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from indexer.access import collections_of
 from indexer.config import Settings
 from indexer.errors import SearchEngineError
 from indexer.metadata import DEFAULT_COLLECTION, FIELDS, TYPES
-from indexer.pipeline import BuildReport, add_documents, build_index, list_documents, remove_documents
+from indexer.pipeline import (
+    BuildReport,
+    add_documents,
+    build_index,
+    list_documents,
+    optimize_index,
+    remove_documents,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r = sub.add_parser("remove", parents=[common], help="remove documents by id")
     r.add_argument("doc_ids", nargs="+")
+    sub.add_parser("optimize", parents=[common], help="merge the index's segments into one (same results)")
     ls = sub.add_parser("list", parents=[common], help="list indexed documents")
     ls.add_argument("--json", action="store_true", help="JSON output")
     m = sub.add_parser(
@@ -75,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             report = remove_documents(args.doc_ids, settings)
             _print_report(report)
             return 0 if report.removed else 1
+        elif args.command == "optimize":
+            _print_report(optimize_index(settings))
         else:
             docs = list_documents(settings)
             if args.json:

@@ -76,6 +76,13 @@ class Settings:
     max_batch_queries: int = 1000
     max_page_size: int = 50  # results per page on the search page (page * size is capped at max_k)
     keep_versions: int = 3  # index versions kept on disk (old readers may still use them)
+    # Segments (FAISS backend): every add writes a segment; after a write, `merge_factor` neighbouring segments
+    # of one size tier (rows / merge_floor_rows in powers of merge_factor) are merged into one, and a segment
+    # with more than merge_max_deleted of its rows removed is rewritten. `python -m indexer optimize` merges all.
+    merge_factor: int = 8
+    merge_floor_rows: int = 2000
+    merge_max_deleted: float = 0.5
+    merge_on_write: bool = True
 
     # Store. No milvus_uri: FAISS + SQLite in index_dir. A Milvus URI moves vectors and text to Milvus
     # (indexer/milvus_store.py): a Milvus Lite file such as data/milvus.db (one process at a time) or a

@@ -80,6 +80,44 @@ class BM25Index:
         del row_of
         return cls(vocab, tf.tocsc(), idf)
 
+    @classmethod
+    def from_postings(cls, parts: list[tuple[sp.csr_matrix, list[str]]], k1: float = K1, b: float = B) -> BM25Index:
+        """One index over several segments' term frequencies (rows x local terms, rows in order).
+
+        N, document frequencies and the average length are summed over all parts, so every weight equals
+        the one `build` gives for the same token lists in one piece (same float32 operations, same order).
+        """
+        vocab: dict[str, int] = {}
+        maps = [np.array([vocab.setdefault(t, len(vocab)) for t in terms], dtype=np.int64) for _, terms in parts]
+        n = sum(tf.shape[0] for tf, _ in parts)
+        df = np.zeros(max(len(vocab), 1), dtype=np.int64)
+        blocks = []
+        for (tf, _), colmap in zip(parts, maps):
+            if tf.nnz:
+                np.add.at(df, colmap, np.bincount(tf.indices, minlength=len(colmap))[: len(colmap)])
+            blocks.append(sp.csr_matrix((tf.data, colmap[tf.indices] if tf.nnz else tf.indices, tf.indptr),
+                                        shape=(tf.shape[0], df.size)))
+        live = np.flatnonzero(df > 0)  # terms that only deleted rows held are not in a fresh build either
+        new_id = np.full(df.size, -1, dtype=np.int64)
+        new_id[live] = np.arange(live.size)
+        terms = list(vocab)
+        vocab = {terms[i]: j for j, i in enumerate(live.tolist())}
+        if parts and n:
+            tf = sp.vstack(blocks, format="csr")
+            tf = sp.csr_matrix((tf.data, new_id[tf.indices], tf.indptr), shape=(n, max(live.size, 1)))
+            tf.sort_indices()
+        else:
+            tf = sp.csr_matrix((n, max(live.size, 1)), dtype=np.float32)
+        lengths = np.asarray(tf.sum(axis=1)).ravel().astype(np.int64)
+        dfl = df[live].astype(np.float32) if live.size else np.zeros(1, dtype=np.float32)
+        idf = np.log1p((n - dfl + 0.5) / (dfl + 0.5)).astype(np.float32)
+        avgdl = float(lengths.mean()) if n else 1.0
+        norm = (k1 * (1 - b + b * lengths / max(avgdl, 1e-9))).astype(np.float32)
+        row_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(tf.indptr))
+        data = tf.data.astype(np.float32)
+        tf.data = (idf[tf.indices] * data * (k1 + 1) / (data + norm[row_of])).astype(np.float32)
+        return cls(vocab, tf.tocsc(), idf)
+
     def _columns(self, query_tokens: list[str]) -> np.ndarray:
         """Vocabulary columns of the query's distinct known terms."""
         return np.array([self.vocab[t] for t in dict.fromkeys(query_tokens) if t in self.vocab], dtype=np.int64)

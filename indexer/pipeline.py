@@ -1,8 +1,9 @@
-"""Build, update and shrink the index: documents -> chunks -> vectors + BM25 -> new version.
+"""Build, update and shrink the index: documents -> chunks -> vectors + tokens -> the store.
 
-Every operation derives a complete new version and switches to it atomically
-(IndexStore.write: FAISS + SQLite or Milvus, backend.open_store), so a failure at any point leaves the old
-index serving.
+A build writes the whole index (IndexStore.write); add embeds only new and changed documents and hands them
+to IndexStore.add (one new segment on the FAISS backend, the changed documents' old rows deleted in the same
+published version); remove writes only deletions (IndexStore.delete). Every write publishes atomically, so a
+failure at any point leaves the last published version serving.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import iter_documents
 from indexer.embedding import Embedder
-from indexer.errors import ModelMismatchError, SearchEngineError
+from indexer.errors import SearchEngineError
 from indexer.formats.ocr import options_from
 from indexer.models import Chunk, Document
 from indexer.store import IndexContent
+from indexer.store.core import check_compatible
 
 
 @dataclass
@@ -59,10 +61,6 @@ def _embedder(settings: Settings, embedder: Embedder | None) -> Embedder:
     from indexer.embedding import load_embedder
 
     return load_embedder(settings)
-
-
-def _empty(dim: int) -> IndexContent:
-    return IndexContent(documents=[], chunks=[], embeddings=np.zeros((0, dim), dtype=np.float32), tokens=[])
 
 
 def _manifest(settings: Settings, embedder: Embedder) -> dict:
@@ -100,34 +98,18 @@ def chunk_documents(docs: list[Document], settings: Settings) -> list[Chunk]:
     return chunks
 
 
-def _without(base: IndexContent, drop: set[str]) -> IndexContent:
-    """`base` less the documents in `drop` (their chunks, vectors and tokens too)."""
-    keep = [i for i, c in enumerate(base.chunks) if c.doc_id not in drop]
-    return IndexContent(
-        documents=[d for d in base.documents if d.doc_id not in drop],
-        chunks=[base.chunks[i] for i in keep],
-        embeddings=base.embeddings[keep],
-        tokens=[base.tokens[i] for i in keep],
-    )
-
-
-def _with_new_documents(
-    base: IndexContent, docs: list[Document], drop: set[str], settings: Settings, embedder: Embedder, progress: bool
-) -> IndexContent:
-    """`base` without the documents in `drop`, plus `docs` chunked, embedded and tokenised."""
-    kept = _without(base, drop)
-    new_chunks = chunk_documents(docs, settings)
-    texts = [c.embedding_text() for c in new_chunks]
+def _new_content(docs: list[Document], settings: Settings, embedder: Embedder, progress: bool) -> IndexContent:
+    """`docs` chunked, embedded and tokenised, in order."""
+    chunks = chunk_documents(docs, settings)
+    texts = [c.embedding_text() for c in chunks]
     vectors = (
-        embedder.encode_passages(texts, show_progress=progress)
-        if texts
-        else np.zeros((0, base.embeddings.shape[1]), dtype=np.float32)
+        embedder.encode_passages(texts, show_progress=progress) if texts else np.zeros((0, embedder.dim), np.float32)
     )
     return IndexContent(
-        documents=kept.documents + docs,
-        chunks=kept.chunks + new_chunks,
-        embeddings=np.concatenate([kept.embeddings, np.asarray(vectors, dtype=np.float32)]),
-        tokens=kept.tokens + [textnorm.tokenize(t) for t in texts],
+        documents=list(docs),
+        chunks=chunks,
+        embeddings=np.asarray(vectors, dtype=np.float32).reshape(len(chunks), embedder.dim),
+        tokens=[textnorm.tokenize(t) for t in texts],
     )
 
 
@@ -175,7 +157,7 @@ def build_index(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
             )
         embedder = _embedder(settings, embedder)
-        content = _with_new_documents(_empty(embedder.dim), docs, set(), settings, embedder, progress)
+        content = _new_content(docs, settings, embedder, progress)
         report.added = [d.doc_id for d in docs]
         report.version = store.write(content, _manifest(settings, embedder))
         report.chunks = len(content.chunks)
@@ -191,30 +173,21 @@ def add_documents(
 ) -> BuildReport:
     """Add new documents, replace changed ones (text, title or metadata), skip unchanged ones.
 
-    `overrides` (title, date, year, source, type, as from CLI flags) apply to every file of the call.
+    Only the new and changed documents are embedded and written (IndexStore.add). `overrides` (title, date,
+    year, source, type, as from CLI flags) apply to every file of the call.
     """
     with _writing(settings) as (store, report):
         docs = _load_into(report, paths, settings, overrides, progress)
         embedder = _embedder(settings, embedder)
-        if store.current_name() is None:
-            base = _empty(embedder.dim)
-        else:
+        known: dict = {}
+        if store.current_name() is not None:
             version = store.open_current()
-            if version.manifest.get("model") != embedder.name:
-                raise ModelMismatchError(
-                    f"the index was built with {version.manifest.get('model')!r}, not {embedder.name!r}: "
-                    "use the same model or rebuild with `python -m indexer build`"
-                )
-            if version.manifest.get("chunker") != CHUNKER_VERSION:
-                raise SearchEngineError(
-                    f"the index was chunked by chunker {version.manifest.get('chunker')}, this is "
-                    f"{CHUNKER_VERSION}: rebuild with `python -m indexer build`"
-                )
-            base = version.content()
+            check_compatible(version.manifest, embedder.name, CHUNKER_VERSION)
+            known = version.known_documents()
+            report.chunks = version.n_chunks
             version.close()
         # A new title or metadata (a sidecar or flag edited) counts as a change: the title is embedded with
         # every chunk and filters read the metadata.
-        known = {d.doc_id: (d.content_hash, d.title, d.meta) for d in base.documents}
         changed = []
         for d in docs:
             if d.doc_id not in known:
@@ -226,35 +199,46 @@ def add_documents(
                 report.replaced.append(d.doc_id)
                 changed.append(d)
         if changed:
-            content = _with_new_documents(base, changed, set(report.replaced), settings, embedder, progress)
-            report.version = store.write(content, _manifest(settings, embedder))
-            report.chunks = len(content.chunks)
+            content = _new_content(changed, settings, embedder, progress)
+            report.version = store.add(content, _manifest(settings, embedder), tuple(report.replaced))
+            report.chunks = _live_chunks(store)
         else:
             report.version = store.current_name() or ""
-            report.chunks = len(base.chunks)
     return report
 
 
+def _live_chunks(store) -> int:
+    version = store.open_current()
+    try:
+        return version.n_chunks
+    finally:
+        version.close()
+
+
 def remove_documents(doc_ids: list[str], settings: Settings) -> BuildReport:
-    """Drop documents by id; unknown ids are reported, not fatal."""
+    """Drop documents by id (a deletion record; no document is rewritten); unknown ids are reported, not fatal."""
     with _writing(settings) as (store, report):
         version = store.open_current()
-        base = version.content()
-        manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
+        known = set(version.doc_ids)
         version.close()
-        known = {d.doc_id for d in base.documents}
         for doc_id in doc_ids:
             if doc_id in known:
                 report.removed.append(doc_id)
             else:
                 report.errors.append(f"{doc_id}: no such document in the index")
-        drop = set(report.removed)
-        if drop:
-            content = _without(base, drop)
-            report.version = store.write(content, manifest)
-            report.chunks = len(content.chunks)
+        if report.removed:
+            report.version = store.delete(tuple(report.removed))
         else:
-            report.version, report.chunks = version.name, len(base.chunks)
+            report.version = version.name
+        report.chunks = _live_chunks(store)
+    return report
+
+
+def optimize_index(settings: Settings) -> BuildReport:
+    """Merge the index into as few segments as the backend allows (same search results, faster search)."""
+    with _writing(settings) as (store, report):
+        report.version = store.optimize()
+        report.chunks = _live_chunks(store)
     return report
 
 

@@ -199,6 +199,9 @@ class SearchEngine:
                 return False
             try:
                 new = self.store.open_current()
+                preload = getattr(new, "preload", None)
+                if callable(preload):  # vectors read and BM25 built now: a broken snapshot fails here, not mid-query
+                    preload()
                 if self._embedder is not None:
                     self._check_model(new, self._embedder)
             except SearchEngineError as exc:
@@ -450,4 +453,14 @@ class SearchEngine:
             "model": v.manifest.get("model"),
             "dim": v.manifest.get("dim"),
             "created": v.manifest.get("created"),
+            "store": self._store_stats(),
         }
+
+    def _store_stats(self) -> dict:
+        """Backend facts (segments, deleted rows, where lexical search runs); {} when the store cannot say."""
+        try:
+            stats = self.store.stats()
+        except Exception:  # health must answer even when e.g. a Milvus server is slow to reply
+            return {}
+        # Only what says how the store works: no counts or sizes (they could hint at documents out of scope).
+        return {k: stats[k] for k in ("backend", "lexical", "server", "scalar_index") if k in stats}

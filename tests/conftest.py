@@ -53,3 +53,21 @@ def browser():
         b = p.chromium.launch(executable_path=str(executable), args=LAUNCH_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def milvus_lite_uri(tmp_path_factory) -> str:
+    """One Milvus Lite file for the session (a Lite file serves one process)."""
+    return str(tmp_path_factory.mktemp("milvus-lite") / "contract.db")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A real Milvus 2.3.5 standalone server (the `milvus` wheel) on a free port, stopped after the session."""
+    from tests.support import milvus_server as launcher
+
+    if launcher.executable() is None:
+        pytest.skip("milvus-server missing: pip install milvus==2.3.5 (requirements-dev.txt)")
+    server = launcher.start(tmp_path_factory.mktemp("milvus-server"))
+    yield server.uri
+    server.stop()

@@ -88,8 +88,8 @@ def assert_old_index_intact_then_rebuild(settings, before, old_name: str) -> Non
     assert resp.status_code == 200 and resp.get_json()["results"]
     report = build_index([PROJECT_ROOT / "seeds"], settings, embedder=FakeEmbedder())  # the next build
     assert report.version != old_name and current_version_name(settings.index_dir) == report.version
-    versions = settings.index_dir / "versions"
-    assert not list(versions.glob(".tmp-*")) and not list(settings.index_dir.glob(".CURRENT.*.tmp"))
+    segments = settings.index_dir / "segments"
+    assert not list(segments.glob(".tmp-*")) and not list(settings.index_dir.glob(".CURRENT.*.tmp"))
 
 
 @pytest.mark.slow
@@ -112,42 +112,94 @@ def test_sigkill_during_a_large_build_keeps_the_old_index(built):
     assert_old_index_intact_then_rebuild(settings, before, old)
 
 
-# The same CLI entry point, with the fake embedder (no model to load) and the SQLite step slowed
-# down, so the kill lands while the new version's files are half written in versions/.tmp-*.
+# The same CLI entry point, with the fake embedder (no model to load) and one step slowed down, so the kill
+# lands in the middle of a write: STEP names the function that then sleeps (after doing its work).
 SLOW_WRITER = textwrap.dedent(
     """
-    import sys, time
-    import indexer.embedding, indexer.store
+    import os, sys, time
+    import indexer.embedding, indexer.store.segments, indexer.store.faiss_store
     from tests.support.fakes import FakeEmbedder
     indexer.embedding.load_embedder = lambda settings=None: FakeEmbedder()
-    real = indexer.store._write_sqlite
-    def slow(path, content):
-        real(path, content)
+    module, name = os.environ["STEP"].rsplit(".", 1)
+    module = sys.modules[module]
+    real = getattr(module, name)
+    def slow(*args, **kwargs):
+        out = real(*args, **kwargs)
         print("writing", flush=True)
         time.sleep(120)
-    indexer.store._write_sqlite = slow
+        return out
+    setattr(module, name, slow)
     from indexer.cli import main
     sys.exit(main(sys.argv[1:]))
     """
 )
 
 
+def run_slowed(settings, step: str, *argv: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, argv[0], "--quiet", "--index", str(settings.index_dir), *argv[1:]],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "STEP": step},
+    )
+
+
+def half_written_segment(settings) -> bool:
+    return any((t / "chunks.sqlite").exists() for t in (settings.index_dir / "segments").glob(".tmp-*"))
+
+
 def test_sigkill_while_writing_a_version_keeps_the_old_index(built):
     settings, before = built
     old = current_version_name(settings.index_dir)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_WRITER, "build", "--quiet", "--index", str(settings.index_dir),
-         *[str(CORPUS_DIR / "gov-work-reports" / name) for name in SMALL_DOCS]],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    versions = settings.index_dir / "versions"
+    docs = [str(CORPUS_DIR / "gov-work-reports" / name) for name in SMALL_DOCS]
+    proc = run_slowed(settings, "indexer.store.segments._write_sqlite", "build", *docs)
     try:
-        wait_for(lambda: any((t / "chunks.sqlite").exists() for t in versions.glob(".tmp-*")), proc)
+        wait_for(lambda: half_written_segment(settings), proc)
     finally:
         kill(proc)
-    (tmp,) = versions.glob(".tmp-*")
-    assert not (tmp / "manifest.json").exists()  # really half written
+    (tmp,) = (settings.index_dir / "segments").glob(".tmp-*")
+    assert not (tmp / "segment.json").exists()  # really half written
+    assert_old_index_intact_then_rebuild(settings, before, old)
+
+
+def test_sigkill_during_an_add_keeps_the_last_manifest(built):
+    """Killed while the added documents' segment is half written: CURRENT still lists the old segments."""
+    settings, before = built
+    old = current_version_name(settings.index_dir)
+    docs = [str(CORPUS_DIR / "gov-work-reports" / name) for name in SMALL_DOCS]
+    proc = run_slowed(settings, "indexer.store.segments._write_sqlite", "add", *docs)
+    try:
+        wait_for(lambda: half_written_segment(settings), proc)
+    finally:
+        kill(proc)
+    assert_old_index_intact_then_rebuild(settings, before, old)
+
+
+def test_sigkill_during_a_remove_keeps_the_last_manifest(built):
+    """Killed after the new manifest's history copy is written but before CURRENT is replaced by it."""
+    settings, before = built
+    old = current_version_name(settings.index_dir)
+    doc_id = SearchEngine.open(settings, embedder=FakeEmbedder()).documents()[0]["doc_id"]
+    proc = run_slowed(settings, "indexer.store.faiss_store.atomic_write_text", "remove", doc_id)
+    try:
+        wait_for(lambda: len(list((settings.index_dir / "manifests").glob("g*.json"))) > 1, proc)
+    finally:
+        kill(proc)
+    assert_old_index_intact_then_rebuild(settings, before, old)
+
+
+def test_sigkill_during_a_merge_keeps_the_last_manifest(built):
+    """`optimize` killed while the merged segment is half written: the unmerged segments keep serving."""
+    settings, _ = built
+    docs = [str(CORPUS_DIR / "gov-work-reports" / name) for name in SMALL_DOCS]
+    from indexer.pipeline import add_documents
+
+    add_documents([Path(d) for d in docs], settings, embedder=FakeEmbedder())  # now two segments
+    before, old = answers(settings), current_version_name(settings.index_dir)
+    proc = run_slowed(settings, "indexer.store.segments._write_sqlite", "optimize")
+    try:
+        wait_for(lambda: half_written_segment(settings), proc)
+    finally:
+        kill(proc)
     assert_old_index_intact_then_rebuild(settings, before, old)
 
 
@@ -155,7 +207,9 @@ def test_sigkill_while_writing_a_version_keeps_the_old_index(built):
 
 
 def _live(settings) -> Path:
-    return settings.index_dir / "versions" / current_version_name(settings.index_dir)
+    from indexer.store import read_manifest
+
+    return settings.index_dir / "segments" / read_manifest(settings.index_dir)["segments"][-1]["name"]
 
 
 def truncate_vectors(settings) -> str:
@@ -165,7 +219,7 @@ def truncate_vectors(settings) -> str:
 
 
 def delete_manifest(settings) -> str:
-    (_live(settings) / "manifest.json").unlink()
+    (_live(settings) / "segment.json").unlink()
     return "no manifest (half-written?)"
 
 

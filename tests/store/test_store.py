@@ -1,4 +1,4 @@
-"""Versioned index on disk: atomic switch, round trip, corruption detected, old versions pruned."""
+"""The FAISS + SQLite store on disk: atomic publish, round trip, corruption detected, old versions pruned."""
 
 import json
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import IndexCorruptError, IndexNotFoundError
-from indexer.store import VectorIndexParams, build_faiss, current_version_name, open_current, version_path
+from indexer.store import VectorIndexParams, build_faiss, current_version_name, open_current, read_manifest
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content, write_test_index
 from tests.support.settings import test_settings
@@ -61,50 +61,54 @@ def test_missing_index_is_a_clear_error(tmp_path):
         open_current(tmp_path / "nothing")
 
 
+def live_segment(index_dir):
+    return index_dir / "segments" / read_manifest(index_dir)["segments"][-1]["name"]
+
+
 def test_new_version_switches_and_old_versions_are_pruned(tmp_path):
     names = [write_test_index(tmp_path) for _ in range(5)]
     assert current_version_name(tmp_path) == names[-1]
-    kept = sorted(p.name for p in (tmp_path / "versions").iterdir())
+    kept = sorted(p.stem for p in (tmp_path / "manifests").iterdir())
     assert kept == sorted(names[-3:])
+    assert len(list((tmp_path / "segments").iterdir())) == 3  # the segments the kept manifests list
 
 
 def test_truncated_file_is_detected(tmp_path):
-    name = write_test_index(tmp_path)
-    f = version_path(tmp_path, name) / "vectors.faiss"
+    write_test_index(tmp_path)
+    f = live_segment(tmp_path) / "vectors.faiss"
     f.write_bytes(f.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="truncated"):
         open_current(tmp_path)
 
 
-def test_half_written_version_without_manifest_is_detected(tmp_path):
-    name = write_test_index(tmp_path)
-    (version_path(tmp_path, name) / "manifest.json").unlink()
+def test_half_written_segment_without_its_metadata_is_detected(tmp_path):
+    write_test_index(tmp_path)
+    (live_segment(tmp_path) / "segment.json").unlink()
     with pytest.raises(IndexCorruptError, match="no manifest"):
         open_current(tmp_path)
 
 
 def test_inconsistent_counts_are_detected(tmp_path):
-    name = write_test_index(tmp_path)
-    mpath = version_path(tmp_path, name) / "manifest.json"
-    manifest = json.loads(mpath.read_text())
+    write_test_index(tmp_path)
+    manifest = read_manifest(tmp_path)
     manifest["chunks"] = 99
-    mpath.write_text(json.dumps(manifest))
+    (tmp_path / "CURRENT").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorruptError, match="inconsistent"):
         open_current(tmp_path)
 
 
 def test_failed_write_leaves_current_untouched(tmp_path, monkeypatch):
     name = write_test_index(tmp_path)
-    import indexer.store as store
+    import indexer.store.segments as segments
 
     def boom(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store.BM25Index, "build", boom)
+    monkeypatch.setattr(segments, "term_frequencies", boom)
     with pytest.raises(RuntimeError):
         write_test_index(tmp_path, passages=PASSAGES)
     assert current_version_name(tmp_path) == name
-    assert not list((tmp_path / "versions").glob(".tmp-*"))
+    assert not list((tmp_path / "segments").glob(".tmp-*"))
     assert open_current(tmp_path).n_chunks == 5
 
 
@@ -127,7 +131,7 @@ def test_forced_small_threshold_builds_hnsw_that_finds_exact_matches(tmp_path):
     # Filters work on both filtered paths: exact over the allowed rows, and the graph walk with a selector.
     speech = v.allowed_rows(doc_types=("speech",))
     for exact_filter_max in (v.n_chunks, 0):
-        v.exact_filter_max = exact_filter_max
+        v.segments[0].exact_filter_max = exact_filter_max
         rows, _ = v.dense(content.embeddings[1], 5, speech)
         assert rows[0] == 1 and set(rows.tolist()) == {0, 1, 2}
         assert v.dense(content.embeddings[1], 5, np.zeros(5, dtype=bool))[0].size == 0

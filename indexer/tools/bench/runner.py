@@ -132,7 +132,11 @@ def rss_mb(pid: int | str = "self") -> dict:
 
 
 def dir_bytes(path: Path) -> dict:
-    files = {p.name: p.stat().st_size for p in sorted(Path(path).iterdir()) if p.is_file()}
+    """Bytes on disk under `path`, by file name (a segmented index: the same names summed over segments)."""
+    files: dict[str, int] = {}
+    for p in sorted(Path(path).rglob("*")):
+        if p.is_file():
+            files[p.name] = files.get(p.name, 0) + p.stat().st_size
     return {"total": sum(files.values()), "files": files}
 
 
@@ -370,7 +374,7 @@ def matching_index(index_dir: Path, embedder_name: str, sources: Sequence[Path],
         if m.get("chunking") != want:
             return False
         docs, _ = load_chunks(sources, settings)
-        return {d: info.get("hash") for d, info in m.get("documents", {}).items()} == {
+        return {d: info[0] for d, info in version.known_documents().items()} == {
             d.doc_id: d.content_hash for d in docs
         }
     finally:
@@ -472,8 +476,8 @@ def index_vectors(version) -> np.ndarray:
     """The float32 vectors the FAISS index searches, as a view (no copy): flat storage of flat or HNSW."""
     import faiss
 
-    flat = getattr(version, "_flat", None)
-    flat = faiss.downcast_index(version.faiss if flat is None else flat)
+    index = version.faiss
+    flat = faiss.downcast_index(index.storage if isinstance(index, faiss.IndexHNSW) else index)
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 

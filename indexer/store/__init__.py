@@ -1,0 +1,71 @@
+"""The index store: one contract (protocol.py), one shared core (core.py), two backends.
+
+- FAISS + SQLite segments under a folder (faiss_store.py, segments.py; legacy.py reads pre-segment indexes)
+- Milvus: a Milvus Lite file, a standalone server or a cluster (milvus.py; pymilvus imported only there)
+
+`indexer.backend.open_store(settings)` picks one by `Settings.milvus_uri`. The functions below are the folder
+backend's short forms for tools and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.store.core import (
+    FORMAT_VERSION,
+    MANIFEST_KEYS,
+    DocTable,
+    IndexContent,
+    VectorIndexParams,
+    build_faiss,
+    describe_faiss,
+    document_list,
+    empty_content,
+)
+from indexer.store.faiss_store import FaissStore, MergePolicy, SegmentedReader, read_manifest
+from indexer.store.legacy import IndexVersion, current_version_name, version_path
+from indexer.store.protocol import IndexReader, IndexStore
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_KEYS",
+    "DocTable",
+    "FaissStore",
+    "IndexContent",
+    "IndexReader",
+    "IndexStore",
+    "IndexVersion",
+    "MergePolicy",
+    "SegmentedReader",
+    "VectorIndexParams",
+    "build_faiss",
+    "current_version_name",
+    "describe_faiss",
+    "document_list",
+    "empty_content",
+    "open_current",
+    "read_manifest",
+    "version_path",
+    "write_version",
+    "writer_lock",
+]
+
+
+def open_current(index_dir: Path):
+    """The live version of the index folder (IndexNotFoundError / IndexCorruptError)."""
+    return FaissStore(Path(index_dir)).open_current()
+
+
+def write_version(
+    index_dir: Path,
+    content: IndexContent,
+    manifest: dict,
+    keep_versions: int = 3,
+    vector_params: VectorIndexParams | None = None,
+) -> str:
+    """Replace the index in `index_dir` by `content` (one segment) and publish it; return the version name."""
+    return FaissStore(Path(index_dir), keep_versions, vector_params).write(content, manifest)
+
+
+def writer_lock(index_dir: Path):
+    return FaissStore(Path(index_dir)).lock()

@@ -1,0 +1,709 @@
+"""Milvus as the vector and text store (pymilvus): a Milvus Lite file, a standalone server or a cluster.
+
+Layout: each index version is two collections, written once and never changed::
+
+    <prefix>_vNNNNNN_<YYYYmmdd_HHMMSS>        one row per chunk: row (primary key, = IndexContent order),
+                                              passage fields, filter fields (doc_id, year, doc_type), the BM25
+                                              tokens and the vector (FLOAT_VECTOR, metric IP)
+    <prefix>_vNNNNNN_<YYYYmmdd_HHMMSS>_docs   documents (text in parts under VARCHAR's 64 KiB) and the
+                                              manifest (doc_index -1); a 2-d placeholder vector, since every
+                                              Milvus collection needs one
+    alias <prefix>                            -> the live chunks collection
+
+A writer fills, flushes, indexes and loads both collections and checks their row counts (Strong consistency)
+before it moves the alias, so readers see the old version or the new one, never half of one; old versions
+beyond keep_versions are dropped. BM25 stays in the process: a reader rebuilds lexical.BM25Index from the token
+strings stored with the chunks, so both backends rank lexically alike (same textnorm tokens, k1/b and global
+idf) and best_sentence() keeps its idf. (Milvus Lite's own BM25 function keeps a per-segment idf and its own
+jieba analyzer; it would give other rankings than the FAISS backend.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer import access
+from indexer.config import Settings
+from indexer.errors import IndexCorruptError, IndexNotFoundError, SearchEngineError
+from indexer.lexical import BM25Index
+from indexer.models import Chunk, Document
+from indexer.store.core import FORMAT_VERSION, MANIFEST_KEYS, DocTable, IndexContent, file_lock, make_chunk
+
+DOCS_SUFFIX = "_docs"
+MAX_VARCHAR = 65535  # bytes, Milvus's limit for one VARCHAR value
+PART_CHARS = 16000  # a document's text is stored in parts of this many characters (<= 4 bytes each)
+BATCH = 1000  # rows per insert / query page
+CHUNK_FIELDS = ["row", "chunk_id", "doc_index", "ordinal", "heading_path", "text", "start", "end", "page"]
+INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
+_TEXT_FIELDS = ("chunk_id", "doc_id", "doc_type")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+
+_CLIENTS: dict[tuple[str, str], object] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def is_local(uri: str) -> bool:
+    """A Milvus Lite file (a path) rather than a server address."""
+    return not re.match(r"^[a-z]+://", uri)
+
+
+def client_for(uri: str, token: str | None = None):
+    """One MilvusClient per (uri, token) per process (Milvus Lite also allows one process per file)."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    key = (uri, token or "")
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            if is_local(uri):
+                if not uri.endswith(".db"):
+                    raise SearchEngineError(f"a Milvus Lite URI is a file path ending in .db, got {uri!r}")
+                Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                client = MilvusClient(uri=uri, token=token or "")
+            except MilvusException as exc:
+                hint = " (Milvus Lite serves one process at a time: is another one using it?)" if is_local(uri) else ""
+                raise SearchEngineError(f"cannot open Milvus at {uri}: {exc.message}{hint}") from exc
+            _CLIENTS[key] = client
+    return client
+
+
+@contextlib.contextmanager
+def _milvus_errors(what: str, error: type[SearchEngineError] = SearchEngineError) -> Iterator[None]:
+    """Milvus failures become the engine's errors: a clear message, and a failed reload keeps the loaded version."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except MilvusException as exc:
+        raise error(f"Milvus: {what}: {exc.message}") from exc
+
+
+def filter_expr(doc_ids=(), year_from=None, year_to=None, doc_types=()) -> str:
+    """The Milvus boolean expression keeping the same rows as DocTable.allowed_rows (scope aside)."""
+    parts = []
+    if doc_ids:
+        parts.append(f"doc_id in {_str_list(doc_ids)}")
+    if year_from:
+        parts.append(f"year >= {int(year_from)}")
+    if year_to:
+        parts.append(f"(year <= {int(year_to)} and year > 0)")
+    if doc_types:
+        parts.append(f"doc_type in {_str_list(doc_types)}")
+    return " and ".join(parts)
+
+
+def _str_list(values) -> str:
+    return json.dumps([str(v) for v in values], ensure_ascii=False)
+
+
+class FilterMask(np.ndarray):
+    """A row mask (for the in-process BM25) that also carries its filter as a Milvus expression (for dense)."""
+
+    expr: str = ""
+
+    def __array_finalize__(self, obj) -> None:
+        self.expr = getattr(obj, "expr", "")
+
+
+@dataclass(frozen=True)
+class ServerCaps:
+    """What a Milvus server can do, by its version: Milvus Lite 3.x and servers >= 2.4 have INVERTED scalar
+    indexes and sparse vectors; 2.3 has Trie (VARCHAR) and STL_SORT (numbers) and no sparse vectors."""
+
+    version: str
+    inverted: bool
+    sparse: bool
+
+    @classmethod
+    def from_version(cls, version: str) -> ServerCaps:
+        if version.startswith("milvus_lite"):
+            return cls(version, True, True)
+        m = re.match(r"v?(\d+)\.(\d+)", version)
+        newer = m is not None and (int(m.group(1)), int(m.group(2))) >= (2, 4)
+        return cls(version, newer, newer)
+
+    def scalar_index(self, is_text: bool) -> str:
+        if self.inverted:
+            return "INVERTED"
+        return "Trie" if is_text else "STL_SORT"
+
+
+def _year(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+# ---------------------------------------------------------------- schemas
+
+
+def _chunk_schema(dim: int):
+    from pymilvus import DataType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description="policy-search chunks")
+    s.add_field("row", DataType.INT64, is_primary=True)
+    for name in ("chunk_id", "doc_id", "doc_type", "heading_path", "text", "tokens"):
+        s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
+    for name in ("doc_index", "year", "ordinal", "start", "end", "page"):
+        s.add_field(name, DataType.INT64)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    return s
+
+
+def _docs_schema():
+    from pymilvus import DataType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description="policy-search documents")
+    s.add_field("pk", DataType.INT64, is_primary=True)
+    s.add_field("doc_index", DataType.INT64)  # -1: the manifest
+    s.add_field("part", DataType.INT64)
+    for name in ("doc_id", "title", "source_path", "content_hash", "body"):
+        s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
+    s.add_field("meta", DataType.JSON)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+    return s
+
+
+def _vector_index_params(index_type: str) -> dict:
+    return {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 128}}.get(index_type, {})
+
+
+def _search_params(index_type: str, n: int) -> dict:
+    params = {"HNSW": {"ef": max(64, n)}, "IVF_FLAT": {"nprobe": 16}}.get(index_type, {})
+    return {"metric_type": "IP", "params": params}
+
+
+# ---------------------------------------------------------------- reading
+
+
+class MilvusVersion(DocTable):
+    """A live version in Milvus: vectors and passages stay there; row->doc arrays and BM25 are in memory."""
+
+    def __init__(self, client, name: str, consistency: str = "Bounded", index_type: str = "FLAT"):
+        self.name = name
+        self._c = client
+        self._docs = name + DOCS_SUFFIX
+        self._consistency = consistency
+        self._index_type = index_type
+        with _milvus_errors(f"index version {name} cannot be read", IndexCorruptError):
+            for collection in (name, self._docs):
+                client.load_collection(collection)
+            self.manifest = self._read_manifest()
+            self._load_documents()
+            tokens = self._load_rows()
+        self.bm25 = BM25Index.build(tokens)
+        n = self.manifest["chunks"]
+        if len(self.row_doc) != n or len(self.doc_ids) != self.manifest.get("n_documents", len(self.doc_ids)):
+            raise IndexCorruptError(
+                f"index version {name} is inconsistent: manifest {n} chunks, Milvus {len(self.row_doc)}; rebuild it"
+            )
+
+    def _query(self, collection: str, expr: str, fields: list[str], limit: int | None = None) -> list[dict]:
+        kwargs = {"limit": limit} if limit is not None else {}
+        return self._c.query(
+            collection, filter=expr, output_fields=fields, consistency_level=self._consistency, **kwargs
+        )
+
+    def _scan(self, collection: str, key: str, total: int, fields: list[str], extra: str = "") -> Iterator[dict]:
+        """All rows with key in 0..total-1, in key order, a page at a time (servers cap one query's size)."""
+        for lo in range(0, total, BATCH):
+            hi = min(lo + BATCH, total)
+            expr = f"{key} >= {lo} and {key} < {hi}" + (f" and {extra}" if extra else "")
+            yield from sorted(self._query(collection, expr, fields, hi - lo), key=lambda r: r[key])
+
+    def _read_manifest(self) -> dict:
+        parts = self._query(self._docs, "doc_index == -1", ["part", "body"], 1000)
+        if not parts:
+            raise IndexCorruptError(f"index version {self.name} has no manifest (half-written?)")
+        try:
+            manifest = json.loads("".join(p["body"] for p in sorted(parts, key=lambda p: p["part"])))
+        except json.JSONDecodeError as exc:
+            raise IndexCorruptError(f"index version {self.name} has a damaged manifest: {exc}") from exc
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"index version {self.name} has format {manifest.get('format')}, this program reads "
+                f"{FORMAT_VERSION}; rebuild it"
+            )
+        return manifest
+
+    def _load_documents(self) -> None:
+        fields = ["doc_index", "doc_id", "title", "meta", "content_hash"]
+        heads = sorted(
+            self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, "part == 0"), key=lambda h: h["doc_index"]
+        )
+        self.set_documents(
+            [h["doc_id"] for h in heads],
+            [h["title"] for h in heads],
+            [h["meta"] or {} for h in heads],
+            [h["content_hash"] or "" for h in heads],
+        )
+
+    def _load_rows(self) -> list[list[str]]:
+        row_doc, tokens = [], []
+        for r in self._scan(self.name, "row", self.manifest["chunks"], ["row", "doc_index", "tokens"]):
+            row_doc.append(r["doc_index"])
+            tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
+        self.row_doc = np.array(row_doc, dtype=np.int32)
+        return tokens
+
+    def close(self) -> None:
+        """Nothing to free here: the client is shared and the collections stay loaded for the next reader."""
+
+    # -- lookups
+
+    def _chunk(self, r: dict) -> Chunk:
+        return make_chunk(r, self.doc_ids, self.doc_titles)
+
+    def chunks_at(self, rows: list[int]) -> list[Chunk]:
+        found: dict[int, dict] = {}
+        wanted = [int(r) for r in rows]
+        with _milvus_errors("reading passages"):
+            for lo in range(0, len(wanted), BATCH):
+                page = wanted[lo : lo + BATCH]
+                found.update((r["row"], r) for r in self._query(self.name, f"row in {page}", CHUNK_FIELDS, len(page)))
+        return [self._chunk(found[r]) for r in wanted]
+
+    def row_of(self, chunk_id: str) -> int | None:
+        with _milvus_errors("looking up a passage"):
+            hits = self._query(self.name, f"chunk_id == {json.dumps(chunk_id, ensure_ascii=False)}", ["row"], 1)
+        return int(hits[0]["row"]) if hits else None
+
+    def vector(self, row: int) -> np.ndarray:
+        with _milvus_errors("reading a vector"):
+            hits = self._query(self.name, f"row == {int(row)}", ["vector"], 1)
+        return np.asarray(hits[0]["vector"], dtype=np.float32)
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        i = self.doc_index_of.get(doc_id)
+        if i is None:
+            return []
+        chunks = self.chunks_at(np.flatnonzero(self.row_doc == i).tolist())
+        return sorted(chunks, key=lambda c: c.ordinal)
+
+    def document(self, doc_id: str) -> Document | None:
+        i = self.doc_index_of.get(doc_id)
+        if i is None:
+            return None
+        with _milvus_errors("reading a document"):
+            parts = sorted(
+                self._query(self._docs, f"doc_index == {i}", ["part", "body"], 16384), key=lambda p: p["part"]
+            )
+            head = self._query(self._docs, f"doc_index == {i} and part == 0", ["source_path", "content_hash"], 1)[0]
+        return Document(
+            doc_id=doc_id,
+            title=self.doc_titles[i],
+            text="".join(p["body"] for p in parts),
+            source_path=head["source_path"],
+            content_hash=head["content_hash"],
+            meta=self.doc_meta[i],
+        )
+
+    def content(self) -> IndexContent:
+        """Everything in this version, for a writer that derives the next version from it."""
+        with _milvus_errors(f"reading index version {self.name}", IndexCorruptError):
+            texts: dict[int, list[str]] = {}
+            heads: dict[int, dict] = {}
+            fields = ["doc_index", "part", "doc_id", "title", "source_path", "content_hash", "meta", "body"]
+            for r in self._scan(self._docs, "pk", self.manifest["doc_rows"], fields):
+                texts.setdefault(r["doc_index"], []).append(r["body"])  # pk order is part order
+                if r["part"] == 0:
+                    heads[r["doc_index"]] = r
+            docs = [
+                Document(
+                    doc_id=h["doc_id"],
+                    title=h["title"],
+                    text="".join(texts[i]),
+                    source_path=h["source_path"],
+                    content_hash=h["content_hash"],
+                    meta=h["meta"] or {},
+                )
+                for i, h in sorted(heads.items())
+            ]
+            chunks, tokens, vectors = [], [], []
+            for r in self._scan(self.name, "row", self.n_chunks, [*CHUNK_FIELDS, "tokens", "vector"]):
+                chunks.append(self._chunk(r))
+                tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
+                vectors.append(r["vector"])
+        dim = int(self.manifest["dim"])
+        emb = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), dim)
+        return IndexContent(documents=docs, chunks=chunks, embeddings=emb, tokens=tokens)
+
+    # -- search primitives
+
+    def allowed_rows(
+        self, doc_ids=(), year_from=None, year_to=None, doc_types=(), collections=None
+    ) -> FilterMask | None:
+        """The shared mask (one definition of what a filter keeps) plus the same filter for Milvus.
+
+        A collection scope goes to Milvus as the documents it leaves visible, so Milvus ranks only those.
+        """
+        mask = DocTable.allowed_rows(self, doc_ids, year_from, year_to, doc_types, collections)
+        if mask is None:
+            return None
+        out = mask.view(FilterMask)
+        in_scope = access.doc_mask(self, collections)
+        expr = filter_expr(doc_ids, year_from, year_to, doc_types)
+        if in_scope is not None:
+            scoped = f"doc_index in {np.flatnonzero(in_scope).tolist()}"
+            expr = f"({expr}) and {scoped}" if expr else scoped
+        out.expr = expr
+        return out
+
+    def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n rows by inner product (cosine: vectors are normalised), filtered inside Milvus."""
+        n = min(n, self.n_chunks)
+        expr = ""
+        if allowed is not None:
+            n = min(n, int(np.count_nonzero(allowed)))
+            # A plain mask (not from allowed_rows) is sent as its rows.
+            expr = getattr(allowed, "expr", "") or f"row in {np.flatnonzero(allowed).tolist()}"
+        if n == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        with _milvus_errors("dense search"):
+            hits = self._c.search(
+                self.name,
+                data=[np.asarray(qvec, dtype=np.float32).ravel().tolist()],
+                anns_field="vector",
+                limit=n,
+                filter=expr,
+                search_params=_search_params(self._index_type, n),
+                output_fields=["row"],
+                consistency_level=self._consistency,
+            )[0]
+        rows = np.array([h["entity"]["row"] for h in hits], dtype=np.int64)
+        return rows, np.array([h["distance"] for h in hits], dtype=np.float32)
+
+
+# ---------------------------------------------------------------- writing
+
+
+class MilvusStore:
+    """Versions as Milvus collections behind one alias (see the module docstring); implements IndexStore."""
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "policy_search",
+        token: str | None = None,
+        keep_versions: int = 3,
+        index_type: str = "FLAT",
+        consistency: str = "Bounded",
+        lock_dir: Path | None = None,
+    ):
+        if not _NAME_RE.match(collection):
+            raise SearchEngineError(f"milvus_collection must be letters, digits and _, got {collection!r}")
+        if index_type.upper() not in INDEX_TYPES:
+            raise SearchEngineError(f"milvus_index must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+        self.uri = uri
+        self.alias = collection
+        self.token = token
+        self.keep_versions = keep_versions
+        self.index_type = index_type.upper()
+        self.consistency = consistency
+        # A lock file serialises writers on this machine; on a shared cluster run one indexer at a time.
+        default_dir = Path(uri).parent if is_local(uri) else Path(".")
+        self._lock_path = (lock_dir or default_dir) / f".milvus-{collection}.lock"
+        self._caps: ServerCaps | None = None
+        self._version_re = re.compile(rf"^{re.escape(collection)}_v(\d{{6}})_\d{{8}}_\d{{6}}$")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MilvusStore:
+        uri = settings.milvus_uri or ""
+        return cls(
+            uri,
+            settings.milvus_collection,
+            settings.milvus_token,
+            settings.keep_versions,
+            settings.milvus_index,
+            settings.milvus_consistency,
+            lock_dir=Path(uri).parent if is_local(uri) else settings.index_dir,
+        )
+
+    @property
+    def client(self):
+        return client_for(self.uri, self.token)
+
+    # -- IndexStore
+
+    def lock(self) -> contextlib.AbstractContextManager:
+        return file_lock(self._lock_path, self.remove_leftovers)
+
+    @property
+    def caps(self) -> ServerCaps:
+        """The server's capabilities, asked once per store (by version: see ServerCaps)."""
+        if self._caps is None:
+            with _milvus_errors("asking the server version"):
+                self._caps = ServerCaps.from_version(str(self.client.get_server_version()))
+        return self._caps
+
+    def current_name(self) -> str | None:
+        with _milvus_errors("reading the alias"):
+            if self.alias not in self.client.list_aliases().get("aliases", []):
+                return None
+            return self.client.describe_alias(self.alias)["collection_name"]
+
+    def open_current(self) -> MilvusVersion:
+        name = self.current_name()
+        if name is None:
+            raise IndexNotFoundError(
+                f"no index in Milvus {self.uri} (alias {self.alias}): build one with `python -m indexer build` "
+                "or copy the FAISS index with `python -m indexer migrate-to-milvus`"
+            )
+        return MilvusVersion(self.client, name, self.consistency, self.index_type)
+
+    def write(self, content: IndexContent, manifest: dict) -> str:
+        n = len(content.chunks)
+        dim = int(manifest["dim"])
+        content.check(dim)
+        name = self._next_name()
+        docs_name = name + DOCS_SUFFIX
+        chunk_rows = _chunk_rows(content)
+        doc_rows = _doc_rows(content.documents)
+        full = {k: manifest[k] for k in (*MANIFEST_KEYS, "migrated_from") if k in manifest}
+        full.update(
+            format=FORMAT_VERSION,
+            backend="milvus",
+            name=name,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            chunks=n,
+            n_documents=len(content.documents),
+            vector_index={"type": self.index_type.lower(), "metric": "IP", **_vector_index_params(self.index_type)},
+        )
+        full["doc_rows"] = len(doc_rows)  # documents are pk 0..doc_rows-1; the manifest's parts follow
+        doc_rows += _manifest_rows(full, first_pk=len(doc_rows))
+        c = self.client
+        try:
+            with _milvus_errors(f"writing index version {name}"):
+                c.create_collection(name, schema=_chunk_schema(dim), consistency_level=self.consistency)
+                self._insert(name, chunk_rows, content.embeddings)
+                c.create_collection(docs_name, schema=_docs_schema(), consistency_level=self.consistency)
+                self._insert(docs_name, doc_rows, None)
+                for collection, expected in ((name, n), (docs_name, len(doc_rows))):
+                    # Bulk-load order: flush, then index the sealed data once, then load.
+                    c.flush(collection)
+                    c.create_index(collection, self._index_params(collection), sync=not is_local(self.uri))
+                    c.load_collection(collection)
+                    got = c.query(collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
+                    if got[0]["count(*)"] != expected:
+                        raise SearchEngineError(f"{collection} holds {got[0]['count(*)']} rows, expected {expected}")
+        except BaseException:
+            self._drop(name)
+            raise
+        with _milvus_errors(f"switching alias {self.alias} to {name}"):
+            if self.current_name() is None:
+                c.create_alias(name, self.alias)
+            else:
+                c.alter_alias(name, self.alias)
+        self._prune()
+        return name
+
+    def add(self, content: IndexContent, manifest: dict, replace: tuple[str, ...] = ()) -> str:
+        """A new version holding the live one minus `replace`, plus `content` (alias switched atomically)."""
+        if self.current_name() is None:
+            return self.write(content, manifest)
+        base = self.open_current()
+        drop = set(replace)
+        kept = base.content().rows_where(lambda d: d not in drop)
+        return self.write(IndexContent.concat([kept, content], int(base.manifest["dim"])), base.manifest)
+
+    def delete(self, doc_ids: tuple[str, ...]) -> str:
+        base = self.open_current()
+        drop = set(doc_ids) & set(base.doc_ids)
+        if not drop:
+            return base.name
+        return self.write(base.content().rows_where(lambda d: d not in drop), base.manifest)
+
+    def optimize(self) -> str:
+        """Compact the live collections (Milvus merges its own segments; this asks it to now)."""
+        name = self.open_current().name
+        with _milvus_errors("compacting"):
+            for collection in (name, name + DOCS_SUFFIX):
+                self.client.compact(collection)
+        return name
+
+    def stats(self) -> dict:
+        return {
+            "backend": "milvus",
+            "server": self.caps.version,
+            "scalar_index": self.caps.scalar_index(True),
+            "lexical": "in-process BM25 from the stored tokens (index-wide statistics)",
+        }
+
+    # -- helpers
+
+    def _versions(self) -> list[tuple[int, str]]:
+        with _milvus_errors("listing collections"):
+            names = self.client.list_collections()
+        found = [(int(m.group(1)), n) for n in names if (m := self._version_re.match(n))]
+        return sorted(found)
+
+    def _next_name(self) -> str:
+        seq = max((s for s, _ in self._versions()), default=0) + 1
+        return f"{self.alias}_v{seq:06d}_" + time.strftime("%Y%m%d_%H%M%S")
+
+    def _index_params(self, collection: str):
+        """Chunks: the configured vector index (metric IP) and INVERTED indexes on the fields filters and lookups
+        use; documents: an exact index on the placeholder vector (a collection needs one to load)."""
+        params = self.client.prepare_index_params()
+        if collection.endswith(DOCS_SUFFIX):
+            params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+            scalars = ["doc_index"]
+        else:
+            kind = self.index_type
+            params.add_index(field_name="vector", index_type=kind, metric_type="IP", params=_vector_index_params(kind))
+            scalars = ["chunk_id", "doc_id", "doc_type", "doc_index", "year"]
+        for f in scalars:
+            params.add_index(field_name=f, index_type=self.caps.scalar_index(f in _TEXT_FIELDS))
+        return params
+
+    def _insert(self, name: str, rows: list[dict], vectors: np.ndarray | None) -> None:
+        for lo in range(0, len(rows), BATCH):
+            page = rows[lo : lo + BATCH]
+            if vectors is not None:
+                for r, v in zip(page, np.asarray(vectors[lo : lo + BATCH], dtype=np.float32)):
+                    r["vector"] = v
+            self.client.insert(name, page)
+
+    def _drop(self, name: str) -> None:
+        for collection in (name, name + DOCS_SUFFIX):
+            with contextlib.suppress(Exception):
+                if self.client.has_collection(collection):
+                    self.client.drop_collection(collection)
+
+    def _prune(self) -> None:
+        """Drop versions beyond keep_versions (never the live one)."""
+        current = self.current_name()
+        versions = [n for _, n in self._versions()]
+        for old in versions[: max(0, len(versions) - max(self.keep_versions, 1))]:
+            if old != current:
+                self._drop(old)
+
+    def remove_leftovers(self) -> list[str]:
+        """Drop what a killed writer left: versions newer than the live one (never switched to), lone _docs."""
+        current = self.current_name()
+        live_seq = int(self._version_re.match(current).group(1)) if current else 0
+        removed = [n for s, n in self._versions() if s > live_seq]
+        with _milvus_errors("listing collections"):
+            names = set(self.client.list_collections())
+        lone_docs = [n.removesuffix(DOCS_SUFFIX) for n in names if n.endswith(DOCS_SUFFIX)]
+        removed += [n for n in lone_docs if self._version_re.match(n) and n not in names]
+        for name in removed:
+            self._drop(name)
+        return removed
+
+
+def _split(text: str) -> list[str]:
+    return [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
+
+
+def _check_len(value: str, what: str) -> str:
+    if len(value) * 4 > MAX_VARCHAR and len(value.encode("utf-8")) > MAX_VARCHAR:  # 4: the most bytes a char takes
+        raise SearchEngineError(f"{what} is over Milvus's {MAX_VARCHAR}-byte VARCHAR limit; lower chunk_max_chars")
+    return value
+
+
+def _chunk_rows(content: IndexContent) -> list[dict]:
+    doc_index = {d.doc_id: i for i, d in enumerate(content.documents)}
+    meta = {d.doc_id: d.meta for d in content.documents}
+    rows = []
+    for row, (c, toks) in enumerate(zip(content.chunks, content.tokens)):
+        m = meta[c.doc_id]
+        rows.append(
+            {
+                "row": row,
+                "chunk_id": c.chunk_id,
+                "doc_index": doc_index[c.doc_id],
+                "doc_id": c.doc_id,
+                "year": _year(m.get("year")),
+                "doc_type": str(m.get("type") or ""),
+                "ordinal": c.ordinal,
+                "heading_path": _check_len(json.dumps(c.heading_path, ensure_ascii=False), f"{c.chunk_id} heading"),
+                "text": _check_len(c.text, f"{c.chunk_id} text"),
+                "start": c.start,
+                "end": c.end,
+                "page": -1 if c.page is None else c.page,
+                "tokens": _check_len(" ".join(toks), f"{c.chunk_id} tokens"),
+            }
+        )
+    return rows
+
+
+_PLACEHOLDER = [1.0, 0.0]
+
+
+def _doc_rows(documents: list[Document]) -> list[dict]:
+    rows = []
+    for i, d in enumerate(documents):
+        for part, body in enumerate(_split(d.text)):
+            head = part == 0
+            rows.append(
+                {
+                    "pk": len(rows),
+                    "doc_index": i,
+                    "part": part,
+                    "doc_id": d.doc_id,
+                    "title": d.title if head else "",
+                    "source_path": d.source_path if head else "",
+                    "content_hash": d.content_hash if head else "",
+                    "meta": d.meta if head else {},
+                    "body": body,
+                    "vector": _PLACEHOLDER,
+                }
+            )
+    return rows
+
+
+def _manifest_rows(manifest: dict, first_pk: int) -> list[dict]:
+    text = json.dumps(manifest, ensure_ascii=False)
+    return [
+        {
+            "pk": first_pk + part,
+            "doc_index": -1,
+            "part": part,
+            "doc_id": "",
+            "title": "",
+            "source_path": "",
+            "content_hash": "",
+            "meta": {},
+            "body": body,
+            "vector": _PLACEHOLDER,
+        }
+        for part, body in enumerate(_split(text))
+    ]
+
+
+# ---------------------------------------------------------------- migration
+
+
+def migrate_from_faiss(index_dir: Path, target: MilvusStore) -> tuple[str, int, int]:
+    """Copy the live FAISS version (documents, chunks, vectors, tokens, manifest) into Milvus, no re-embedding.
+
+    Returns (Milvus version name, documents, chunks). Vectors come from the FAISS index itself (exact float32)
+    where it can give them back, else from the version's float16 copy.
+    """
+    from indexer.store import open_current
+
+    source = open_current(index_dir)  # a segmented or a pre-segment folder
+    try:
+        content = source.content()
+        with contextlib.suppress(RuntimeError, AttributeError, ValueError):  # segments give exact vectors already
+            if source.n_chunks:
+                content.embeddings = source.faiss.reconstruct_n(0, source.n_chunks).astype(np.float32)
+        manifest = dict(source.manifest, migrated_from=source.name)
+    finally:
+        source.close()
+    with target.lock():
+        name = target.write(content, manifest)
+    return name, len(content.documents), len(content.chunks)

@@ -1,0 +1,83 @@
+"""Start and stop a real Milvus standalone server (the `milvus` wheel's `milvus-server`, 2.3.5) for tests.
+
+The server listens on a free proxy port (the Milvus URI) with its own data folder; its other gRPC ports are
+free ports too. Its embedded etcd (2379/2380) and metrics port (9091) are fixed by the wheel, so one such
+server runs per machine at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PORT_FLAGS = ("--root-coord-port", "--proxy-internal-port", "--query-coord-port", "--query-node-port",
+              "--index-coord-port", "--index-node-port", "--data-coord-port", "--data-node-port")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def executable() -> Path | None:
+    exe = Path(sys.executable).parent / "milvus-server"
+    return exe if exe.exists() else None
+
+
+@dataclass
+class MilvusServer:
+    proc: subprocess.Popen
+    uri: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+
+
+def start(data_dir: Path, timeout: float = 180) -> MilvusServer:
+    """Start milvus-server and wait until a client can list collections (RuntimeError with the log if not)."""
+    exe = executable()
+    if exe is None:
+        raise FileNotFoundError("milvus-server is not installed: pip install milvus==2.3.5")
+    port = free_port()
+    argv = [str(exe), "--data", str(data_dir), "--proxy-port", str(port)]
+    for flag in PORT_FLAGS:
+        argv += [flag, str(free_port())]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "server.log"
+    proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    server = MilvusServer(proc, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"milvus-server exited ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
+        if _ready(server.uri):
+            return server
+        time.sleep(1)
+    server.stop()
+    raise RuntimeError(f"milvus-server did not answer within {timeout:.0f}s: {log.read_text(errors='replace')[-2000:]}")
+
+
+def _ready(uri: str) -> bool:
+    from pymilvus import MilvusClient
+
+    try:
+        client = MilvusClient(uri=uri, timeout=5)
+        client.list_collections()
+        client.close()
+        return True
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
