@@ -98,7 +98,7 @@ def chunk_documents(docs: list[Document], settings: Settings) -> list[Chunk]:
     return chunks
 
 
-def _new_content(docs: list[Document], settings: Settings, embedder: Embedder, progress: bool) -> IndexContent:
+def document_content(docs: list[Document], settings: Settings, embedder: Embedder, progress: bool) -> IndexContent:
     """`docs` chunked, embedded and tokenised, in order."""
     chunks = chunk_documents(docs, settings)
     texts = [c.embedding_text() for c in chunks]
@@ -157,7 +157,7 @@ def build_index(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
             )
         embedder = _embedder(settings, embedder)
-        content = _new_content(docs, settings, embedder, progress)
+        content = document_content(docs, settings, embedder, progress)
         report.added = [d.doc_id for d in docs]
         report.version = store.write(content, _manifest(settings, embedder))
         report.chunks = len(content.chunks)
@@ -199,7 +199,7 @@ def add_documents(
                 report.replaced.append(d.doc_id)
                 changed.append(d)
         if changed:
-            content = _new_content(changed, settings, embedder, progress)
+            content = document_content(changed, settings, embedder, progress)
             report.version = store.add(content, _manifest(settings, embedder), tuple(report.replaced))
             report.chunks = _live_chunks(store)
         else:

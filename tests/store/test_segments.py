@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer.config import Settings
-from indexer.pipeline import BuildReport, _load_unique, _new_content
+from indexer.pipeline import document_content, load_documents
 from indexer.retrieval import Filters, SearchEngine
 from indexer.store import FaissStore, IndexContent, MergePolicy, read_manifest
 from tests.support.corpus import CORPUS_DIR, SEEDS_DIR
@@ -30,8 +30,8 @@ class Fake384(FakeEmbedder):
 
 def corpus_content(paths: list[Path], embedder: FakeEmbedder) -> IndexContent:
     settings = Settings.from_env({})
-    docs = _load_unique(paths, BuildReport(), settings)
-    return _new_content(docs, settings, embedder, False)
+    docs, _ = load_documents(paths, settings)
+    return document_content(docs, settings, embedder, False)
 
 
 @pytest.fixture(scope="module")

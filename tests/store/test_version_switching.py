@@ -13,7 +13,7 @@ import pytest
 
 from indexer.errors import IndexCorruptError
 from indexer.retrieval import SearchEngine
-from indexer.store import version_path
+from indexer.store import read_manifest
 from search_app import create_app
 from tests.support.fakes import FakeEmbedder
 from tests.support.fakes_engine import test_settings
@@ -66,9 +66,13 @@ def test_a_new_version_is_loaded_once_however_many_threads_notice_it(engine_env)
     assert counting.opens == 1, f"{counting.opens} loads of one new version"
 
 
+def _newest_segment(index_dir):
+    return index_dir / "segments" / read_manifest(index_dir)["segments"][-1]["name"]
+
+
 def _publish_broken_version(settings, embedder) -> str:
     name = write_test_index(settings.index_dir, embedder)
-    (version_path(settings.index_dir, name) / "manifest.json").write_text("{broken", encoding="utf-8")
+    (_newest_segment(settings.index_dir) / "segment.json").write_text("{broken", encoding="utf-8")
     return name
 
 
@@ -110,7 +114,7 @@ def test_an_unreadable_live_store_is_503_with_a_reason_and_health_says_so(engine
     settings, _, engine = engine_env
     client = create_app(settings, engine=engine).test_client()
     assert client.get("/api/health").get_json()["status"] == "ok"
-    db = version_path(settings.index_dir, engine.version.name) / "chunks.sqlite"
+    db = _newest_segment(settings.index_dir) / "chunks.sqlite"
     db.write_bytes(db.read_bytes()[:1500])  # truncated under the running engine
     resp = client.get("/api/search?q=国内生产总值&mode=lexical")
     assert resp.status_code == 503, resp.get_data(as_text=True)

@@ -85,9 +85,10 @@ class StoreContract:
         assert ranked(self.engine(store_settings)) == expected
 
     def test_collection_scope_is_enforced_before_ranking(self, store, store_settings):
+        names = ("办公室", "公开", "宣传部")
         passages = {
             doc_id: (title, {**meta, "collections": [name]}, sections)
-            for (doc_id, (title, meta, sections)), name in zip({**PASSAGES, **NOTICE}.items(), ("办公室", "公开", "宣传部"))
+            for (doc_id, (title, meta, sections)), name in zip({**PASSAGES, **NOTICE}.items(), names)
         }
         with store.lock():
             store.write(make_content(passages=passages), MANIFEST)
