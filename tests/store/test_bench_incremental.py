@@ -1,0 +1,20 @@
+"""The incremental-write bench at toy size: both backends measured, an add weighs less than the index, a remove
+less still, and the search comparison of one segment against ten runs."""
+
+from __future__ import annotations
+
+from indexer.tools.bench import incremental
+from tests.support.helpers import write_test_index
+
+
+def test_incremental_bench_runs_at_toy_size(tmp_path):
+    write_test_index(tmp_path / "real")
+    results = incremental.run(tmp_path / "real", [60], ["faiss", "milvus-lite"], tmp_path / "work", k=1)
+    (size,) = results["sizes"]
+    faiss, milvus = size["faiss"], size["milvus_lite"]
+    assert faiss["chunks"] == milvus["chunks"] == 60 and 0 < faiss["moved_chunks"] < 60
+    assert 0 < faiss["add_bytes"] < faiss["index_bytes"] and faiss["remove_bytes"] < faiss["add_bytes"]
+    assert milvus["add_s"] > 0 and milvus["remove_s"] > 0
+    one, ten = size["segments"]["one_segment_p50_ms"], size["segments"]["ten_segments_p50_ms"]
+    assert set(one) == set(ten) == {"dense", "lexical", "hybrid"}
+    assert not (tmp_path / "work").exists()
