@@ -55,8 +55,8 @@ def clean_fields(data: dict) -> dict:
 
 
 def clean_collections(raw: object) -> list[str]:
-    """A collection name or list of names, checked; ValueError says what is wrong."""
-    items = [raw] if isinstance(raw, str) else raw
+    """A collection name, a comma-separated string of names or a list of names, checked; ValueError says why."""
+    items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, (list, tuple)) or not items:
         raise ValueError("collections must be a name or a list of names")
     out: list[str] = []

@@ -380,9 +380,14 @@ class SearchEngine:
         t0 = time.perf_counter()
         version = self.version
         f = filters or Filters()
+        readable = access.narrow(f.readable)
+        # A passage id names its document (`doc#n`): one outside the reader's collections is turned away
+        # before any lookup, down the same path (and in the same time) as an id that does not exist.
+        if readable is not None and not access.visible(version, chunk_id.rpartition("#")[0], readable):
+            return None
         row = version.row_of(chunk_id)
         source = version.chunks_at([row])[0] if row is not None else None
-        if source is None or not access.visible(version, source.doc_id, access.narrow(f.readable)):
+        if source is None or not access.visible(version, source.doc_id, readable):
             return None  # a passage the reader may not see is, to them, no passage at all
         allowed = f.rows(version)
         rows, scores = version.dense(version.vector(row), k + 1, allowed)

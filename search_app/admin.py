@@ -27,8 +27,7 @@ from werkzeug.datastructures import FileStorage
 from indexer import documents as doc_loader
 from indexer import metadata, pipeline
 from indexer.errors import QueryError, SearchEngineError
-from search_app import params
-from search_app.auth import require_admin
+from search_app import editing, params
 from search_app.state import current_settings, holder
 
 bp = Blueprint("admin", __name__)
@@ -43,7 +42,7 @@ NAMES_FILE = ".names.json"  # stored name -> uploaded name, where they differ (t
 @bp.before_request
 def _guard() -> None:
     """Token first (nothing of the body is read without it), then the upload size limit."""
-    require_admin()
+    editing.guard()  # admins; editors for upload and remove (within their collections)
     request.max_content_length = current_settings().max_upload_mb * 1024 * 1024
 
 
@@ -292,7 +291,7 @@ def upload():
     if len(files) > MAX_FILES:
         raise QueryError(f"too many files: {len(files)} (at most {MAX_FILES} per request)")
     meta = _sidecar_from_form(request.form)
-    if meta and len(files) != 1:
+    if set(meta) - {"collections"} and len(files) != 1:
         raise QueryError("metadata fields (title, date, year, source, type) apply to a single uploaded file")
     names = [stored_name(f.filename) for f in files]
     clash = next((n for n in names if names.count(n) > 1), None)
@@ -300,6 +299,7 @@ def upload():
         same = [base_name(f.filename) for f, n in zip(files, names) if n == clash]
         listed = ", ".join(map(repr, same))
         raise QueryError(f"two uploaded files would both be stored as {clash!r} ({listed}); rename one")
+    editing.check_upload(meta, names)
     folder = settings.uploads_dir
     with _LOCK:
         known = _read_names(folder)
@@ -337,6 +337,7 @@ def remove(doc_id: str):
         doc = holder().get().document(doc_id)  # looked up in the index only
         if doc is None:
             abort(404, description=f"no document {doc_id!r} in the index")
+        editing.check_remove(doc)
         report = pipeline.remove_documents([doc_id], settings)
         if not report.removed:
             abort(404, description=f"no document {doc_id!r} in the index")

@@ -38,3 +38,17 @@ def require_admin() -> None:
     if who.anonymous:
         raise Unauthorized(description=f"this needs the admin token or an admin's credentials; {HOW}")
     abort(403, description=f"{who.name} is not an admin")
+
+
+def require_editor() -> None:
+    """Like require_admin, but an editor of some collection passes too (uploads and removals are then
+    limited to the collections they edit: search_app.editing)."""
+    if not admin_enabled():
+        abort(403, description="admin API disabled: set POLICY_SEARCH_ADMIN_TOKEN on the server to enable it")
+    who = current_principal()
+    editable = who.editable()
+    if editable is None or editable:
+        return
+    if who.anonymous:
+        raise Unauthorized(description=f"this needs the admin token or an editor's credentials; {HOW}")
+    abort(403, description=f"{who.name} is not an editor of any collection (or the token lacks the write scope)")

@@ -53,6 +53,16 @@ class Principal:
         """Admin of every collection: may use the admin page and the admin API."""
         return self.roles.get(ALL) == "admin" and self.allows("admin")
 
+    def editable(self) -> Scope:
+        """Collections this principal may add documents to or remove them from (None: all; needs `write`)."""
+        if self.is_admin:
+            return None
+        if not self.allows("write"):
+            return frozenset()
+        if self.has("editor", ALL):
+            return None
+        return frozenset(c for c, r in self.roles.items() if c != ALL and ROLES.index(r) >= ROLES.index("editor"))
+
     def readable(self, public: frozenset[str]) -> Scope:
         """Collections this principal may read: public ones plus those it holds a role in (None: all)."""
         if not self.allows("read"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
@@ -312,3 +313,41 @@ def test_accounts_file_holds_no_plain_secrets_after_sessions(app, world):
     with sqlite3.connect(world.store.path) as con:
         dump = "\n".join(con.iterdump())
     assert cookie not in dump and w.PASSWORD not in dump
+
+
+# ---------------------------------------------------------------- editors
+
+
+def test_editors_add_and_remove_documents_of_their_collections_only(app, world):
+    client = app.test_client()
+    editor = {"Authorization": f"Bearer {world.store.create_token('editor', ['read', 'write'])[1]}"}
+
+    def upload(name: str, text: str, **form):
+        data = {"file": (io.BytesIO(text.encode("utf-8")), name), **form}
+        return client.post("/api/admin/documents", data=data, headers=editor, content_type="multipart/form-data")
+
+    note = "关于值班的补充通知\n推动高质量发展，乙方不可见的补充安排。"
+    assert upload("note.txt", note).status_code == 400  # must name the collection
+    assert upload("note.txt", note, collections=w.B).status_code == 403
+    assert upload("press1.txt", note, collections=w.A).status_code == 403  # would replace B's document
+    assert upload("bulk.jsonl", '{"title": "x", "text": "推动"}\n', collections=w.A).status_code == 403
+    done = upload("note.txt", note, collections=w.A)
+    assert done.status_code == 200, done.get_json()
+    reader_b = {"Authorization": f"Bearer {world.tokens['reader_b']}"}
+    assert client.get("/doc/note", headers=reader_b).status_code == 404
+    reader_a = {"Authorization": f"Bearer {world.tokens['reader_a']}"}
+    assert client.get("/doc/note", headers=reader_a).status_code == 200
+    gone, missing = client.delete("/api/admin/documents/press1", headers=editor), client.delete(
+        "/api/admin/documents/pressx", headers=editor
+    )
+    assert gone.status_code == missing.status_code == 404
+    assert gone.get_json()["error"].replace("press1", "X") == missing.get_json()["error"].replace("pressx", "X")
+    assert client.delete("/api/admin/documents/joint1", headers=editor).status_code == 403  # also in B
+    assert client.delete("/api/admin/documents/note", headers=editor).status_code == 200
+    assert client.post("/api/admin/reindex", headers=editor).status_code == 403
+    reader_writes = {"Authorization": f"Bearer {world.store.create_token('reader_a', ['write'])[1]}"}
+    assert upload("n2.txt", note, collections=w.A).status_code == 200
+    client.environ_base.pop("HTTP_AUTHORIZATION", None)
+    data = {"file": (io.BytesIO(note.encode()), "n3.txt"), "collections": w.A}
+    refused = client.post("/api/admin/documents", data=data, headers=reader_writes, content_type="multipart/form-data")
+    assert refused.status_code == 403

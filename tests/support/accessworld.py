@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.backend import open_store
+from indexer.chunking import CHUNKER_VERSION
 from indexer.config import Settings
 from indexer.metadata import DEFAULT_COLLECTION
 from search_app.accounts import AccountStore
@@ -84,7 +85,8 @@ def build(tmp: Path, **settings_overrides) -> World:
     embedder = FakeEmbedder()
     backend = open_store(settings)
     with backend.lock():
-        backend.write(make_content(embedder, PASSAGES), {"model": embedder.name, "dim": embedder.dim})
+        manifest = {"model": embedder.name, "dim": embedder.dim, "chunker": CHUNKER_VERSION}
+        backend.write(make_content(embedder, PASSAGES), manifest)
     return _people(settings)
 
 
