@@ -18,6 +18,7 @@ from indexer.metadata import DEFAULT_COLLECTION
 from search_app.accounts import AccountStore
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
+from tests.support.settings import test_settings
 
 A, B, R = "办公室", "宣传部", "内部资料"
 QUERY = "推动高质量发展"
@@ -81,7 +82,7 @@ USERS = {
 def build(tmp: Path, **settings_overrides) -> World:
     """Index the documents, create the users (cheap argon2 parameters: a test, not a deployment)."""
     overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "admin_token": ADMIN_TOKEN, **settings_overrides}
-    settings = Settings.from_env({}, index_dir=tmp / "index", **overrides)
+    settings = test_settings(index_dir=tmp / "index", **overrides)
     embedder = FakeEmbedder()
     backend = open_store(settings)
     with backend.lock():
@@ -96,7 +97,7 @@ def build_real(tmp: Path, model_dir: Path, **settings_overrides) -> World:
     from indexer.pipeline import add_documents
 
     overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "admin_token": ADMIN_TOKEN, **settings_overrides}
-    settings = Settings.from_env({}, index_dir=tmp / "index", model=str(model_dir), **overrides)
+    settings = test_settings(index_dir=tmp / "index", model=str(model_dir), **overrides)
     embedder = load_embedder(settings)
     for doc_id, (title, meta, sections) in PASSAGES.items():
         folder = tmp / "docs" / doc_id

@@ -87,6 +87,21 @@ def test_conftest_holds_fixtures_only():
                 )
 
 
+def test_tests_never_read_the_outer_environment():
+    """Settings in tests come from tests/support/settings.test_settings(); a from_env call must pass its env."""
+    bad = []
+    for path in _modules("tests"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func).endswith("from_env")
+                and not node.args
+                and not any(kw.arg == "env" for kw in node.keywords)
+            ):
+                bad.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert bad == [], "use test_settings(...) instead of Settings.from_env(...)"
+
+
 def longest_functions(paths: list[Path], n: int = 5) -> list[tuple[int, str]]:
     """The n longest functions (lines, decorators included) as (lines, "file:line name")."""
     rows = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import indexer.formats.ocr as ocr
-from indexer.config import Settings
 from indexer.documents import DocumentError, load_document
 from indexer.formats.ocr import OcrLine, OcrOptions, parse_tsv, unify_script
 from indexer.pipeline import build_index
@@ -13,6 +12,7 @@ from indexer.retrieval import SearchEngine
 from indexer.tools.scans import Scan, layout, page_text, render_page, save_tiff
 from tests.support.fakes import FakeEmbedder
 from tests.support.scans import cer, corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
+from tests.support.settings import test_settings
 
 TEXT_PAGE = [
     "一、数字政府建设",
@@ -68,7 +68,7 @@ def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_it
     assert doc.text.startswith("一、数字政府建设\n全面推进政务服务一网通办")
     assert "粮食产量连续九年稳定在一万三千亿斤以上，农村居民收入" in doc.text and " " not in doc.text
     assert list(doc.meta["ocr_pages"]) == ["2"] and doc.meta["ocr_pages"]["2"] > 60
-    settings = Settings.from_env(index_dir=tmp_path / "index", ocr_dpi=150)
+    settings = test_settings(index_dir=tmp_path / "index", ocr_dpi=150)
     build_index([path], settings, embedder=FakeEmbedder())
     engine = SearchEngine.open(settings, embedder=FakeEmbedder())
     for query, page in (("企业开办时间", 1), ("高标准农田建设面积", 2)):
