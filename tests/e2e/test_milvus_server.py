@@ -13,6 +13,7 @@ import pytest
 
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.store.milvus import MilvusStore, ServerCaps
+from tests.support.settings import test_settings
 from tests.support.store_contract import StoreContract
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,7 @@ class TestMilvusServerStore(StoreContract):
     @pytest.fixture
     def store_settings(self, tmp_path, milvus_server) -> Settings:
         name = f"s{os.getpid()}_{next(_names)}"
-        return Settings.from_env({}, index_dir=tmp_path / "index", milvus_uri=milvus_server, milvus_collection=name)
+        return test_settings(index_dir=tmp_path / "index", milvus_uri=milvus_server, milvus_collection=name)
 
 
 def test_capabilities_come_from_the_server_version(milvus_server, tmp_path):

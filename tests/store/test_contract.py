@@ -9,6 +9,7 @@ import os
 import pytest
 
 from indexer.config import Settings
+from tests.support.settings import test_settings
 from tests.support.store_contract import StoreContract
 
 _names = itertools.count()
@@ -17,11 +18,11 @@ _names = itertools.count()
 class TestFaissStore(StoreContract):
     @pytest.fixture
     def store_settings(self, tmp_path) -> Settings:
-        return Settings.from_env({}, index_dir=tmp_path / "index")
+        return test_settings(index_dir=tmp_path / "index")
 
 
 class TestMilvusLiteStore(StoreContract):
     @pytest.fixture
     def store_settings(self, tmp_path, milvus_lite_uri) -> Settings:
         name = f"c{os.getpid()}_{next(_names)}"
-        return Settings.from_env({}, index_dir=tmp_path / "index", milvus_uri=milvus_lite_uri, milvus_collection=name)
+        return test_settings(index_dir=tmp_path / "index", milvus_uri=milvus_lite_uri, milvus_collection=name)

@@ -15,6 +15,7 @@ from indexer.retrieval import Filters, SearchEngine
 from indexer.store import FaissStore, IndexContent, MergePolicy, read_manifest
 from tests.support.corpus import CORPUS_DIR, SEEDS_DIR
 from tests.support.fakes import FakeEmbedder
+from tests.support.settings import test_settings
 
 EVAL_QUERIES = Path(__file__).resolve().parents[2] / "data" / "eval" / "policy_queries.jsonl"
 REPORTS = CORPUS_DIR / "gov-work-reports"
@@ -29,7 +30,7 @@ class Fake384(FakeEmbedder):
 
 
 def corpus_content(paths: list[Path], embedder: FakeEmbedder) -> IndexContent:
-    settings = Settings.from_env({})
+    settings = test_settings()
     docs, _ = load_documents(paths, settings)
     return document_content(docs, settings, embedder, False)
 
@@ -45,7 +46,7 @@ def eval_queries() -> list[str]:
 
 
 def settings_for(index_dir: Path) -> Settings:
-    return Settings.from_env({}, index_dir=index_dir)
+    return test_settings(index_dir=index_dir)
 
 
 def top10(index_dir: Path, queries: list[str], filters: Filters | None = None) -> dict:

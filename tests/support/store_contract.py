@@ -14,6 +14,7 @@ from indexer.retrieval import Filters, SearchEngine
 from indexer.store import FaissStore
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content
+from tests.support.settings import test_settings
 
 MANIFEST = {"model": FakeEmbedder.name, "dim": FakeEmbedder.dim, "chunker": "test"}
 NOTICE = {
@@ -74,7 +75,7 @@ class StoreContract:
         v = store.open_current()
         assert [d["doc_id"] for d in v.documents()] == ["report-2024", "speech"] and v.n_chunks == 5
         assert v.document("notice") is None and v.row_of("notice#0") is None
-        fresh = Settings.from_env({}, index_dir=tmp_path / "fresh")
+        fresh = test_settings(index_dir=tmp_path / "fresh")
         with FaissStore(fresh.index_dir).lock():
             FaissStore(fresh.index_dir).write(make_content(passages={"report-2024": PASSAGES["report-2024"],
                                                                      "speech": PASSAGES["speech"]}), MANIFEST)

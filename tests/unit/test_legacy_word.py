@@ -7,12 +7,12 @@ import shutil
 import pytest
 
 import indexer.formats.doc_reader as doc_reader
-from indexer.config import Settings
 from indexer.documents import DocumentError, load_document
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.legacy import FIXTURE, TABLE, needs_doc_tools
+from tests.support.settings import test_settings
 
 ROW = "城乡社区综合服务设施覆盖率（按行政村和城市社区计算的比例） | 90% | 100%"
 
@@ -40,7 +40,7 @@ def test_antiword_reads_when_catdoc_fails(tmp_path, monkeypatch):
 def test_a_question_about_a_table_cell_finds_the_row(tmp_path):
     (tmp_path / "docs").mkdir()
     shutil.copyfile(FIXTURE, tmp_path / "docs" / "通知.doc")
-    settings = Settings.from_env(index_dir=tmp_path / "index")
+    settings = test_settings(index_dir=tmp_path / "index")
     build_index([tmp_path / "docs"], settings, embedder=FakeEmbedder())
     engine = SearchEngine.open(settings, embedder=FakeEmbedder())
     top = engine.search("网格员数量2025年目标是多少", k=1, mode="lexical").results[0]

@@ -7,12 +7,12 @@ import zipfile
 import pytest
 
 from indexer.chunking import chunk_document
-from indexer.config import Settings
 from indexer.documents import DocumentError, iter_documents, load_document
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.ofd import make_ofd
+from tests.support.settings import test_settings
 
 INDENT = "\u3000\u3000"
 PAGES = [
@@ -59,7 +59,7 @@ def test_ofd_text_reads_in_order_with_pages_title_and_date(tmp_path, per_char):
 
 def test_ofd_passage_found_by_search_with_its_page(tmp_path):
     make_ofd(tmp_path / "docs" / "意见.ofd", PAGES, title="数字政府建设指导意见")
-    settings = Settings.from_env(index_dir=tmp_path / "index")
+    settings = test_settings(index_dir=tmp_path / "index")
     build_index([tmp_path / "docs"], settings, embedder=FakeEmbedder())
     top = SearchEngine.open(settings, embedder=FakeEmbedder()).search("加强组织领导", k=1, mode="lexical").results[0]
     assert top.doc_id == "意见" and top.page == 2 and top.heading_path == ["三、保障措施"]

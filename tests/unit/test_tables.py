@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from indexer.chunking import chunk_document
-from indexer.config import Settings
 from indexer.documents import load_document
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.filemakers import make_docx, needs_cjk_font
+from tests.support.settings import test_settings
 
 INTRO = "二〇二四年经济社会发展主要预期目标如下，各地区各部门要结合实际抓好落实，确保完成全年目标任务。" * 2
 AFTER = "实现上述目标，需要付出艰苦努力。要坚持稳中求进工作总基调，完整准确全面贯彻新发展理念。" * 2
@@ -69,7 +69,7 @@ def test_html_table_rows_are_a_passage_under_caption_and_heading(tmp_path, capti
 def test_a_question_about_one_cell_finds_the_table(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "目标.html").write_text(_html(True), encoding="utf-8")
-    settings = Settings.from_env(index_dir=tmp_path / "index")
+    settings = test_settings(index_dir=tmp_path / "index")
     build_index([tmp_path / "docs"], settings, embedder=FakeEmbedder())
     engine = SearchEngine.open(settings, embedder=FakeEmbedder())
     top = engine.search("2023年城镇新增就业实际是多少", k=1, mode="lexical").results[0]
