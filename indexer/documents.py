@@ -19,7 +19,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from indexer import formats
+from indexer import formats, official
 from indexer.formats import Extracted, FormatError
 from indexer.formats.jsonl_reader import BadLine
 from indexer.formats.jsonl_reader import parse as parse_jsonl
@@ -306,9 +306,12 @@ def load_document(
     extracted = _extract(path, raw, max_bytes, ocr)
     if not extracted.text:
         raise DocumentError(path, "no text after normalisation (only whitespace or invisible characters)")
-    layers = [extracted.meta, read_sidecar(path), _overrides(path, overrides)]
-    title = _title(path, extracted.text, layers, extracted.title)
+    fields = official.read_fields(extracted.text, extracted.title)
+    written = {"date": fields["written_date"]} if fields.get("written_date") else {}
+    layers = [written, extracted.meta, read_sidecar(path), _overrides(path, overrides)]
+    title = _title(path, extracted.text, layers, extracted.title or official.title_line(extracted.text, fields))
     meta = merge(title, extracted.text, layers, str(path), extracted.timestamp)
+    meta.update(fields)
     if extracted.encoding:
         meta["encoding"] = extracted.encoding
     if extracted.ocr_pages:
