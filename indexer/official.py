@@ -45,7 +45,8 @@ DOC_NUMBER = re.compile(
     rf"([{_CJK}]{{1,12}})\s*[{_OPEN}]\s*((?:19|20)\d\d)\s*[{_CLOSE}]\s*第?\s*(\d{{1,5}})\s*号"
 )
 _CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "Ｏ": 0, "O": 0}
-_DATE = r"((?:19|20)\d\d|[〇零○一二三四五六七八九]{4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
+_CN_DAY = r"(\d{1,2}|[一二三四五六七八九十]{1,3})"
+_DATE = rf"((?:19|20)\d\d|[〇零○一二三四五六七八九]{{4}})\s*年\s*{_CN_DAY}\s*月\s*{_CN_DAY}\s*日"
 _DATE_LINE = re.compile(rf"^[（(]?{_DATE}[）)]?$")
 _PRINTED = re.compile(rf"^(.+?)\s*{_DATE}\s*印\s*发$")
 _SIGNER = re.compile(r"签\s*发\s*人\s*[：:]\s*(.+?)\s*$")

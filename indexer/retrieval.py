@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import access, limits, textnorm
+from indexer import access, limits, official, textnorm
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder
@@ -43,6 +43,9 @@ class Filters:
     doc_types: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()  # the collections the reader chose (empty: all it may read)
     readable: frozenset[str] | None = None  # access: collections the reader may read (None: no limit)
+    # Official-document fields (indexer.official): issuing body (substring of 发文机关), year of the 发文字号.
+    issuers: tuple[str, ...] = ()
+    number_years: tuple[int, ...] = ()
 
     def scope(self) -> access.Scope:
         """The collections this request sees: its access narrowed by its choice (indexer.access)."""
@@ -50,7 +53,51 @@ class Filters:
 
     def rows(self, version: IndexReader):
         """The allowed-rows mask of this filter on `version` (None: every row), access included."""
-        return version.allowed_rows(self.doc_ids, self.year_from, self.year_to, self.doc_types, self.scope())
+        return version.allowed_rows(self._doc_ids(version), self.year_from, self.year_to, self.doc_types, self.scope())
+
+    def _doc_ids(self, version: IndexReader) -> tuple[str, ...]:
+        """The document filter narrowed by the official-document fields (a never-matching id when none pass)."""
+        if not (self.issuers or self.number_years):
+            return self.doc_ids
+        passing = {
+            doc_id
+            for doc_id, meta in zip(version.doc_ids, version.doc_meta)
+            if official.matches_filter(meta, self.issuers, self.number_years)
+        }
+        narrowed = tuple(d for d in self.doc_ids if d in passing) if self.doc_ids else tuple(sorted(passing))
+        return narrowed or ("~none~",)  # no real id holds a "~" (documents.safe_doc_id)
+
+
+def _doc_number_first(version: IndexReader, query: str, ranked: list, allowed, k: int) -> list:
+    """A query naming a 发文字号 ("国发〔2024〕1号", any brackets) puts that document's header passage first.
+
+    The number is an identifier, not words: BM25 splits it into 国发/2024/1 and the
+    model reads it as noise, so the document it names can rank anywhere. Its first
+    passage that holds the number (else its first passage) is ranked above the rest.
+    """
+    wanted = official.parse_number(query)
+    if wanted is None:
+        return ranked
+    docs = [
+        i
+        for i, meta in enumerate(version.doc_meta)
+        if (own := official.parse_number(str(meta.get("doc_number") or ""))) and own.matches(wanted)
+    ]
+    first: list[int] = []
+    for doc_index in docs:
+        rows = [int(r) for r in np.flatnonzero(version.row_doc == doc_index)[:8]]
+        rows = [r for r in rows if allowed is None or allowed[r]]
+        holding = [r for r, c in zip(rows, version.chunks_at(rows)) if wanted.matches(_number_in(c.text))]
+        first.extend((holding or rows)[:1])
+    if not first:
+        return ranked
+    top = max((score for _, score in ranked), default=1.0)
+    boosted = [(row, round(top + 1.0 - 0.001 * i, 6)) for i, row in enumerate(first)]
+    return (boosted + [(row, score) for row, score in ranked if row not in set(first)])[:k]
+
+
+def _number_in(text: str) -> official.DocNumber:
+    return official.parse_number(text) or official.DocNumber("", 0, 0)
 
 
 def validate_k(k: int, settings: Settings) -> int:
@@ -313,6 +360,7 @@ class SearchEngine:
                 ranked = score_fuse([dense, lexical], weights)[:k]
             else:
                 ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:k]
+        ranked = _doc_number_first(version, query, ranked, allowed, k)
         chunks = version.chunks_at([row for row, _ in ranked])
         results = [
             self._result(rank, score, chunk, tokens, version)

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only documents of this collection (repeat or comma-separate; the shell reads every collection)",
     )
+    query.add_argument(
+        "--issuer", action="append", metavar="BODY", help="only documents of this issuing body (发文机关; repeatable)"
+    )
+    query.add_argument(
+        "--doc-number-year", action="append", metavar="YEAR", help="only documents whose 发文字号 has this year"
+    )
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
@@ -173,7 +179,9 @@ def cmd_query(
         cleaned.append(p.query)
         k, mode = p.k, p.mode
     try:
-        filters = params.parse_filters(args.year_from, args.year_to, args.type, args.doc, args.collections)
+        filters = params.parse_filters(
+            args.year_from, args.year_to, args.type, args.doc, args.collections, args.issuer, args.doc_number_year
+        )
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     engine = open_engine(settings)  # loaded once, after the cheap checks

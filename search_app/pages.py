@@ -22,6 +22,8 @@ from search_app.views import (
     date_of,
     doc_url,
     filter_args,
+    issuer_choices,
+    official_rows,
     permalink,
     result_view,
     type_choices,
@@ -91,6 +93,9 @@ def _form_state(settings, documents: list[dict]) -> dict:
         "collection_choices": _collection_choices(documents),
         "type_choices": type_choices(documents),
         "documents": documents,
+        "issuer": args.get("issuer", "").strip(),
+        "doc_number_year": args.get("doc_number_year", "").strip(),
+        "issuer_choices": issuer_choices(documents),
     }
 
 
@@ -125,7 +130,9 @@ def search():
     q = request.args.get("q")
     engine, documents = _engine_and_documents()
     ctx = _empty_page(settings, documents)
-    ctx["filters_open"] = bool(ctx["year_from"] or ctx["year_to"] or ctx["types"] or ctx["docs"])
+    ctx["filters_open"] = bool(
+        ctx["year_from"] or ctx["year_to"] or ctx["types"] or ctx["docs"] or ctx["issuer"] or ctx["doc_number_year"]
+    )
     if q is None:
         return render_template("search.html", **ctx)
     if not q.strip():
@@ -230,6 +237,7 @@ def document(doc_id: str):
         doc=doc,
         q=q if terms else "",
         segments=docview.segments(doc.text, chunks, hit, terms, meta),
+        official_fields=official_rows(meta),
         outline=docview.outline(chunks, hit),
         n_chunks=len(chunks),
         hit=hit_chunk,

@@ -143,7 +143,13 @@ def parse_year(raw: object, name: str) -> int | None:
 
 
 def parse_filters(
-    year_from: object = None, year_to: object = None, types: object = None, docs: object = None, collections=None
+    year_from: object = None,
+    year_to: object = None,
+    types: object = None,
+    docs: object = None,
+    collections=None,
+    issuers: object = None,
+    number_years: object = None,
 ):
     """Raw filter values -> indexer Filters; a bad value is a QueryError saying why.
 
@@ -166,13 +172,32 @@ def parse_filters(
     for c in coll_list:
         if len(c) > 40:
             raise QueryError(f"unknown collection {c[:40]!r}…")
+    issuer_list, years = _official_filters(issuers, number_years)
     return retrieval.Filters(
         doc_ids=tuple(dict.fromkeys(doc_list)),
         year_from=y0,
         year_to=y1,
         doc_types=tuple(dict.fromkeys(type_list)),
         collections=tuple(dict.fromkeys(coll_list)),
+        issuers=issuer_list,
+        number_years=years,
     )
+
+
+def _official_filters(issuers: object, number_years: object) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """`issuer` (发文机关, matched as a substring) and `doc_number_year` (the year in a 发文字号) values."""
+    issuer_list = split_values(issuers, split_commas=True)
+    raw_years = number_years if isinstance(number_years, (list, tuple)) else [number_years]
+    as_text = [str(y) if isinstance(y, int) and not isinstance(y, bool) else y for y in raw_years if y is not None]
+    year_list = split_values(as_text, split_commas=True)
+    for name, values in (("issuer", issuer_list), ("doc_number_year", year_list)):
+        if len(values) > MAX_FILTER_VALUES:
+            raise QueryError(f"too many {name} filters: {len(values)} (at most {MAX_FILTER_VALUES})")
+    for issuer in issuer_list:
+        if len(issuer) > 40:
+            raise QueryError(f"issuer {issuer[:40]!r}… is longer than 40 characters")
+    years = tuple(dict.fromkeys(parse_year(y, "doc_number_year") for y in year_list))
+    return tuple(dict.fromkeys(issuer_list)), tuple(y for y in years if y is not None)
 
 
 def filters_from_args(args) -> retrieval.Filters:
@@ -184,6 +209,8 @@ def filters_from_args(args) -> retrieval.Filters:
         many("type") if many else args.get("type"),
         many("doc") if many else args.get("doc"),
         many("collections") if many else args.get("collections"),
+        many("issuer") if many else args.get("issuer"),
+        many("doc_number_year") if many else args.get("doc_number_year"),
     )
 
 
@@ -220,7 +247,15 @@ def check_against(filters: retrieval.Filters, engine) -> None:
 
 
 def is_filtered(filters: retrieval.Filters) -> bool:
-    return bool(filters.doc_ids or filters.doc_types or filters.year_from or filters.year_to or filters.collections)
+    return bool(
+        filters.doc_ids
+        or filters.doc_types
+        or filters.year_from
+        or filters.year_to
+        or filters.collections
+        or filters.issuers
+        or filters.number_years
+    )
 
 
 @dataclass(frozen=True)

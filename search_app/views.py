@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import url_for
 from markupsafe import Markup
 
+from indexer import official
 from indexer.models import SearchResult
 from indexer.retrieval import Filters
 from search_app import highlight
@@ -37,6 +38,7 @@ class ResultView:
     permalink: str  # the stable address of the passage: document view + anchor
     ocr: str = ""  # "识别文本" when the passage was read by OCR from a scanned page; its confidence in `ocr_title`
     ocr_title: str = ""
+    official: str = ""  # "国务院 · 国发〔2024〕1号" for an official document (GB/T 9704 fields)
     read_only: bool = False  # of a read-only collection: no copy-permalink button (search_app.scope)
 
 
@@ -62,6 +64,21 @@ def ocr_mark(meta: dict, page: int | None) -> tuple[str, str]:
     if confidence is None:
         return "", ""
     return "识别文本", f"第 {page} 页为扫描页，文字由 OCR 识别，置信度 {float(confidence):.0f}%"
+
+
+def official_rows(meta: dict) -> list[tuple[str, str]]:
+    """(label, value) of an official document's GB/T 9704 fields for the document view, in the standard's order."""
+    rows = []
+    for key in official.FIELDS:
+        value = (meta or {}).get(key)
+        if value:
+            rows.append((official.LABELS[key], "；".join(value) if isinstance(value, list) else str(value)))
+    return rows
+
+
+def issuer_choices(documents: list[dict]) -> list[str]:
+    """The issuing bodies in the index, for the filter's suggestions (a joint document adds each)."""
+    return sorted({body for d in documents for body in official.issuers_of(d.get("meta") or {})})
 
 
 def chunk_anchor(chunk_id: str) -> str:
@@ -108,6 +125,7 @@ def result_view(r: SearchResult, terms: tuple[str, ...], q: str | None = None) -
         permalink=permalink(r.doc_id, r.chunk_id),
         ocr=ocr,
         ocr_title=ocr_title,
+        official=" · ".join(str(meta[k]) for k in ("issuer", "doc_number") if meta.get(k)),
     )
 
 
@@ -122,6 +140,10 @@ def filter_args(filters: Filters) -> dict:
         args["type"] = list(filters.doc_types)
     if filters.doc_ids:
         args["doc"] = list(filters.doc_ids)
+    if filters.issuers:
+        args["issuer"] = list(filters.issuers)
+    if filters.number_years:
+        args["doc_number_year"] = list(filters.number_years)
     if filters.collections:
         args["collections"] = list(filters.collections)
     return args
