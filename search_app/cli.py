@@ -31,6 +31,16 @@ class UsageError(Exception):
     """Bad arguments or input files: message printed, exit code 2."""
 
 
+def _official_filter_arguments(query: argparse.ArgumentParser) -> None:
+    """--issuer and --doc-number-year: the GB/T 9704 fields as filters (indexer.official)."""
+    query.add_argument(
+        "--issuer", action="append", metavar="BODY", help="only documents of this issuing body (发文机关; repeatable)"
+    )
+    query.add_argument(
+        "--doc-number-year", action="append", metavar="YEAR", help="only documents whose 发文字号 has this year"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m search_app", description="Chinese policy document search."
@@ -81,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only documents of this collection (repeat or comma-separate; the shell reads every collection)",
     )
-    query.add_argument(
-        "--issuer", action="append", metavar="BODY", help="only documents of this issuing body (发文机关; repeatable)"
-    )
-    query.add_argument(
-        "--doc-number-year", action="append", metavar="YEAR", help="only documents whose 发文字号 has this year"
-    )
+    _official_filter_arguments(query)
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
