@@ -282,7 +282,7 @@ def main(
         if args.command == "serve":
             return cmd_serve(args, out, err)
         if args.command == "users":
-            return usercli.run(args, stdin, out, err)
+            return usercli.run(args, _settings(index_dir=args.index), stdin, out, err)
         return cmd_query(args, stdin, out, err, open_engine or _open_engine)
     except UsageError as exc:
         print(f"error: {exc}", file=err)

@@ -55,8 +55,7 @@ def _password(args, stdin: TextIO) -> str | None:
     return first
 
 
-def run(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    settings = Settings.from_env(index_dir=args.index)
+def run(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     store, log = AccountStore.from_settings(settings), AuditLog.from_settings(settings)
     try:
         if args.action == "add":

@@ -87,6 +87,44 @@ def test_conftest_holds_fixtures_only():
                 )
 
 
+ENTRY_POINTS = {"main", "create_app", "_settings", "_parse_args"}  # where Settings.from_env may be called
+
+
+def _calls_outside_entry_points(paths: list[Path], wanted) -> list[str]:
+    """`file:line in function` of every call `wanted(call)` accepts, made outside an entry-point function."""
+    found = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            if func.name in ENTRY_POINTS:
+                continue
+            nested = [f for f in ast.walk(func) if f is not func and isinstance(f, ast.FunctionDef)]
+            inner = {id(n) for f in nested for n in ast.walk(f)}
+            found += [
+                f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} in {func.name}"
+                for node in ast.walk(func)
+                if id(node) not in inner and isinstance(node, ast.Call) and wanted(node)
+            ]
+    return sorted(set(found))
+
+
+def _reads_environment(call: ast.Call) -> bool:
+    """Settings.from_env() without an explicit env (with one, only defaults and overrides count)."""
+    explicit = call.args or any(kw.arg == "env" for kw in call.keywords)
+    return ast.unparse(call.func).endswith("Settings.from_env") and not explicit
+
+
+def _sets_environment(call: ast.Call) -> bool:
+    return ast.unparse(call.func) in ("os.environ.setdefault", "os.environ.update", "os.putenv")
+
+
+def test_settings_and_environment_are_read_and_set_at_entry_points_only():
+    """Library code gets its Settings passed down; only main()-like functions read or set the environment."""
+    code = _modules("indexer", "search_app")
+    assert _calls_outside_entry_points(code, _reads_environment) == []
+    assert _calls_outside_entry_points(code, _sets_environment) == []
+
+
 def test_tests_never_read_the_outer_environment():
     """Settings in tests come from tests/support/settings.test_settings(); a from_env call must pass its env."""
     bad = []
