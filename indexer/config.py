@@ -110,6 +110,8 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     cookie_secure: str = "auto"  # auto (Secure when the request came over TLS) | always | never
+    signin_max_failures: int = 5  # failed sign-ins per user name (and per address) within the window ...
+    signin_window_s: int = 900  # ... before further attempts are refused (429) until the window passes
     trusted_proxies: str = ""  # comma-separated addresses/networks whose identity header is believed
     proxy_user_header: str = "X-Remote-User"  # the header a trusted reverse proxy sets to the signed-in user
     audit_dir: Path | None = None  # append-only audit log (JSON lines); default <index_dir>/audit

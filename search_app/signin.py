@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
 
 from search_app import audit
 from search_app.accounts import current_store
@@ -95,15 +97,55 @@ def _safe_next(raw: str | None) -> str:
     return raw
 
 
+class Throttle:
+    """Failed sign-ins per user name and per address in a sliding window: password guessing gets slow.
+
+    Counted for any name, known or not, so the answer never tells which names exist.
+    """
+
+    def __init__(self):
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, window: float, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < window]
+        self._failures[key] = times
+        return times
+
+    def blocked(self, keys: list[str], limit: int, window: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return any(len(self._recent(k, window, now)) >= limit for k in keys)
+
+    def failed(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for k in keys:
+                self._failures.setdefault(k, []).append(now)
+            if len(self._failures) > 10000:  # forget the oldest keys rather than grow without bound
+                for k in list(self._failures)[:5000]:
+                    del self._failures[k]
+
+
+THROTTLE_KEY = "policy_search_signin_throttle"
+
+
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
     nxt = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("signin.html", next=nxt, error=None, name="")
-    store = current_store()
+    store, settings = current_store(), current_settings()
     name = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
+    keys = [f"user:{name.lower()}", f"ip:{request.remote_addr}"]
+    throttle: Throttle = current_app.extensions[THROTTLE_KEY]
+    if throttle.blocked(keys, settings.signin_max_failures, settings.signin_window_s):
+        audit.record("signin_throttled", attempted=name)
+        error = f"登录失败次数过多，请 {settings.signin_window_s // 60} 分钟后再试。"
+        return render_template("signin.html", next=nxt, error=error, name=name), 429
     if store is None or not name or not store.check_password(name, password):
+        throttle.failed(keys)
         audit.record("signin_failed", attempted=name)
         return render_template("signin.html", next=nxt, error="用户名或密码错误。", name=name), 401
     cookie, session = store.start_session(name)
@@ -138,6 +180,7 @@ def signout():
 
 
 def register(app: Flask) -> None:
+    app.extensions[THROTTLE_KEY] = Throttle()
     app.register_blueprint(bp)
     app.before_request(check_csrf)
     app.after_request(_set_cookies)

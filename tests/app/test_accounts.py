@@ -351,3 +351,16 @@ def test_editors_add_and_remove_documents_of_their_collections_only(app, world):
     data = {"file": (io.BytesIO(note.encode()), "n3.txt"), "collections": w.A}
     refused = client.post("/api/admin/documents", data=data, headers=reader_writes, content_type="multipart/form-data")
     assert refused.status_code == 403
+
+
+def test_repeated_failed_sign_ins_are_throttled_for_known_and_unknown_names(world):
+    app = make_app(world, signin_max_failures=3)
+    for name in ("reader_b", "ghost"):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{len(name)}"
+        codes = [sign_in(client, name, "guess-guess").status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429], name
+        assert sign_in(client, name, w.PASSWORD).status_code == 429  # even the right password, for a while
+    other = app.test_client()
+    assert sign_in(other, "reader_a").status_code == 303  # other names and addresses are unaffected
+    assert any(e["action"] == "signin_throttled" for e in audit_events(world))
