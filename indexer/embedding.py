@@ -34,6 +34,7 @@ BGE_ZH_QUERY_PROMPT = "为这个句子生成表示以用于检索相关文章：
 E5_PROMPTS = ("query: ", "passage: ")
 SMALL_CALL_CHARS = 2000  # up to this much text a call runs single-threaded (see SentenceEmbedder._threads_for)
 BULK_SLICE = 64  # texts per model call in bulk encoding (threads are re-chosen per slice)
+LOW_PRIORITY_SLICE = 2  # texts per model call for low-priority work: a query never waits long behind one
 _DTYPE_ALIASES = {
     "bf16": "bf16",
     "bfloat16": "bf16",
@@ -412,7 +413,7 @@ class SentenceEmbedder:
             return np.zeros((0, self.dim), np.float32)
         step = max(BULK_SLICE, self.batch_size) if self.device == "cpu" else len(texts)
         if limits.priority() == limits.LOW:  # low-priority work holds the model in short turns
-            step = min(step, self.batch_size)
+            step = min(step, LOW_PRIORITY_SLICE)
         bar = _progress_bar(len(texts)) if show_progress else None
         parts = []
         for start in range(0, len(texts), step):

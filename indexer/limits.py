@@ -40,13 +40,16 @@ class Budget:
     lane: str = INTERACTIVE
     started: float = field(default_factory=time.monotonic)
     low_priority: bool = False  # set for optional steps of an interactive request (see `optional_step`)
+    yield_max_s: float = 1.0  # batch lane: longest wait for interactive requests at each checkpoint
+    step_deadline: float | None = None  # an optional step's own, earlier deadline (see `optional_step`)
 
     @property
     def deadline(self) -> float:
         return self.started + self.seconds
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        end = self.deadline if self.step_deadline is None else min(self.deadline, self.step_deadline)
+        return end - time.monotonic()
 
     def check(self, what: str = "the request") -> None:
         if self.remaining() <= 0:
@@ -65,9 +68,9 @@ def current() -> Budget | None:
 
 
 @contextlib.contextmanager
-def budget(seconds: float, lane: str = INTERACTIVE) -> Iterator[Budget]:
+def budget(seconds: float, lane: str = INTERACTIVE, yield_max_s: float = 1.0) -> Iterator[Budget]:
     """Run the enclosed work under a budget (the web layer opens one per request)."""
-    b = Budget(seconds=seconds, lane=lane)
+    b = Budget(seconds=seconds, lane=lane, yield_max_s=yield_max_s)
     token = _current.set(b)
     if lane == INTERACTIVE:
         ACTIVITY.enter()
@@ -88,17 +91,23 @@ def priority() -> int:
 
 
 @contextlib.contextmanager
-def optional_step() -> Iterator[None]:
-    """An extra an interactive request can do without (e.g. sentences by meaning): runs at low priority."""
+def optional_step(share: float = 0.25) -> Iterator[None]:
+    """An extra a request can do without (e.g. sentences by meaning): low priority, at most `share` of the
+    time left; when that runs out the step is abandoned (the block ends early) and the request goes on."""
     b = current()
     if b is None:
         yield
         return
-    before, b.low_priority = b.low_priority, True
+    before = (b.low_priority, b.step_deadline)
+    b.low_priority = True
+    b.step_deadline = time.monotonic() + max(0.0, b.remaining()) * share
     try:
         yield
+    except BudgetExceeded:
+        b.low_priority, b.step_deadline = before
+        b.check()  # the request's own budget: that one is not optional
     finally:
-        b.low_priority = before
+        b.low_priority, b.step_deadline = before
 
 
 class Activity:
@@ -128,13 +137,12 @@ class Activity:
 
 
 ACTIVITY = Activity()
-BATCH_YIELD_MAX_S = 1.0  # set from Settings.batch_yield_max_s by the web app
 
 
 def checkpoint(what: str = "the request") -> None:
     """Between steps of a search: enforce the budget; batch work waits while interactive requests run.
 
-    The wait is bounded (BATCH_YIELD_MAX_S per step) so a steady stream of interactive traffic slows a
+    The wait is bounded (the budget's yield_max_s per step) so a steady stream of interactive traffic slows a
     batch down but never starves it.
     """
     b = current()
@@ -142,7 +150,7 @@ def checkpoint(what: str = "the request") -> None:
         return
     b.check(what)
     if b.lane == BATCH and ACTIVITY.active > 0:
-        ACTIVITY.wait_idle(min(BATCH_YIELD_MAX_S, max(0.0, b.remaining())))
+        ACTIVITY.wait_idle(min(b.yield_max_s, max(0.0, b.remaining())))
         b.check(what)
 
 

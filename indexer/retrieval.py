@@ -387,8 +387,7 @@ class SearchEngine:
             total += len(ss)
         todo = todo[: len(spans)]
         texts = [r.text[a:b] for r, ss in zip(todo, spans) for a, b in ss]
-        b = limits.current()
-        if not texts or (b is not None and b.remaining() < b.seconds / 2):  # short of time: skip the extra
+        if not texts:
             return
         vecs = self._sentences.vectors(texts, self.embedder.encode_passages)  # cached: passages repeat
         sims = vecs @ np.asarray(qvec, dtype=np.float32)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from indexer import backend, retrieval
+from indexer import backend, limits, retrieval
 from indexer.config import Settings
 from indexer.errors import IndexNotFoundError, QueryError, SearchEngineError
 from search_app import params, usercli
@@ -218,7 +218,8 @@ def _warm_up(app, err: TextIO) -> None:
     from search_app.state import EXTENSION_KEY
 
     try:
-        app.extensions[EXTENSION_KEY].get(refresh=False).warm_up()
+        with limits.budget(float("inf"), limits.BATCH):  # visitors' first queries go before the warm-up's
+            app.extensions[EXTENSION_KEY].get(refresh=False).warm_up()
         query_terms("预热")
     except IndexNotFoundError as exc:
         print(f"warning: {message_of(exc)} Until then the app answers 503.", file=err, flush=True)

@@ -35,7 +35,6 @@ def lane_of(endpoint: str | None) -> str | None:
 
 def register(app: Flask, settings: Settings) -> None:
     app.extensions[SLOTS_KEY] = limits.Slots(settings.batch_slots, settings.batch_queue_s, "batch lane")
-    limits.BATCH_YIELD_MAX_S = settings.batch_yield_max_s
 
     @app.before_request
     def _open_budget() -> None:
@@ -44,7 +43,7 @@ def register(app: Flask, settings: Settings) -> None:
             return
         seconds = {limits.BATCH: settings.batch_budget_s, ADMIN: float("inf")}.get(lane, settings.request_budget_s)
         stack = contextlib.ExitStack()
-        stack.enter_context(limits.budget(seconds, limits.BATCH if lane == ADMIN else lane))
+        stack.enter_context(limits.budget(seconds, limits.BATCH if lane == ADMIN else lane, settings.batch_yield_max_s))
         g._policy_search_budget = stack
 
     @app.teardown_request

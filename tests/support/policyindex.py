@@ -35,7 +35,7 @@ def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
 
 
 @contextmanager
-def server_process(settings: Settings, log: Path, env: dict | None = None, ready_s: float = 180.0):
+def server_process(settings: Settings, log: Path, env: dict | None = None, ready_s: float = 600.0):
     """`python -m search_app serve` on a free loopback port; yields the base URL once the model answers."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_SEARCH_")}
     environ.update(env or {})

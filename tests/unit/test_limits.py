@@ -63,8 +63,7 @@ def test_optional_steps_of_an_interactive_request_run_at_low_priority():
     assert limits.priority() == limits.HIGH  # offline callers: no budget, normal priority
 
 
-def test_batch_checkpoints_give_way_to_interactive_requests_but_never_starve(monkeypatch):
-    monkeypatch.setattr(limits, "BATCH_YIELD_MAX_S", 0.3)
+def test_batch_checkpoints_give_way_to_interactive_requests_but_never_starve():
     done = threading.Event()
 
     def interactive() -> None:
@@ -75,7 +74,7 @@ def test_batch_checkpoints_give_way_to_interactive_requests_but_never_starve(mon
     t.start()
     time.sleep(0.05)
     try:
-        with limits.budget(5, limits.BATCH):
+        with limits.budget(5, limits.BATCH, yield_max_s=0.3):
             t0 = time.perf_counter()
             limits.checkpoint()
             waited = time.perf_counter() - t0
@@ -94,3 +93,24 @@ def test_a_checkpoint_past_the_budget_raises():
         time.sleep(0.03)
         with pytest.raises(limits.BudgetExceeded, match="POLICY_SEARCH_REQUEST_BUDGET_S"):
             limits.checkpoint()
+
+
+def test_an_optional_step_gives_up_at_its_share_of_the_budget_and_the_request_goes_on():
+    gate, started, release = limits.PriorityGate(), threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_then_release, args=(gate, started, release))
+    holder.start()
+    assert started.wait(5)
+    ran = []
+    try:
+        with limits.budget(2.0, limits.INTERACTIVE) as b:
+            t0 = time.perf_counter()
+            with limits.optional_step(share=0.25):
+                gate.acquire()  # the model stays busy: the step is abandoned here
+                ran.append("step")
+            waited = time.perf_counter() - t0
+            limits.checkpoint()  # the request itself still has time
+            assert b.remaining() > 1.0
+        assert not ran and 0.3 < waited < 1.2
+    finally:
+        release.set()
+        holder.join(5)
