@@ -62,6 +62,9 @@ class SearchResult:
     best_sentence_end: int = 0
     page: int | None = None
     meta: dict = field(default_factory=dict)
+    similarity: float | None = None  # cosine to the query (dense/hybrid), what the weak-match line is drawn on
+    weak: bool = False  # below the weak-match line
+    more_in_doc: int = 0  # grouped results: further matching passages in the same document
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,11 +76,38 @@ class SearchResponse:
     took_ms: float
     mode: str
     results: list[SearchResult]
+    # Research fields (indexer.facets): exact counts over the matching passages, how the query was read.
+    total: int | None = None  # matching passages (see total_relation)
+    total_relation: str = "eq"  # "eq": exact; "gte": at least (a plain question counted to a depth)
+    documents_total: int | None = None
+    facets: dict | None = None  # {"year": [{"value", "count"}], "type": [...], "document": [...]}
+    timeline: dict | None = None  # {"years": [{"year", "count"}], "first_year", "last_year", "phrase_..."}
+    parsed: dict | None = None  # indexer.query.ParsedQuery.to_dict()
+    weak: bool = False  # the best passage is below the weak-match line
+    weak_threshold: float | None = None
+    sort: str = "relevance"
+    group: bool = False
+    offset: int = 0
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
             "mode": self.mode,
             "results": [r.to_dict() for r in self.results],
         }
+        if self.total is not None:
+            out.update(
+                total=self.total,
+                total_relation=self.total_relation,
+                documents_total=self.documents_total,
+                facets=self.facets,
+                timeline=self.timeline,
+                parsed=self.parsed,
+                weak=self.weak,
+                weak_threshold=self.weak_threshold,
+                sort=self.sort,
+                group=self.group,
+                offset=self.offset,
+            )
+        return out

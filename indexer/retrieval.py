@@ -7,6 +7,7 @@ open index version (backend.IndexReader: FAISS or Milvus) -> fusion -> SearchRes
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -16,15 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import access, limits, official, textnorm
+from indexer import access, facets, limits, official, textnorm
+from indexer import query as query_lang
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder
 from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
+from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.sentences import split_sentences
 
 MODES = ("dense", "lexical", "hybrid")
+SORTS = ("relevance", "newest", "oldest")
 # CJK Unified Ideographs with Extension A, compatibility ideographs, and Extensions B-I with the
 # compatibility supplement (U+20000-U+323AF): a query with any of them is a Chinese query.
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
@@ -107,6 +111,99 @@ def validate_k(k: int, settings: Settings) -> int:
     if not 1 <= k <= settings.max_k:
         raise QueryError(f"k must be between 1 and {settings.max_k}, got {k}")
     return k
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How a result list is ordered and paged (the query itself says what matches)."""
+
+    sort: str = "relevance"  # relevance | newest | oldest
+    group: bool = False  # one passage per document, with the number of further ones
+    offset: int = 0  # results skipped (paging)
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {self.sort!r}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise QueryError(f"offset must be a non-negative integer, got {self.offset!r}")
+
+
+def _and(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+def _order(version, ranked: list[tuple[int, float]], matched: np.ndarray, sort: str) -> list[tuple[int, float]]:
+    """Relevance: the ranking as is. By date: the match set (or the ranking when it is empty) by year,
+    ties by relevance; undated documents last."""
+    if sort == "relevance":
+        return ranked
+    score = dict(ranked)
+    rows = matched.tolist() if matched.size else [r for r, _ in ranked]
+    years = version.doc_year[version.row_doc[np.asarray(rows, dtype=np.int64)]].tolist() if rows else []
+    sign = -1 if sort == "newest" else 1
+    keyed = sorted(
+        zip(rows, years),
+        key=lambda ry: (ry[1] <= 0, sign * ry[1], -score.get(ry[0], float("-inf")), ry[0]),
+    )
+    return [(r, score.get(r, 0.0)) for r, _ in keyed]
+
+
+def _group(version, ordered: list[tuple[int, float]], matched: np.ndarray):
+    """First passage of each document in order, and how many more matching passages each document has."""
+    seen: set[int] = set()
+    out = []
+    for row, score in ordered:
+        d = int(version.row_doc[row])
+        if d not in seen:
+            seen.add(d)
+            out.append((row, score))
+    per_doc = np.bincount(version.row_doc[matched], minlength=len(version.doc_ids)) if matched.size else None
+    more = {}
+    for row, _ in out:
+        d = int(version.row_doc[row])
+        n = int(per_doc[d]) if per_doc is not None else 0
+        more[version.doc_ids[d]] = max(0, n - 1)
+    return out, more
+
+
+def _spread(version, ranked: list[tuple[int, float]], own_doc: int, k: int) -> list[tuple[int, float]]:
+    """k of the ranked neighbours: first one per other document in years not yet taken, then one per
+    other document, then any other document, then the source's own; shown best first."""
+    year_of = version.doc_year
+    own_year = int(year_of[own_doc])
+    picked: list[tuple[int, float]] = []
+    docs: set[int] = set()
+    years: set[int] = {own_year} if own_year else set()
+    passes = (
+        lambda d, y: d != own_doc and d not in docs and (y <= 0 or y not in years),
+        lambda d, y: d != own_doc and d not in docs,
+        lambda d, y: d != own_doc,
+        lambda d, y: True,
+    )
+    for ok in passes:
+        for row, score in ranked:
+            if len(picked) >= k:
+                break
+            d = int(version.row_doc[row])
+            y = int(year_of[d])
+            if (row, score) not in picked and ok(d, y):
+                picked.append((row, score))
+                docs.add(d)
+                years.add(y)
+    return sorted(picked, key=lambda p: -p[1])
+
+
+def passage_texts(version) -> list[str]:
+    """Every passage's text in row order (SQLite in one query; other backends through chunks_at)."""
+    texts = getattr(version, "passage_texts", None)
+    if callable(texts):
+        return texts()
+    out: list[str] = []
+    for lo in range(0, version.n_chunks, 1000):
+        out.extend(c.text for c in version.chunks_at(list(range(lo, min(lo + 1000, version.n_chunks)))))
+    return out
 
 
 def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple[str, int, str]:
@@ -217,6 +314,7 @@ class SearchEngine:
         self._failure: OpenFailure | None = None
         self.loads = 0  # versions opened (one per switch: a herd of requests must not load it N times)
         self._sentences = SentenceCache(settings.sentence_cache_size)
+        self._scan: tuple[IndexReader, query_lang.PassageScan] | None = None
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> SearchEngine:
@@ -313,60 +411,171 @@ class SearchEngine:
 
     # -- search
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> SearchResponse:
-        return self.search_many([query], k, mode, filters)[0]
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        options: SearchOptions | None = None,
+    ) -> SearchResponse:
+        return self.search_many([query], k, mode, filters, options)[0]
 
     def search_many(
-        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters: Filters | None = None
+        self,
+        queries: list[str],
+        k: int = 10,
+        mode: str = "hybrid",
+        filters: Filters | None = None,
+        options: SearchOptions | None = None,
     ) -> list[SearchResponse]:
+        """Parse each query (indexer.query), embed them in one batch, rank, count and page each."""
         cleaned = [validate_request(q, k, mode, self.settings)[0] for q in queries]
         if not cleaned:
             return []
         version = self.version  # one version for the whole batch, even if a switch happens meanwhile
+        known = tuple(sorted(set(version.doc_type) | set(TYPES)))
+        parsed = [query_lang.parse(q, known) for q in cleaned]
         embedder = self.embedder if mode != "lexical" else None  # loading the model is not query time
-        allowed = (filters or Filters()).rows(version)
+        f, opts = filters or Filters(), options or SearchOptions()
         b = limits.current()
         # The batch lane works in small slices, giving way to interactive requests between them.
         step = max(1, self.settings.batch_slice) if b is not None and b.lane == limits.BATCH else len(cleaned)
         responses = []
         for start in range(0, len(cleaned), step):
             limits.checkpoint("the search")
-            part = cleaned[start : start + step]
+            part = list(zip(cleaned, parsed))[start : start + step]
             t0 = time.perf_counter()
-            qvecs = embedder.encode_queries(part) if embedder is not None else None
+            texts = [pq.text or q for q, pq in part]
+            qvecs = embedder.encode_queries(texts) if embedder is not None else None
             shared_ms = (time.perf_counter() - t0) * 1000 / len(part)
             limits.checkpoint("the search")
-            for i, q in enumerate(part):
+            for i, (q, pq) in enumerate(part):
                 t1 = time.perf_counter()
-                results = self._search_one(version, q, None if qvecs is None else qvecs[i], k, mode, allowed)
-                took = shared_ms + (time.perf_counter() - t1) * 1000
-                responses.append(SearchResponse(query=q, took_ms=took, mode=mode, results=results))
+                response = self._search_one(version, q, pq, None if qvecs is None else qvecs[i], k, mode, f, opts)
+                response.took_ms = shared_ms + (time.perf_counter() - t1) * 1000
+                responses.append(response)
         return responses
 
-    def _search_one(self, version: IndexReader, query: str, qvec, k: int, mode: str, allowed) -> list[SearchResult]:
-        pool = max(self.settings.candidate_pool, k)
-        tokens = textnorm.tokenize(query)
+    def scan(self, version: IndexReader) -> query_lang.PassageScan:
+        """The folded passage texts of `version`, built once per version (phrase and exclusion tests)."""
+        cached = self._scan
+        if cached is not None and cached[0] is version:
+            return cached[1]
+        with self._lock:
+            if self._scan is None or self._scan[0] is not version:
+                self._scan = (version, query_lang.PassageScan(passage_texts(version)))
+            return self._scan[1]
+
+    def row_mask(self, version: IndexReader, f: Filters, pq: query_lang.ParsedQuery | None = None, years: bool = True):
+        """Rows allowed by the filters, the query's inline filters and the reader's collections (access).
+
+        A plain boolean array (never a backend's own mask type) so it can be combined further; None: all rows.
+        """
+        y0, y1, types = (f.year_from, f.year_to, set(f.doc_types))
+        if pq is not None:
+            y0 = max(filter(None, (y0, pq.year_from)), default=None)
+            y1 = min(filter(None, (y1, pq.year_to)), default=None)
+            if pq.types:
+                types = (types & set(pq.types)) if types else set(pq.types)
+                types = types or {"\0none"}
+        if not years:
+            y0 = y1 = None
+        mask = version.allowed_rows(f._doc_ids(version), y0, y1, tuple(sorted(types)), f.scope())
+        return None if mask is None else np.array(mask, dtype=bool)
+
+    def _search_one(self, version, query, pq, qvec, k, mode, f: Filters, opts: SearchOptions) -> SearchResponse:
+        scan = self.scan(version) if pq.constrained else None
+        cmask = scan.constraint_mask(pq) if scan is not None else None
+        mask = _and(self.row_mask(version, f, pq), cmask)
+        tokens = textnorm.tokenize(pq.text) if pq.text else []
+        deep = opts.sort != "relevance" or opts.group
+        depth = max(self.settings.candidate_pool, opts.offset + k, self.settings.facet_depth if deep else 0)
+        ranked = self._rank(version, pq, qvec, tokens, mode, mask, depth)
+        ranked = _doc_number_first(version, query, ranked, mask, depth)
+        matched, exact = self._match_set(version, pq, qvec, tokens, mode, mask, ranked)
+        ordered = _order(version, ranked, matched, opts.sort)
+        more = None
+        if opts.group:
+            ordered, more = _group(version, ordered, matched)
+        page = ordered[opts.offset : opts.offset + k]
+        results = self._results(version, page, tokens, qvec, query, start=opts.offset + 1)
+        for r in results:
+            r.more_in_doc = int(more.get(r.doc_id, 0)) if more is not None else 0
+        span = None
+        if pq.required and (pq.year_from or pq.year_to or f.year_from or f.year_to):
+            span = np.flatnonzero(_and(self.row_mask(version, f, pq, years=False), cmask))
+        elif pq.required:
+            span = matched
+        c = facets.counts(version, matched)
+        threshold = self.settings.weak_match_threshold
+        best = results[0].similarity or 0.0 if results else 0.0
+        weak = qvec is not None and bool(pq.text) and not pq.required and best < threshold
+        return SearchResponse(
+            query=query, took_ms=0.0, mode=mode, results=results,
+            total=c["total"], total_relation="eq" if exact else "gte", documents_total=c["documents_total"],
+            facets=c["facets"], timeline=facets.timeline(version, matched, span), parsed=pq.to_dict(),
+            weak=weak, weak_threshold=threshold if qvec is not None else None,
+            sort=opts.sort, group=opts.group, offset=opts.offset,
+        )  # fmt: skip
+
+    def _rank(self, version, pq, qvec, tokens, mode, mask, depth) -> list[tuple[int, float]]:
+        """Relevance order of the best `depth` candidates within `mask` (the mode's own scores)."""
+        if mask is not None and not mask.any():
+            return []
+        if not pq.text:  # only filters: every allowed passage, in index order
+            rows = np.flatnonzero(mask) if mask is not None else np.arange(version.n_chunks)
+            return [(int(r), 0.0) for r in rows[:depth]]
         if mode == "dense":
-            rows, scores = version.dense(qvec, k, allowed)
+            rows, scores = version.dense(qvec, depth, mask)
+            return list(zip(rows.tolist(), scores.tolist()))
+        if mode == "lexical":
+            rows, scores = version.bm25.search(tokens, depth, mask)
             ranked = list(zip(rows.tolist(), scores.tolist()))
-        elif mode == "lexical":
-            rows, scores = version.bm25.search(tokens, k, allowed)
-            ranked = list(zip(rows.tolist(), scores.tolist()))
-        else:
-            dense = version.dense(qvec, pool, allowed)
-            lexical = version.bm25.search(tokens, pool, allowed)
-            weights = [1.0, self._lexical_weight(query)]
-            if self.settings.fusion == "sum":
-                ranked = score_fuse([dense, lexical], weights)[:k]
-            else:
-                ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:k]
-        ranked = _doc_number_first(version, query, ranked, allowed, k)
-        chunks = version.chunks_at([row for row, _ in ranked])
+            if pq.required:  # a phrase of stopwords has no BM25 terms: the phrase itself is the match
+                seen = {r for r, _ in ranked}
+                rest = np.flatnonzero(mask)
+                ranked += [(int(r), 0.0) for r in rest[: depth + len(seen)] if int(r) not in seen]
+            return ranked[:depth]
+        dense = version.dense(qvec, depth, mask)
+        lexical = version.bm25.search(tokens, depth, mask)
+        weights = [1.0, self._lexical_weight(pq.text)]
+        if self.settings.fusion == "sum":
+            return score_fuse([dense, lexical], weights)[:depth]
+        return rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:depth]
+
+    def _match_set(self, version, pq, qvec, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
+        """The passages counted in `total` and the facets, and whether the count is exact.
+
+        A phrase/OR query: every passage meeting it. Keyword mode: every passage holding a query word.
+        Otherwise (a plain question, meaning-based): the passages above the weak-match line, looked
+        for to `facet_depth` deep (the count is then "at least" when that depth was reached).
+        """
+        if pq.required or not pq.text:
+            rows = np.flatnonzero(mask) if mask is not None else np.arange(version.n_chunks)
+            return rows, True
+        if mode == "lexical":
+            rows, _ = version.bm25.search(tokens, version.n_chunks, mask)
+            return np.sort(rows), True
+        depth = self.settings.facet_depth
+        rows, scores = version.dense(qvec, depth, mask)
+        keep = scores >= self.settings.weak_match_threshold
+        exact = bool(rows.size < depth or not keep.all())
+        return np.sort(rows[keep]), exact
+
+    def _results(self, version, page, tokens, qvec, query, start: int = 1) -> list[SearchResult]:
+        chunks = version.chunks_at([row for row, _ in page])
         results = [
             self._result(rank, score, chunk, tokens, version)
-            for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
+            for rank, ((_, score), chunk) in enumerate(zip(page, chunks), start=start)
         ]
-        if qvec is not None and not has_chinese(query):  # cross-lingual: no word can match, meaning can
+        if qvec is not None and page:
+            q = np.asarray(qvec, dtype=np.float32).ravel()
+            threshold = self.settings.weak_match_threshold
+            for r, (row, _) in zip(results, page):
+                r.similarity = round(float(np.dot(np.asarray(version.vector(row), dtype=np.float32), q)), 6)
+                r.weak = r.similarity < threshold
+        if qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
             with limits.optional_step():
                 self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
         return results
@@ -422,8 +631,15 @@ class SearchEngine:
             meta=meta,
         )
 
-    def similar(self, chunk_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse | None:
-        """Passages closest in meaning to an indexed passage (itself excluded); None if unknown."""
+    def similar(
+        self, chunk_id: str, k: int = 10, filters: Filters | None = None, same_document: bool = False
+    ) -> SearchResponse | None:
+        """Passages closest in meaning to an indexed passage (itself excluded); None if unknown.
+
+        By default they come from other documents, one per document and spread over years where the
+        index allows (a report's neighbouring paragraphs are not what a comparison needs);
+        `same_document` looks inside the passage's own document instead.
+        """
         t0 = time.perf_counter()
         version = self.version
         f = filters or Filters()
@@ -436,15 +652,24 @@ class SearchEngine:
         source = version.chunks_at([row])[0] if row is not None else None
         if source is None or not access.visible(version, source.doc_id, readable):
             return None  # a passage the reader may not see is, to them, no passage at all
-        allowed = f.rows(version)
-        rows, scores = version.dense(version.vector(row), k + 1, allowed)
-        ranked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if r != row][:k]
+        own = int(version.row_doc[row])
+        if same_document:
+            f = dataclasses.replace(f, doc_ids=(version.doc_ids[own],))
+        allowed = self.row_mask(version, f)
+        depth = k + 1 if same_document else max(10 * k, 100)
+        rows, scores = version.dense(version.vector(row), depth, allowed)
+        ranked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if r != row]
+        if not same_document:
+            ranked = _spread(version, ranked, own, k)
+        ranked = ranked[:k]
         tokens = textnorm.tokenize(source.text)
         chunks = version.chunks_at([r for r, _ in ranked])
         results = [
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(ranked, chunks), start=1)
         ]
+        for r, (_, score) in zip(results, ranked):
+            r.similarity = round(float(score), 6)
         took = (time.perf_counter() - t0) * 1000
         return SearchResponse(query=source.text[:80], took_ms=took, mode="similar", results=results)
 
@@ -457,6 +682,10 @@ class SearchEngine:
         except Exception as exc:  # sqlite3.DatabaseError, OSError, a Milvus error ...
             return f"index version {v.name} cannot be read: {type(exc).__name__}: {exc}"
         return ""
+
+    def term_idf(self, term: str) -> float:
+        """BM25 idf of a folded term in the live version (0 when the index does not know it)."""
+        return self.version.bm25.term_idf(term)
 
     # -- browsing
 

@@ -19,13 +19,18 @@ bp = Blueprint("api", __name__)
 
 @bp.get("/search")
 def search():
-    """`GET /api/search?q=...&k=10&mode=hybrid[&year_from=&year_to=&type=&doc=]` -> SearchResponse.to_dict()."""
+    """`GET /api/search?q=...&k=10&mode=hybrid[&year_from=&year_to=&type=&doc=][&sort=&group=&offset=]`.
+
+    The query language (phrases, -exclusions, OR, year:/type:) is read by indexer.query; the response
+    carries `total`, `facets`, `timeline`, `parsed` (how the query was understood) and `weak`.
+    """
     settings = current_settings()
     p = params.from_args(request.args, settings)
     filters = params.filters_from_args(request.args)
+    options = params.options_from_args(request.args, settings)
     engine = current_engine()
     params.check_against(filters, engine)
-    return jsonify(engine.search(p.query, k=p.k, mode=p.mode, filters=filters).to_dict())
+    return jsonify(engine.search(p.query, k=p.k, mode=p.mode, filters=filters, options=options).to_dict())
 
 
 @bp.post("/search/batch")
@@ -41,10 +46,11 @@ def search_batch():
     queries, k, mode = params.from_batch_body(body, settings)
     lanes.check_batch_size(len(queries), k, settings)
     filters = params.filters_from_args(body)
+    options = params.options_from_args(body, settings)
     engine = current_engine()
     params.check_against(filters, engine)
     with lanes.batch_slot():  # the batch lane: few at a time, giving way to interactive requests
-        responses = engine.search_many(queries, k=k, mode=mode, filters=filters)
+        responses = engine.search_many(queries, k=k, mode=mode, filters=filters, options=options)
     answer = jsonify(results=[r.to_dict() for r in responses])
     lanes.check_response_size(answer.calculate_content_length() or 0, settings)
     return answer
@@ -61,9 +67,10 @@ def similar():
         raise QueryError(f"chunk_id is {len(chunk_id)} characters long; ids are at most {params.MAX_ID_CHARS}")
     k = params.checked_k(request.args.get("k"), settings)
     filters = params.filters_from_args(request.args)
+    same = params.parse_flag(request.args.get("same_document"), "same_document")
     engine = current_engine()
     params.check_against(filters, engine)
-    response = engine.similar(chunk_id, k=k, filters=filters)
+    response = engine.similar(chunk_id, k=k, filters=filters, same_document=same)
     if response is None:
         abort(404, description=f"no passage {chunk_id!r} in the index")
     return jsonify(response.to_dict())

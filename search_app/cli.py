@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="only documents of this collection (repeat or comma-separate; the shell reads every collection)",
     )
     _official_filter_arguments(query)
+    query.add_argument("--sort", choices=retrieval.SORTS, default="relevance", help="order (default: relevance)")
+    query.add_argument("--group", action="store_true", help="one passage per document")
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
@@ -195,7 +197,8 @@ def cmd_query(
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     # One call: queries are embedded as a batch.
-    responses = engine.search_many(cleaned, k=k, mode=mode, filters=filters)
+    options = retrieval.SearchOptions(sort=args.sort, group=args.group)
+    responses = engine.search_many(cleaned, k=k, mode=mode, filters=filters, options=options)
     writer = WRITERS[args.format]
     if args.output is None:
         _utf8(out)

@@ -91,3 +91,28 @@ def highlight(text: str, terms: tuple[str, ...], best: tuple[int, int] | None = 
         + "</strong>"
         + _render_marks(text, b1, n, spans)
     )
+
+
+# Words so common in policy writing that marking them marks everything (the idf cut catches most of
+# them on a big index; on a small one it cannot, so they are listed too).
+HIGHLIGHT_STOPWORDS = frozenset(
+    "问题 工作 国家 我们 你们 他们 不会 可以 进行 方面 通过 已经 需要 重要 加强 推进 坚持 提高 发展 建设 "
+    "实现 全面 进一步 有关 相关 各种 一些 这些 那些 没有 不是 就是 还是 怎么样 为什么 什么样 哪里 时候 "
+    "主要 情况 同时 以及 因为 所以 如果 但是 而且 或者 对于 关于 根据 按照 今年 去年 明年 目前 当前".split()
+)
+
+
+def informative_terms(query: str, idf=None, phrases: tuple[str, ...] = (), min_idf: float = 1.5) -> tuple[str, ...]:
+    """Terms worth marking: the query's phrases whole, plus words that are neither listed stopwords nor
+    common in the index (idf below `min_idf`; `idf(term)` is 0 for a word the index does not know).
+
+    A query made only of common words keeps them all: marking something beats marking nothing.
+    """
+    words = query_terms(query)
+    kept = tuple(
+        t for t in words if t not in HIGHLIGHT_STOPWORDS and (idf is None or not (0 < idf(t) < min_idf))
+    )
+    if not kept and not phrases:
+        kept = words
+    folded = tuple(textnorm.fold(p) for p in phrases if p)
+    return tuple(sorted(set(kept) | set(folded), key=lambda t: (-len(t), t)))

@@ -16,7 +16,7 @@ from indexer import retrieval
 from indexer.access import collections_of
 from indexer.errors import QueryError, SearchEngineError
 from indexer.models import SearchResponse
-from search_app import docview, highlight, output, params
+from search_app import docview, highlight, output, params, research
 from search_app.state import current_engine, current_settings
 from search_app.views import (
     date_of,
@@ -62,9 +62,45 @@ def _collection_choices(documents: list[dict]) -> list[str]:
     return sorted({c for d in documents for c in collections_of(d.get("meta"))})
 
 
-def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters) -> dict:
+def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters, options=None) -> dict:
     """URL parameters that reproduce a search (first page)."""
-    return {"q": q, "mode": mode, "size": size, **filter_args(filters)}
+    args = {"q": q, "mode": mode, "size": size, **filter_args(filters)}
+    if options is not None and options.sort != "relevance":
+        args["sort"] = options.sort
+    if options is not None and options.group:
+        args["group"] = 1
+    return args
+
+
+def _terms(response: SearchResponse, engine) -> tuple[str, ...]:
+    """What to mark in passages: the query's phrases whole, and its informative words."""
+    parsed = response.parsed or {}
+    text = parsed.get("text", response.query)
+    phrases = tuple(parsed.get("phrases", ())) + tuple(m for g in parsed.get("any_of", ()) for m in g)
+    min_idf = current_settings().highlight_min_idf
+    return highlight.informative_terms(text, getattr(engine, "term_idf", None), phrases, min_idf)
+
+
+def _research_ctx(response: SearchResponse, here: dict, options, paging, settings) -> dict:
+    """Counts, facets, timeline, sort and group links, the weak-match notice, the pager's page count."""
+    total = response.total
+    listed = min(total, settings.max_k) if total is not None else None
+    pages = -(-listed // paging.size) if listed else None
+    details = request.args.get("details") == "1"
+    return {
+        "facet_links": research.facet_links(response, here) if total else {},
+        "timeline": research.timeline_svg(response, here),
+        "timeline_caption": research.caption(response),
+        "sort_links": research.sort_links(here, options.sort),
+        "group_url": research.group_link(here, options.group),
+        "grouped": options.group,
+        "sort": options.sort,
+        "understood": (response.parsed or {}).get("understood", ""),
+        "query_notes": [n["zh"] for n in (response.parsed or {}).get("notes", [])],
+        "total_pages": pages,
+        "show_details": details,
+        "details_url": url_for("pages.search", **here, **({} if details else {"details": 1})),
+    }
 
 
 def _page_url(args: dict, page: int) -> str:
@@ -142,24 +178,24 @@ def search():
         paging = params.parse_paging(request.args, settings)
         p = params.validate(q, paging.k, params.parse_mode(request.args.get("mode"), settings), settings)
         filters = params.filters_from_args(request.args)
+        options = params.options_from_args(request.args, settings, offset=paging.offset)
         engine = engine or current_engine()  # raises the reason the index cannot be opened (503)
         params.check_known(filters, documents)
     except QueryError as exc:
         ctx["error"] = str(exc)
         return render_template("search.html", **ctx), 400
     # One extra result tells whether a next page exists.
-    fetch = min(paging.k + 1, settings.max_k)
-    response: SearchResponse = engine.search(p.query, k=fetch, mode=p.mode, filters=filters)
-    shown = response.results[paging.offset : paging.offset + paging.size]
-    terms = highlight.query_terms(response.query)
-    here = _search_args(p.query, p.mode, paging.size, filters)
-    more = len(response.results) > paging.k
+    fetch = min(paging.size + 1, settings.max_k - paging.offset)
+    response: SearchResponse = engine.search(p.query, k=fetch, mode=p.mode, filters=filters, options=options)
+    shown = response.results[: paging.size]
+    here = _search_args(p.query, p.mode, paging.size, filters, options)
+    more = len(response.results) > paging.size and paging.offset + paging.size < settings.max_k
     ctx.update(
         q=p.query,
         mode=p.mode,
         size=paging.size,
         response=response,
-        results=_result_views(engine, shown, terms, p.query),
+        results=_result_views(engine, shown, _terms(response, engine), p.query),
         may_export=engine.may_export(filters),
         paging=paging,
         filtered=params.is_filtered(filters),
@@ -174,7 +210,11 @@ def search():
         export_url=url_for("pages.export_csv", **here, page=paging.page),
         export_all_url=url_for("pages.export_csv", **here, all=1),
         max_k=settings.max_k,
+        **_research_ctx(response, here, options, paging, settings),
     )
+    for view in ctx["results"]:
+        if view.more_in_doc:
+            view.more_url = research.doc_filter_url(here, view.doc_id)
     return render_template("search.html", **ctx)
 
 

@@ -297,3 +297,53 @@ def parse_paging(args, settings: Settings) -> Paging:
             f"{last} pages of {size}"
         )
     return Paging(page=page, size=size, k=min(page * size, settings.max_k))
+
+
+# ---------------------------------------------------------------- ordering and grouping
+
+SORT_ALIASES = {"date": "newest", "new": "newest", "old": "oldest", "": "relevance"}
+
+
+def parse_sort(raw: object) -> str:
+    """`relevance` (default), `newest` or `oldest`; anything else is a 400 naming the choices."""
+    if raw is None:
+        return "relevance"
+    if not isinstance(raw, str):
+        raise QueryError(f"sort must be one of {', '.join(retrieval.SORTS)}, not {raw!r}")
+    value = SORT_ALIASES.get(raw.strip().lower(), raw.strip().lower())
+    if value not in retrieval.SORTS:
+        raise QueryError(f"sort must be one of {', '.join(retrieval.SORTS)}, not {raw!r}")
+    return value
+
+
+def parse_flag(raw: object, name: str) -> bool:
+    """A yes/no parameter: 1/true/yes/on or 0/false/no/off (JSON booleans too); missing means no."""
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on", "doc"):
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise QueryError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
+
+
+def parse_offset(raw: object, settings: Settings) -> int:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return 0
+    value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        value = int(raw.strip())
+    if value is None or not 0 <= value < settings.max_k:
+        raise QueryError(f"offset must be an integer between 0 and {settings.max_k - 1}, not {raw!r}")
+    return value
+
+
+def options_from_args(args, settings: Settings, offset: int | None = None) -> retrieval.SearchOptions:
+    """`sort=relevance|newest|oldest`, `group=1` (one passage per document), `offset=` (API paging)."""
+    return retrieval.SearchOptions(
+        sort=parse_sort(args.get("sort")),
+        group=parse_flag(args.get("group"), "group"),
+        offset=parse_offset(args.get("offset"), settings) if offset is None else offset,
+    )

@@ -40,6 +40,11 @@ class ResultView:
     ocr_title: str = ""
     official: str = ""  # "国务院 · 国发〔2024〕1号" for an official document (GB/T 9704 fields)
     read_only: bool = False  # of a read-only collection: no copy-permalink button (search_app.scope)
+    best_line: Markup | None = None  # the best sentence on its own line, so it shows whatever is marked
+    similarity: str = ""
+    weak: bool = False
+    more_in_doc: int = 0
+    more_url: str = ""  # grouped results: this document's other matching passages
 
 
 def format_score(score: float) -> str:
@@ -126,6 +131,10 @@ def result_view(r: SearchResult, terms: tuple[str, ...], q: str | None = None) -
         ocr=ocr,
         ocr_title=ocr_title,
         official=" · ".join(str(meta[k]) for k in ("issuer", "doc_number") if meta.get(k)),
+        best_line=highlight.highlight(r.best_sentence, terms) if best and r.best_sentence != r.text else None,
+        similarity=f"{r.similarity:.3f}" if r.similarity is not None else "",
+        weak=r.weak,
+        more_in_doc=r.more_in_doc,
     )
 
 

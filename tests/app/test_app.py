@@ -38,7 +38,7 @@ def test_home_page_has_form_and_modes(client):
 
 
 def test_results_show_rank_title_breadcrumb_score_and_time(client):
-    html = page(client, "/?q=高质量发展&k=5&mode=lexical")
+    html = page(client, "/?q=高质量发展&k=5&mode=lexical&details=1")
     assert "找到 <strong>2</strong> 条结果" in html
     assert "用时" in html and "毫秒" in html
     assert "2024年政府工作报告" in html

@@ -122,7 +122,7 @@ def test_paging_fetches_page_times_size_and_links_prev_next(tmp_path):
     engine = FakeEngine(passages=MANY)
     client = create_app(test_settings(tmp_path), engine=engine).test_client()
     html = get(client, "/?q=发展&size=10&page=2&mode=lexical")
-    assert engine.calls[-1] == ("search_many", ["发展"], 21, "lexical")  # one extra: is there a next page?
+    assert engine.calls[-1] == ("search_many", ["发展"], 11, "lexical")  # one extra: is there a next page?
     assert 'id="r11"' in html and 'id="r20"' in html and 'id="r10"' not in html
     assert "第 <strong>11–20</strong> 条结果" in html
     prev_ = parse_qs(urlsplit(hrefs(html, "prev")[0]).query)
@@ -136,7 +136,7 @@ def test_k_is_capped_at_max_k(tmp_path):
     engine = FakeEngine(passages=MANY)
     client = create_app(test_settings(tmp_path, max_k=25, max_page_size=10), engine=engine).test_client()
     html = get(client, "/?q=发展&size=10&page=3")
-    assert engine.calls[-1][2] == 25  # 3 * 10 capped at max_k
+    assert engine.calls[-1][2] == 5  # from offset 20, capped at max_k
     assert 'id="r25"' in html and 'id="r26"' not in html and "next disabled" in html
     assert "page 4 is past the last page" in unescape(get(client, "/?q=发展&size=10&page=4", 400))
     assert "size must be between 1 and 10" in get(client, "/?q=发展&size=11", 400)

@@ -68,11 +68,11 @@ class FakeEngine:
 
     # -- search
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters=None) -> SearchResponse:
-        return self.search_many([query], k, mode, filters)[0]
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters=None, options=None) -> SearchResponse:
+        return self.search_many([query], k, mode, filters, options)[0]
 
     def search_many(
-        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters=None
+        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters=None, options=None
     ) -> list[SearchResponse]:
         self.calls.append(("search_many", list(queries), k, mode))
         self.filters_seen.append(filters)
@@ -82,9 +82,9 @@ class FakeEngine:
         for query in queries:
             q, k, mode = validate_request(query, k, mode, self.settings)
             t0 = time.perf_counter()
-            out.append(
-                SearchResponse(q, (time.perf_counter() - t0) * 1000 + 1.5, mode, self._rank(q, k, filters))
-            )
+            offset = getattr(options, "offset", 0)
+            ranked = self._rank(q, offset + k, filters)
+            out.append(SearchResponse(q, (time.perf_counter() - t0) * 1000 + 1.5, mode, ranked[offset:]))
         return out
 
     def _allowed(self, i: int, filters) -> bool:
@@ -131,7 +131,7 @@ class FakeEngine:
             meta=dict(meta),
         )
 
-    def similar(self, chunk_id: str, k: int = 10, filters=None) -> SearchResponse | None:
+    def similar(self, chunk_id: str, k: int = 10, filters=None, same_document: bool = False) -> SearchResponse | None:
         """Other passages ranked by shared characters; None for an unknown passage, like SearchEngine."""
         self.calls.append(("similar", chunk_id, k))
         self.filters_seen.append(filters)

@@ -139,7 +139,9 @@ def test_similar_passages_exclude_the_source(engine):
     resp = engine.similar("report-2024#1", k=3)
     assert resp.mode == "similar"
     assert "report-2024#1" not in [r.chunk_id for r in resp.results]
-    assert resp.results[0].chunk_id == "report-2024#0"  # the other passage on GDP growth
+    assert resp.results[0].doc_id != "report-2024"  # other documents first, by default
+    same = engine.similar("report-2024#1", k=3, same_document=True)
+    assert [r.chunk_id for r in same.results] == ["report-2024#0"]  # the other passage on GDP growth
     assert engine.similar("no-such#9") is None
 
 
