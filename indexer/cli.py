@@ -18,6 +18,7 @@ from indexer.pipeline import (
     build_index,
     list_documents,
     optimize_index,
+    refresh_metadata,
     remove_documents,
 )
 
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("remove", parents=[common], help="remove documents by id")
     r.add_argument("doc_ids", nargs="+")
     sub.add_parser("optimize", parents=[common], help="merge the index's segments into one (same results)")
+    sub.add_parser(
+        "refresh-meta", parents=[common], help="re-derive years and types of indexed documents (no re-embedding)"
+    )
     ls = sub.add_parser("list", parents=[common], help="list indexed documents")
     ls.add_argument("--json", action="store_true", help="JSON output")
     m = sub.add_parser(
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "add":
             overrides = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
             _print_report(add_documents(args.paths, settings, progress=progress, overrides=overrides or None))
+        elif args.command == "refresh-meta":
+            _print_report(refresh_metadata(settings))
         elif args.command == "remove":
             report = remove_documents(args.doc_ids, settings)
             _print_report(report)
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(docs, ensure_ascii=False, indent=1))
             for d in [] if args.json else docs:
-                names = ",".join(collections_of(d.get("meta")))
-                print(f"{d['doc_id']}\t{d['chunks']} chunks\t{names}\t{d['title']}")
+                meta = d.get("meta") or {}
+                year, kind = meta.get("year") or "-", meta.get("type") or "-"
+                names = ",".join(collections_of(meta))
+                print(f"{d['doc_id']}\t{year}\t{kind}\t{d['chunks']} chunks\t{names}\t{d['title']}")
     except SearchEngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

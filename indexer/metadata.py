@@ -130,6 +130,67 @@ def header_year(text: str) -> int | None:
     return None
 
 
+# Congresses whose documents rarely print their own date: the number names the year.
+CPC_CONGRESS_YEARS = {
+    1: 1921, 2: 1922, 3: 1923, 4: 1925, 5: 1927, 6: 1928, 7: 1945, 8: 1956, 9: 1969, 10: 1973,
+    11: 1977, 12: 1982, 13: 1987, 14: 1992, 15: 1997, 16: 2002, 17: 2007, 18: 2012, 19: 2017, 20: 2022,
+}  # fmt: skip
+NPC_FIRST_SESSION_YEARS = {
+    1: 1954, 2: 1959, 3: 1964, 4: 1975, 5: 1978, 6: 1983, 7: 1988, 8: 1993, 9: 1998, 10: 2003,
+    11: 2008, 12: 2013, 13: 2018, 14: 2023,
+}  # fmt: skip
+NPC_SESSION_YEARS = {(2, 3): 1962, (2, 4): 1963}  # the years without a session
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUM = "[一二三四五六七八九十]{1,3}"
+_NPC = re.compile(rf"第({_CN_NUM})届全国人民代表大会第({_CN_NUM})次会议")
+_CPC = re.compile(rf"(?:中国共产党|党的)第({_CN_NUM})次全国代表大会|[（(]({_CN_NUM})大[)）]")
+_CN_DATE = re.compile(r"([一二三四五六七八九〇○零]{4})年(?:([一二三四五六七八九十]{1,2})月)?")
+_ARABIC_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)年(\d{1,2})月")
+
+
+def cn_number(text: str) -> int | None:
+    """一 .. 九十九 as written in congress names (十四, 二十, 二十一)."""
+    if not text or any(ch not in "一二三四五六七八九十" for ch in text):
+        return None
+    if "十" not in text:
+        return _CN_DIGITS[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    value = (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+    return value if len(tens) <= 1 and len(ones) <= 1 else None
+
+
+def congress_year(text: str) -> int | None:
+    """Year from "第十三届全国人民代表大会第二次会议" or "中国共产党第十四次全国代表大会" / "(十四大)"."""
+    m = _NPC.search(text)
+    if m:
+        term, session = cn_number(m.group(1)), cn_number(m.group(2))
+        if term in NPC_FIRST_SESSION_YEARS and session:
+            return NPC_SESSION_YEARS.get((term, session), NPC_FIRST_SESSION_YEARS[term] + session - 1)
+    m = _CPC.search(text)
+    if m:
+        return CPC_CONGRESS_YEARS.get(cn_number(m.group(1) or m.group(2)) or 0)
+    return None
+
+
+def text_year(text: str) -> int | None:
+    """A year from a date written in the document's opening or closing lines: 1987年10月25日,
+    一九八七年十月二十五日, 二〇二二年 (dates mentioned in the body are history, not the document's date)."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    for block in (lines[:HEADER_LINES], lines[-4:]):
+        for line in block:
+            if len(line) > TITLE_MAX_CHARS:
+                continue
+            m = _ARABIC_DATE.search(line)
+            if m:
+                return int(m.group(1))
+            m = _CN_DATE.search(line)
+            if m:
+                year = int("".join(str(_CN_DIGITS[ch]) for ch in m.group(1)))
+                if 1900 <= year <= 2100:
+                    return year
+    return None
+
+
 def merge(title: str, text: str, layers: list[dict], default_source: str, timestamp: str = "") -> dict:
     """type, year, date and source of a document from `layers` (weakest first), else guessed.
 
@@ -142,8 +203,18 @@ def merge(title: str, text: str, layers: list[dict], default_source: str, timest
     kind = given.get("type") or guess_type(title)
     if kind == "other":
         kind = next((k for line in header(text) if (k := guess_type(line)) != "other"), "other")
+    opening = "\n".join([title, *header(text)])
+    congress = congress_year(opening)
+    if kind == "other" and congress and _CPC.search(opening):  # a congress's political report, however titled
+        kind = "report"
     year = (
-        given.get("year") or year_of(given.get("date")) or guess_year(title) or header_year(text) or year_of(timestamp)
+        given.get("year")
+        or year_of(given.get("date"))
+        or guess_year(title)
+        or header_year(text)
+        or congress
+        or text_year(text)
+        or year_of(timestamp)
     )
     meta: dict = {"type": kind, "source": given.get("source") or default_source}
     if given.get("collections"):  # none given: the default collection (indexer.access.collections_of)
@@ -153,3 +224,16 @@ def merge(title: str, text: str, layers: list[dict], default_source: str, timest
     if given.get("date") or timestamp:
         meta["date"] = given.get("date") or timestamp
     return meta
+
+
+def refreshed(title: str, text: str, meta: dict, sidecar: dict) -> dict:
+    """Metadata of an indexed document re-derived with today's rules (`indexer refresh-meta`).
+
+    What was given stays (a sidecar, a year or date already known, a real type); only what is missing
+    or was the fallback type "other" is derived again.
+    """
+    kept = {k: v for k, v in meta.items() if k in FIELDS and v not in (None, "")}
+    if kept.get("type") == "other":
+        kept.pop("type")
+    fresh = merge(title, text, [kept, sidecar], meta.get("source") or "")
+    return {**meta, **{k: fresh[k] for k in ("year", "type", "date") if fresh.get(k) not in (None, "")}}

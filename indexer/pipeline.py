@@ -20,7 +20,7 @@ from indexer import textnorm
 from indexer.backend import IndexStore, open_store
 from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
-from indexer.documents import iter_documents
+from indexer.documents import DocumentError, iter_documents
 from indexer.embedding import Embedder
 from indexer.errors import SearchEngineError
 from indexer.formats.ocr import options_from
@@ -240,6 +240,49 @@ def optimize_index(settings: Settings) -> BuildReport:
         report.version = store.optimize()
         report.chunks = _live_chunks(store)
     return report
+
+
+def refresh_metadata(settings: Settings) -> BuildReport:
+    """Re-derive every document's year and type with the current rules, without re-embedding anything.
+
+    Sidecars next to the original files are read again when the files are still there. Documents whose
+    metadata does not change are reported unchanged; a new version is written only if one changed.
+    """
+    from indexer.documents import read_sidecar
+    from indexer.metadata import refreshed
+
+    t0 = time.perf_counter()
+    report = BuildReport()
+    store = open_store(settings)
+    with store.lock():
+        version = store.open_current()
+        base = version.content()
+        manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
+        name = version.name
+        version.close()
+        for doc in base.documents:
+            source = Path(doc.source_path) if doc.source_path else None
+            sidecar = _sidecar_of(source, read_sidecar, report)
+            meta = refreshed(doc.title, doc.text, doc.meta, sidecar)
+            if meta != doc.meta:
+                doc.meta = meta
+                report.replaced.append(doc.doc_id)
+            else:
+                report.unchanged.append(doc.doc_id)
+        report.version = store.write(base, manifest) if report.replaced else name
+        report.chunks = len(base.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _sidecar_of(source: Path | None, read_sidecar, report: BuildReport) -> dict:
+    if source is None or not source.exists():
+        return {}
+    try:
+        return read_sidecar(source)
+    except DocumentError as exc:  # a broken sidecar: keep what the index has
+        report.errors.append(f"{exc.path}: {exc.reason}")
+        return {}
 
 
 def list_documents(settings: Settings) -> list[dict]:
