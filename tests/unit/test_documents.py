@@ -281,10 +281,10 @@ def test_title_falls_back_to_a_readable_stem_then_the_first_line(tmp_path):
         (REPORTS / "1954年中华人民共和国国务院政府工作报告.txt", 1954, "report"),
         (REPORTS / "1964年中华人民共和国国务院政府工作报告（摘要）.txt", 1964, "report"),
         (REPORTS / "第十四届全国人民代表大会第一次会议关于政府工作报告的决议.txt", 2023, "resolution"),  # header date
-        (REPORTS / "第十四届全国人民代表大会第二次会议关于政府工作报告的决议.txt", None, "resolution"),
-        (REPORTS / "第十届全国人民代表大会第五次会议关于政府工作报告的决议.txt", None, "resolution"),
+        (REPORTS / "第十四届全国人民代表大会第二次会议关于政府工作报告的决议.txt", 2024, "resolution"),  # NPC table
+        (REPORTS / "第十届全国人民代表大会第五次会议关于政府工作报告的决议.txt", 2007, "resolution"),
         (CONGRESS / "高举中国特色社会主义伟大旗帜 为全面建设社会主义现代化国家而团结奋斗 (二十大).txt", 2022, "report"),
-        (CONGRESS / "在中国共产党第九次全国代表大会上的报告.txt", None, "report"),
+        (CONGRESS / "在中国共产党第九次全国代表大会上的报告.txt", 1969, "report"),  # congress table
     ],
 )
 def test_year_and_type_are_guessed_from_real_titles(path, year, kind):
