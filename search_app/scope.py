@@ -63,25 +63,36 @@ class ScopedEngine:
             response.results = [dataclasses.replace(r, meta=self._redact(r.meta)) for r in response.results]
         return response
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> SearchResponse:
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None, options=None
+    ) -> SearchResponse:
         f = self.filters(filters)
-        response = self._redacted(self._engine.search(query, k=k, mode=mode, filters=f))
+        response = self._redacted(self._engine.search(query, k=k, mode=mode, filters=f, options=options))
         self._audit_search(response, f)
         return response
 
     def search_many(
-        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters: Filters | None = None
+        self, queries: list[str], k: int = 10, mode: str = "hybrid", filters: Filters | None = None, options=None
     ) -> list[SearchResponse]:
         f = self.filters(filters)
-        responses = [self._redacted(r) for r in self._engine.search_many(queries, k=k, mode=mode, filters=f)]
+        found = self._engine.search_many(queries, k=k, mode=mode, filters=f, options=options)
+        responses = [self._redacted(r) for r in found]
         for response in responses:
             self._audit_search(response, f, batch=len(responses))
         return responses
 
-    def similar(self, chunk_id: str, k: int = 10, filters: Filters | None = None) -> SearchResponse | None:
-        response = self._redacted(self._engine.similar(chunk_id, k=k, filters=self.filters(filters)))
+    def similar(
+        self, chunk_id: str, k: int = 10, filters: Filters | None = None, same_document: bool = False
+    ) -> SearchResponse | None:
+        f = self.filters(filters)
+        response = self._redacted(self._engine.similar(chunk_id, k=k, filters=f, same_document=same_document))
         self._record("similar", chunk_id=chunk_id, results=None if response is None else len(response.results))
         return response
+
+    def term_idf(self, term: str) -> float:
+        """Corpus statistics only (no document content): which query words are worth marking."""
+        idf = getattr(self._engine, "term_idf", None)
+        return idf(term) if callable(idf) else 0.0
 
     def documents(self) -> list[dict]:
         return [{**d, "meta": self._redact(d.get("meta"))} for d in self._engine.documents(scope=self.readable)]

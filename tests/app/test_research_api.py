@@ -13,8 +13,8 @@ from indexer.config import Settings
 from indexer.retrieval import SearchEngine
 from search_app import create_app
 from search_app.cli import main as cli_main
-from tests.fakes import FakeEmbedder
-from tests.helpers import write_test_index
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import write_test_index
 
 DOCS = {
     "gwr-2016": (

@@ -142,7 +142,9 @@ def test_similar(settings):
     engine = SearchEngine.open(settings, embedder=FakeEmbedder())
     resp = engine.similar("report-2024#1", k=3)
     assert "report-2024#1" not in [r.chunk_id for r in resp.results]
-    assert resp.results[0].chunk_id == "report-2024#0"
+    assert resp.results[0].doc_id != "report-2024"  # other documents first
+    same = engine.similar("report-2024#1", k=3, same_document=True)
+    assert same.results[0].chunk_id == "report-2024#0"
     assert engine.similar("no-such#9") is None
 
 

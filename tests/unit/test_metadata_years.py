@@ -11,7 +11,7 @@ from indexer import cli, metadata
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.documents import discover, load_document
 from indexer.pipeline import refresh_metadata
-from tests.helpers import write_test_index
+from tests.support.helpers import write_test_index
 
 
 @pytest.mark.parametrize(

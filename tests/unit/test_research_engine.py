@@ -7,8 +7,8 @@ import pytest
 
 from indexer.config import Settings
 from indexer.retrieval import Filters, SearchEngine, SearchOptions
-from tests.fakes import FakeEmbedder
-from tests.helpers import write_test_index
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import write_test_index
 
 DOCS = {
     "gwr-2016": (
@@ -86,8 +86,11 @@ def test_facets_and_timeline_count_every_year(engine):
     assert docs == {"gwr-2016": 2, "gwr-2024": 1, "speech-2021": 1}
 
 
-def test_allowed_documents_apply_before_counting(engine):
-    resp = engine.search('"房地产"', k=10, filters=Filters(allowed_doc_ids=frozenset({"gwr-2024"})))
+def test_readable_collections_apply_before_counting(tmp_path):
+    docs = {k: (t, {**m, "collections": ["open" if k == "gwr-2024" else "closed"]}, p) for k, (t, m, p) in DOCS.items()}
+    write_test_index(tmp_path, passages=docs)
+    engine = SearchEngine.open(Settings.from_env(env={}, index_dir=tmp_path), FakeEmbedder())
+    resp = engine.search('"房地产"', k=10, filters=Filters(readable=frozenset({"open"})))
     assert resp.total == 1 and [r.doc_id for r in resp.results] == ["gwr-2024"]
     assert [d["value"] for d in resp.facets["document"]] == ["gwr-2024"]
 
