@@ -251,10 +251,7 @@ def refresh_metadata(settings: Settings) -> BuildReport:
     from indexer.documents import read_sidecar
     from indexer.metadata import refreshed
 
-    t0 = time.perf_counter()
-    report = BuildReport()
-    store = open_store(settings)
-    with store.lock():
+    with _writing(settings) as (store, report):
         version = store.open_current()
         base = version.content()
         manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
@@ -271,7 +268,6 @@ def refresh_metadata(settings: Settings) -> BuildReport:
                 report.unchanged.append(doc.doc_id)
         report.version = store.write(base, manifest) if report.replaced else name
         report.chunks = len(base.chunks)
-    report.seconds = time.perf_counter() - t0
     return report
 
 

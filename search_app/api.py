@@ -83,7 +83,10 @@ def documents():
 
 @bp.get("/health")
 def health():
-    """`ok`, `degraded` (with the reason), `no_index` or `unavailable`: see search_app.health."""
+    """`ok`, `degraded` (with the reason), `no_index` or `unavailable`: see search_app.health; `starting`
+    (503) while the server warms up: model loading, first query not run yet."""
+    if holder().starting:
+        return jsonify(status="starting", message="正在加载模型和索引，请稍候"), 503, {"Retry-After": "2"}
     body, status = health_report(current_engine)
     return jsonify(body), status
 

@@ -215,15 +215,26 @@ def cmd_query(
     return EXIT_OK
 
 
-def _warm_up(app, err: TextIO) -> None:
-    """Load index, model and tokenizer before the first visitor; with no index, warn and serve 503s."""
+WARM_UP_QUERIES = ('"预热" -预热预热 year:2000..2100', "预热 检索")  # the phrase scan and the plain path
+
+
+def _warm_up(app, out: TextIO, err: TextIO, url: str = "") -> None:
+    """Load index, model and tokenizer and run queries before the first visitor, then say it is ready.
+
+    Until then /api/health answers 503 {"status": "starting"}; with no index, warn and serve 503s.
+    """
     from search_app.highlight import query_terms
     from search_app.state import EXTENSION_KEY
 
+    holder = app.extensions[EXTENSION_KEY]
     try:
         with limits.budget(float("inf"), limits.BATCH):  # visitors' first queries go before the warm-up's
-            app.extensions[EXTENSION_KEY].get(refresh=False).warm_up()
+            engine = holder.get(refresh=False)
+            engine.warm_up()
+            for q in WARM_UP_QUERIES:
+                engine.search(q, k=1)
         query_terms("预热")
+        print(f"Ready: {url or 'the search page'} answers now", file=out, flush=True)
     except IndexNotFoundError as exc:
         print(f"warning: {message_of(exc)} Until then the app answers 503.", file=err, flush=True)
     except SearchEngineError as exc:
@@ -234,6 +245,8 @@ def _warm_up(app, err: TextIO) -> None:
             file=err,
             flush=True,
         )
+    finally:
+        holder.end_warm_up()
 
 
 def cmd_serve(args, out: TextIO, err: TextIO) -> int:
@@ -256,7 +269,12 @@ def cmd_serve(args, out: TextIO, err: TextIO) -> int:
         print(f"Policy search: {browser_url(host, port)}", file=out)
     where = backend.describe(settings)
     print(f"  index {where} · {settings.threads} threads · Ctrl+C to stop", file=out, flush=True)
-    threading.Thread(target=_warm_up, args=(app, err), name="warm-up", daemon=True).start()
+    from search_app.state import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY].begin_warm_up()
+    first = next(iter(listen_addresses(server)), None)
+    url = browser_url(*first) if first else ""
+    threading.Thread(target=_warm_up, args=(app, out, err, url), name="warm-up", daemon=True).start()
     try:
         server.run()
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from indexer.access import collections_of
 from indexer.errors import QueryError, SearchEngineError
 from indexer.models import SearchResponse
 from search_app import docview, highlight, output, params, research
-from search_app.state import current_engine, current_settings
+from search_app.state import current_engine, current_settings, holder
 from search_app.views import (
     date_of,
     doc_url,
@@ -160,10 +160,18 @@ def _empty_page(settings, documents) -> dict:
     }
 
 
+def _loading_page(q: str | None):
+    """The page while the server warms up: says so, and reloads itself every 2 seconds."""
+    html = render_template("loading.html", q=q or "")
+    return html, 503, {"Retry-After": "2", "Cache-Control": "no-store"}
+
+
 @bp.get("/")
 def search():
     settings = current_settings()
     q = request.args.get("q")
+    if holder().starting:  # the warm-up holds the engine: answer at once instead of waiting behind it
+        return _loading_page(q)
     engine, documents = _engine_and_documents()
     ctx = _empty_page(settings, documents)
     ctx["filters_open"] = bool(

@@ -32,6 +32,22 @@ class EngineHolder:
         self._engine = engine
         self._opener = opener or _open_real_engine
         self._lock = threading.Lock()
+        # Readiness: a server that warms up (search_app serve) is "starting" until the model is loaded and
+        # one query has run; an app nobody warms up is ready at once (it loads on its first request).
+        self._starting = False
+        self._ready = threading.Event()
+
+    @property
+    def starting(self) -> bool:
+        """True while a warm-up is under way: /api/health says 503 starting, the page says 正在加载."""
+        return self._starting and not self._ready.is_set()
+
+    def begin_warm_up(self) -> None:
+        self._starting = True
+
+    def end_warm_up(self) -> None:
+        """Warm-up over (done or failed): requests now meet the engine itself, or its reason for failing."""
+        self._ready.set()
 
     @property
     def opened(self) -> bool:
