@@ -60,7 +60,7 @@ class Settings:
     candidate_pool: int = 100  # how deep each ranking goes before fusion
     facet_depth: int = 1000  # plain questions: passages above the weak-match line are counted this deep
     highlight_min_idf: float = 1.5  # words more common than this (BM25 idf) are not marked in passages
-    weak_match_threshold: float = 0.80  # cosine of query and passage; calibrated by indexer.tools.weakline
+    weak_match_threshold: float = 0.87  # query-passage cosine; calibrated by indexer.tools.weakline (README)
     # FAISS vector index, chosen per index version by its size (recorded in the manifest): exact inner
     # product up to the threshold, HNSW above it. Measured on 2 cores (`make bench`, indexer/tools/bench/synth.py data):
     # exact search costs ~6 ms a query at 100k chunks and ~60 ms at 1M; at 1M, HNSW M=48/efC=200 reaches

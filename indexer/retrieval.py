@@ -509,7 +509,7 @@ class SearchEngine:
             span = matched
         c = facets.counts(version, matched)
         threshold = self.settings.weak_match_threshold
-        best = results[0].similarity or 0.0 if results else 0.0
+        best = max((r.similarity or 0.0 for r in results), default=0.0)  # any listed passage above the line
         weak = qvec is not None and bool(pq.text) and not pq.required and best < threshold
         return SearchResponse(
             query=query, took_ms=0.0, mode=mode, results=results,

@@ -79,7 +79,9 @@ def wants_json() -> bool:
 def error_response(status: int, message: str, hint: str = ""):
     """JSON for API clients, the error page for browsers."""
     if wants_json():
-        return jsonify(error=message), status
+        from search_app.messages import zh
+
+        return jsonify(error=message, message=zh(message)), status
     title = _TITLES.get(status, "出错了")
     return render_template("error.html", status=status, title=title, message=message, hint=hint), status
 

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
+from datetime import date
 from typing import TextIO
+from urllib.parse import quote
 
 from indexer.models import SearchResponse
 
 CSV_COLUMNS = (
     "query",
     "rank",
+    "title",
+    "year",
+    "type",
+    "heading_path",
+    "passage",
+    "best_sentence",
+    "link",
     "score",
     "doc_id",
-    "title",
-    "heading_path",
     "chunk_id",
-    "start",
-    "end",
-    "text",
 )
 FORMATS = ("jsonl", "csv", "table")
 
@@ -41,25 +46,45 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def write_csv(responses: Iterable[SearchResponse], out: TextIO) -> None:
-    """One row per result; a query without hits has no row. Every text cell is neutralised (csv_cell)."""
+def passage_link(doc_id: str, chunk_id: str, base: str = "") -> str:
+    """The passage in the document view (`base` = the server's address; relative without one)."""
+    _, sep, tail = chunk_id.rpartition("#")
+    anchor = f"p{int(tail)}" if sep and tail.isascii() and tail.isdigit() else ""
+    url = f"{base.rstrip('/')}/doc/{quote(doc_id, safe='')}?hit={quote(chunk_id, safe='')}"
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def csv_name(query: str, when: date | None = None, suffix: str = "") -> str:
+    """A download name carrying the query and the date: 检索-乡村振兴-2026-11-30[-全部].csv."""
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", query).strip("_.")[:40] or "query"
+    return f"检索-{safe}-{(when or date.today()).isoformat()}{suffix}.csv"
+
+
+def write_csv(responses: Iterable[SearchResponse], out: TextIO, link_base: str = "") -> None:
+    """One row per result (a query without hits has no row): what a reader needs in a spreadsheet.
+
+    The one CSV writer of page export and batch CLI; every text cell is neutralised (csv_cell).
+    """
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for resp in responses:
         for r in resp.results:
+            meta = r.meta or {}
             w.writerow(
                 csv_cell(cell)
                 for cell in [
                     resp.query,
                     r.rank,
+                    r.title,
+                    meta.get("year") or "",
+                    meta.get("type") or "",
+                    " > ".join(r.heading_path),
+                    r.text,
+                    r.best_sentence,
+                    passage_link(r.doc_id, r.chunk_id, link_base),
                     f"{r.score:.6g}",
                     r.doc_id,
-                    r.title,
-                    " > ".join(r.heading_path),
                     r.chunk_id,
-                    r.start,
-                    r.end,
-                    r.text,
                 ]
             )
 

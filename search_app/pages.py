@@ -16,7 +16,7 @@ from indexer import retrieval
 from indexer.access import collections_of
 from indexer.errors import QueryError, SearchEngineError
 from indexer.models import SearchResponse
-from search_app import docview, highlight, output, params, research
+from search_app import docview, highlight, messages, output, params, research
 from search_app.state import current_engine, current_settings, holder
 from search_app.views import (
     date_of,
@@ -132,6 +132,7 @@ def _form_state(settings, documents: list[dict]) -> dict:
         "issuer": args.get("issuer", "").strip(),
         "doc_number_year": args.get("doc_number_year", "").strip(),
         "issuer_choices": issuer_choices(documents),
+        "document_groups": research.document_groups(documents),
     }
 
 
@@ -190,7 +191,7 @@ def search():
         engine = engine or current_engine()  # raises the reason the index cannot be opened (503)
         params.check_known(filters, documents)
     except QueryError as exc:
-        ctx["error"] = str(exc)
+        ctx["error"], ctx["error_en"] = messages.zh(str(exc)), str(exc)
         return render_template("search.html", **ctx), 400
     # One extra result tells whether a next page exists.
     fetch = min(paging.size + 1, settings.max_k - paging.offset)
@@ -236,22 +237,24 @@ def export_csv():
     engine = current_engine()
     paging = params.parse_paging(request.args, settings)
     everything = request.args.get("all") == "1"
-    k = settings.max_k if everything else paging.k
+    k = settings.max_k if everything else paging.size
     p = params.validate(request.args.get("q", ""), k, params.parse_mode(request.args.get("mode"), settings), settings)
     filters = params.filters_from_args(request.args)
+    options = params.options_from_args(request.args, settings, offset=0 if everything else paging.offset)
     params.check_known(filters, engine.documents())
-    response = engine.search(p.query, k=k, mode=p.mode, filters=filters)
-    rows = response.results if everything else response.results[paging.offset : paging.offset + paging.size]
-    rows = engine.exportable(rows)  # read-only collections: read on screen, never exported
+    response = engine.search(p.query, k=k, mode=p.mode, filters=filters, options=options)
+    response.results = engine.exportable(response.results)  # read-only collections: read on screen, never exported
     buffer = io.StringIO()
     buffer.write("\ufeff")
-    output.write_csv([SearchResponse(response.query, response.took_ms, response.mode, rows)], buffer)
-    name = quote(f"检索-{p.query[:40]}.csv", safe="")
+    output.write_csv([response], buffer, link_base=request.url_root)
+    suffix = f"-前{settings.max_k}条" if everything else f"-第{paging.page}页"
+    name = output.csv_name(p.query, suffix=suffix)
+    ascii_name = "policy-search" + ("-all" if everything else f"-page{paging.page}") + ".csv"
     return Response(
         buffer.getvalue().encode("utf-8"),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f"attachment; filename=\"policy-search.csv\"; filename*=UTF-8''{name}",
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
             "Cache-Control": "no-store",
         },
     )
@@ -309,7 +312,8 @@ def similar(chunk_id: str):
         filters = params.filters_from_args(request.args)
     except QueryError as exc:
         abort(400, description=str(exc))
-    response = engine.similar(chunk_id, k=k, filters=filters)
+    same = request.args.get("same_document") == "1"
+    response = engine.similar(chunk_id, k=k, filters=filters, same_document=same)
     if response is None:
         abort(404, description="没有找到这个段落：索引更新后它可能已不存在。")
     doc_id = chunk_id.rpartition("#")[0]
@@ -321,4 +325,6 @@ def similar(chunk_id: str):
         source_url=doc_url(source.doc_id, source.chunk_id) if source else None,
         results=_result_views(engine, response.results, ()),
         k=k,
+        same_document=same,
+        switch_url=url_for("pages.similar", chunk_id=chunk_id, **({} if same else {"same_document": 1})),
     )

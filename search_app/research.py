@@ -12,6 +12,7 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from indexer.models import SearchResponse
+from search_app.params import DOC_TYPE_LABELS
 from search_app.views import type_label
 
 SORT_LABELS = {"relevance": "相关度", "newest": "最新在前", "oldest": "最早在前"}
@@ -54,6 +55,19 @@ def facet_links(response: SearchResponse, args: dict) -> dict[str, list[FacetLin
 
 def sort_links(args: dict, current: str) -> list[tuple[str, str, bool]]:
     return [(label, _url(args, sort=None if s == "relevance" else s), s == current) for s, label in SORT_LABELS.items()]
+
+
+def document_groups(documents: list[dict]) -> list[tuple[str, list[dict]]]:
+    """The document filter's choices: grouped by type (the vocabulary's order), newest first in each group."""
+    groups: dict[str, list[dict]] = {}
+    for d in documents:
+        meta = d.get("meta") or {}
+        entry = {"doc_id": d["doc_id"], "title": d.get("title") or d["doc_id"], "year": meta.get("year")}
+        groups.setdefault(str(meta.get("type") or "other"), []).append(entry)
+    order = [t for t in DOC_TYPE_LABELS if t in groups] + sorted(set(groups) - set(DOC_TYPE_LABELS))
+    for group in groups.values():
+        group.sort(key=lambda e: (-(int(e["year"]) if str(e["year"] or "").isdigit() else 0), e["title"]))
+    return [(type_label(t), groups[t]) for t in order]
 
 
 def doc_filter_url(args: dict, doc_id: str) -> str:

@@ -16,7 +16,8 @@ def error_of(resp, status: int) -> str:
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"
     body = resp.get_json()
-    assert set(body) == {"error"} and body["error"]
+    assert set(body) == {"error", "message"} and body["error"]  # message: the reason in Chinese
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])
     return body["error"]
 
 

@@ -74,8 +74,10 @@ def test_csv_has_one_row_per_result(run):
         ("学习", "1"),
     ]
     assert body[0]["heading_path"] == "一、2023年工作回顾 > （一）经济运行"
-    assert body[0]["chunk_id"] == "gwr-2024#0" and body[0]["start"] == "0"
-    assert body[2]["text"] == "学习<script>alert('x')</script>发展理念，A & B 都要抓。"
+    assert body[0]["chunk_id"] == "gwr-2024#0" and body[0]["link"] == "/doc/gwr-2024?hit=gwr-2024%230#p0"
+    assert (body[0]["year"], body[0]["type"]) == ("2024", "report")
+    assert body[0]["best_sentence"] == "国内生产总值超过126万亿元，增长5.2%。"
+    assert body[2]["passage"] == "学习<script>alert('x')</script>发展理念，A & B 都要抓。"
 
 
 def test_table_is_readable(run):

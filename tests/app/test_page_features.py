@@ -60,7 +60,7 @@ def test_filters_change_results_and_controls_keep_their_values(client):
     assert re.search(r'value="speech"\s+checked', html) and 'name="year_from"' in html and 'value="2021"' in html
     assert "<details class=\"filters\" open>" in html
     html = get(client, "/?q=发展&doc=speech-trad")
-    assert re.search(r'<option value="speech-trad"\s+selected>繁體講話</option>', html)
+    assert re.search(r'<option value="speech-trad" data-title="[^"]*"\s+selected>2020 · 繁體講話</option>', html)
     assert "没有找到" in html and "取消筛选条件" in html
 
 

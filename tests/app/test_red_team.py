@@ -131,7 +131,7 @@ class BlockingEngine(FakeEngine):
         super().__init__(settings)
         self.release, self.entered = threading.Event(), threading.Event()
 
-    def search_many(self, queries, k=10, mode="hybrid", filters=None):
+    def search_many(self, queries, k=10, mode="hybrid", filters=None, options=None):
         if len(queries) > 1:
             self.entered.set()
             self.release.wait(5)

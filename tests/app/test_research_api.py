@@ -118,4 +118,49 @@ def test_batch_api_and_cli_use_the_same_language(client, settings, capsys):
         open_engine=lambda s: SearchEngine.open(s, FakeEmbedder()),
     )
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert rows and not any("调控" in r["text"] for r in rows)
+    assert rows and not any("调控" in r["passage"] for r in rows)
+
+
+def test_page_csv_names_carry_query_and_date_and_differ(client):
+    from datetime import date
+
+    page_csv = client.get("/export.csv", query_string={"q": '"房地产"', "size": 1, "page": 2})
+    all_csv = client.get("/export.csv", query_string={"q": '"房地产"', "all": 1})
+    names = [r.headers["Content-Disposition"] for r in (page_csv, all_csv)]
+    today = date.today().isoformat()
+    assert all(today in n and "%E6%88%BF%E5%9C%B0%E4%BA%A7" in n for n in names)  # 房地产
+    assert names[0] != names[1]
+    rows = list(csv.DictReader(io.StringIO(page_csv.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["rank"] for r in rows] == ["2"] and rows[0]["link"].startswith("http://localhost/doc/")
+    assert rows[0]["year"] and rows[0]["best_sentence"] and rows[0]["type"] == "report"
+
+
+def test_page_errors_are_chinese_and_api_adds_a_chinese_message(client):
+    html = client.get("/", query_string={"q": "房地产", "year_from": 2020, "year_to": 2010}).get_data(as_text=True)
+    assert "起始年份（2020）晚于截止年份（2010）" in html
+    body = client.get("/api/search", query_string={"q": "房地产", "sort": "random"}).get_json()
+    assert body["error"].startswith("sort must be one of") and body["message"].startswith("排序方式只能是")
+
+
+def test_document_filter_grouped_by_type_newest_first(client):
+    html = client.get("/").get_data(as_text=True)
+    assert html.index('<optgroup label="讲话">') < html.index('<optgroup label="报告">')  # vocabulary order
+    assert html.index("2024 · 2024年政府工作报告") < html.index("2016 · 2016年政府工作报告")
+    assert 'data-filters="doc-select"' in html  # the type-to-filter box (shown by page.js)
+
+
+def test_similar_page_switches_to_the_same_document(client):
+    html = client.get("/similar/gwr-2024%230").get_data(as_text=True)
+    assert "其他文档中的相似段落" in html and 'class="same-document"' in html
+    html = client.get("/similar/gwr-2024%230?same_document=1").get_data(as_text=True)
+    titles = [t for t in ("2016年政府工作报告", "学习发言") if f">{t}</a>" in html]
+    assert "本文档内的相似段落" in html and titles == []
+
+
+def test_scores_and_ids_only_in_the_optional_details_line(client):
+    html = client.get("/", query_string={"q": '"房地产"'}).get_data(as_text=True)
+    assert "gwr-2016#0" not in html and 'class="details"' not in html and "显示得分与编号" in html
+    html = client.get("/", query_string={"q": '"房地产"', "details": 1}).get_data(as_text=True)
+    assert '<span class="chunk-id">gwr-2016#0</span>' in html and "得分 " in html
+    html = client.get("/", query_string={"q": '"房地产"', "size": 1, "page": 2}).get_data(as_text=True)
+    assert "第 2 页，共 3 页" in html and "共 <strong>3</strong> 段" in html
