@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from indexer.config import Settings
-from search_app import errors, lanes
+from search_app import errors, i18n, lanes
 from search_app.state import EXTENSION_KEY, EngineHolder
 
 # Content-Security-Policy: the only script is our own static copy.js (no inline script, nothing
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, engine=None) -> Flask:
     from search_app.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+    i18n.register(app)
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(admin_bp, url_prefix="/api/admin")
     errors.register(app)

@@ -164,3 +164,13 @@ def test_scores_and_ids_only_in_the_optional_details_line(client):
     assert '<span class="chunk-id">gwr-2016#0</span>' in html and "得分 " in html
     html = client.get("/", query_string={"q": '"房地产"', "size": 1, "page": 2}).get_data(as_text=True)
     assert "第 2 页，共 3 页" in html and "共 <strong>3</strong> 段" in html
+
+
+def test_english_switch_for_interface_labels(client):
+    html = client.get("/", query_string={"q": '"房地产"', "lang": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in html and ">Search</button>" in html and "Newest first" in html
+    assert "2016年政府工作报告" in html  # documents stay as written
+    html = client.get("/", query_string={"q": '"房地产"'}).get_data(as_text=True)  # remembered (cookie)
+    assert ">Search</button>" in html and 'hreflang="zh"' in html
+    html = client.get("/", query_string={"q": '"房地产"', "lang": "zh"}).get_data(as_text=True)
+    assert ">搜索</button>" in html and "最新在前" in html
