@@ -7,17 +7,22 @@ go to tests/artifacts/ (research_*.png).
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from indexer.config import PROJECT_ROOT
+from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from search_app import create_app
 from search_app.state import EXTENSION_KEY
 from tests.support.browser import ARTIFACTS, MARKS
+from tests.support.corpus import CORPUS_DIR
 from tests.support.fakes_engine import FakeEngine
-from tests.support.realindex import real_index, serve
+from tests.support.realindex import serve
 from tests.support.settings import test_settings
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -25,9 +30,33 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 pytestmark = MARKS
 
 
+REPORTS = CORPUS_DIR / "gov-work-reports"
+EXCERPT_YEARS = (2018, 2019, 2022, 2024)
+WORDS = ("乡村振兴", "农业", "农村")
+
+
+def excerpts(dest: Path) -> list[Path]:
+    """Short real documents: the paragraphs of four government work reports that speak of rural matters
+    (a few passages each, so the real model embeds them in seconds), with sidecars giving year and type."""
+    paths = []
+    for year in EXCERPT_YEARS:
+        text = (REPORTS / f"{year}年中华人民共和国国务院政府工作报告.txt").read_text(encoding="utf-8")
+        paras = [p.strip() for p in text.split("\n") if any(w in p for w in WORDS) and len(p.strip()) > 30]
+        paras = sorted(paras, key=lambda p: "乡村振兴" not in p)[:4]  # stable: rural revitalisation first
+        path = dest / f"{year}年政府工作报告（节选）.txt"
+        path.write_text("\n".join(paras), encoding="utf-8")
+        path.with_name(path.stem + ".meta.json").write_text(json.dumps({"year": year, "type": "report"}), "utf-8")
+        paths.append(path)
+    return paths
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory, real_model_dir):
-    settings = real_index(tmp_path_factory.mktemp("research"), real_model_dir)
+    tmp = tmp_path_factory.mktemp("research")
+    (tmp / "docs").mkdir()
+    settings = test_settings(index_dir=tmp / "index", model=str(real_model_dir))
+    report = build_index([PROJECT_ROOT / "seeds", *excerpts(tmp / "docs")], settings)
+    assert not report.errors, report.errors
     engine = SearchEngine.open(settings)
     engine.warm_up()
     with serve(create_app(settings, engine=engine), threads=4) as url:
