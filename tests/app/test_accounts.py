@@ -208,7 +208,7 @@ def test_read_only_collection_has_no_export_rows_link_or_copy_button(app):
     page = client.get(f"/?q={w.QUERY}&size=50").get_data(as_text=True)
     assert "内部资料汇编丁" in page  # still found and shown
     assert 'class="export"' not in page and "导出" not in page  # no export link
-    ro_item = next(li for li in page.split('<li class="result"') if "ro1#0" in li)
+    ro_item = next(li for li in page.split('<li class="result"') if "hit=ro1%230" in li)
     assert "data-copy" not in ro_item and "仅供阅读" in ro_item
     csv = client.get(f"/export.csv?q={w.QUERY}&all=1").get_data(as_text=True)
     assert "内部资料汇编丁" not in csv and "办公室值班通知甲" in csv
