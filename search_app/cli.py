@@ -31,6 +31,12 @@ class UsageError(Exception):
     """Bad arguments or input files: message printed, exit code 2."""
 
 
+def _ordering_arguments(query: argparse.ArgumentParser) -> None:
+    """--sort and --group: how each query's results are ordered (indexer.retrieval.SearchOptions)."""
+    query.add_argument("--sort", choices=retrieval.SORTS, default="relevance", help="order (default: relevance)")
+    query.add_argument("--group", action="store_true", help="one passage per document")
+
+
 def _official_filter_arguments(query: argparse.ArgumentParser) -> None:
     """--issuer and --doc-number-year: the GB/T 9704 fields as filters (indexer.official)."""
     query.add_argument(
@@ -42,17 +48,11 @@ def _official_filter_arguments(query: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m search_app", description="Chinese policy document search."
-    )
+    parser = argparse.ArgumentParser(prog="python -m search_app", description="Chinese policy document search.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,query,users}")
 
-    serve = sub.add_parser(
-        "serve", help="run the web app (waitress)", description="Serve the search web app."
-    )
-    serve.add_argument(
-        "--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)"
-    )
+    serve = sub.add_parser("serve", help="run the web app (waitress)", description="Serve the search web app.")
+    serve.add_argument("--index", type=Path, help="index folder (default: data/index or POLICY_SEARCH_INDEX_DIR)")
     serve.add_argument(
         "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for the whole network)"
     )
@@ -92,8 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only documents of this collection (repeat or comma-separate; the shell reads every collection)",
     )
     _official_filter_arguments(query)
-    query.add_argument("--sort", choices=retrieval.SORTS, default="relevance", help="order (default: relevance)")
-    query.add_argument("--group", action="store_true", help="one passage per document")
+    _ordering_arguments(query)
     query.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     query.add_argument(
         "--output",
