@@ -79,7 +79,12 @@ def check_csrf() -> None:
 
 
 def _set_cookies(response):
-    """after_request: hand out the double-submit cookie a rendered form relies on."""
+    """after_request: hand out the double-submit cookie a rendered form relies on; keep answers that depend
+    on who asked out of shared caches (a proxy must never serve one reader's results to another)."""
+    response.vary.update(("Cookie", "Authorization"))
+    principal = g.get("principal")
+    if principal is not None and not principal.anonymous:
+        response.headers["Cache-Control"] = "private, no-store"
     token = g.get("new_csrf")
     if token:
         response.set_cookie(

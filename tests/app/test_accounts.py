@@ -364,3 +364,14 @@ def test_repeated_failed_sign_ins_are_throttled_for_known_and_unknown_names(worl
     other = app.test_client()
     assert sign_in(other, "reader_a").status_code == 303  # other names and addresses are unaffected
     assert any(e["action"] == "signin_throttled" for e in audit_events(world))
+
+
+def test_answers_for_a_signed_in_reader_stay_out_of_shared_caches(app, world):
+    client = app.test_client()
+    sign_in(client, "reader_a")
+    for url in (f"/?q={w.QUERY}", f"/api/search?q={w.QUERY}", "/doc/office1"):
+        response = client.get(url)
+        assert response.headers["Cache-Control"] == "private, no-store", url
+        assert {"Cookie", "Authorization"} <= set(response.vary)
+    anonymous = app.test_client().get(f"/api/search?q={w.QUERY}")
+    assert "Cookie" in anonymous.vary and "private" not in anonymous.headers.get("Cache-Control", "")
