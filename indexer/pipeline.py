@@ -68,6 +68,7 @@ def _manifest(settings: Settings, embedder: Embedder) -> dict:
         "model": embedder.name,
         "dim": int(embedder.dim),
         "chunker": CHUNKER_VERSION,
+        "tokenizer": textnorm.TOKENIZER_VERSION,
         "chunking": {
             "target_chars": settings.chunk_target_chars,
             "max_chars": settings.chunk_max_chars,
@@ -185,7 +186,10 @@ def add_documents(
             check_compatible(version.manifest, embedder.name, CHUNKER_VERSION)
             known = version.known_documents()
             report.chunks = version.n_chunks
+            stale = version.manifest.get("tokenizer", "1") != textnorm.TOKENIZER_VERSION
             version.close()
+            if stale:  # made by another tokenizer: BM25 tokens anew first, or old and new passages would not meet
+                report.version = _retokenize(store)
         # A new title or metadata (a sidecar or flag edited) counts as a change: the title is embedded with
         # every chunk and filters read the metadata.
         changed = []
@@ -204,6 +208,30 @@ def add_documents(
             report.chunks = _live_chunks(store)
         else:
             report.version = store.current_name() or ""
+    return report
+
+
+_STRUCTURE_KEYS = ("name", "created", "chunks", "n_documents", "segments", "documents", "vector_index", "legacy")
+
+
+def _retokenize(store: IndexStore) -> str:
+    """Write the current index anew with this tokenizer's BM25 tokens; vectors are kept, nothing is embedded."""
+    version = store.open_current()
+    try:
+        content = version.content()
+        manifest = {k: v for k, v in version.manifest.items() if k not in _STRUCTURE_KEYS}
+    finally:
+        version.close()
+    content.tokens = [textnorm.tokenize(c.embedding_text()) for c in content.chunks]
+    manifest["tokenizer"] = textnorm.TOKENIZER_VERSION
+    return store.write(content, manifest)
+
+
+def retokenize_index(settings: Settings) -> BuildReport:
+    """The index re-tokenised by this version's tokenizer (numbers folded since tokenizer 2), vectors kept."""
+    with _writing(settings) as (store, report):
+        report.version = _retokenize(store)
+        report.chunks = _live_chunks(store)
     return report
 
 

@@ -23,8 +23,11 @@ from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder
 from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
+from indexer.expansion import english_terms, feedback_terms, prefer_years, query_years
+from indexer.lexical import Lexicon
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
+from indexer.numbers import fold_numbers
 from indexer.sentences import split_sentences
 
 MODES = ("dense", "lexical", "hybrid")
@@ -258,7 +261,7 @@ def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
     terms = set(query_tokens)
     best, best_score = spans[0], 0.0
     for s, e in spans:
-        sentence = folded[s:e]
+        sentence = fold_numbers(folded[s:e])  # query tokens carry numbers in one spelling
         score = sum(idf(t) for t in terms if t in sentence)
         if score > best_score:
             best, best_score = (s, e), score
@@ -315,6 +318,8 @@ class SearchEngine:
         self.loads = 0  # versions opened (one per switch: a herd of requests must not load it N times)
         self._sentences = SentenceCache(settings.sentence_cache_size)
         self._scan: tuple[IndexReader, query_lang.PassageScan] | None = None
+        self._lexicon: Lexicon | None | bool = False  # False: not loaded yet
+        self._year_rows: dict[tuple[str, int], np.ndarray | None] = {}
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> SearchEngine:
@@ -565,6 +570,20 @@ class SearchEngine:
 
     def _results(self, version, page, tokens, qvec, query, start: int = 1) -> list[SearchResult]:
         chunks = version.chunks_at([row for row, _ in page])
+        elif mode == "lexical":
+            rows, scores = version.bm25.search(tokens, k, allowed)
+            ranked = list(zip(rows.tolist(), scores.tolist()))
+        else:
+            dense = version.dense(qvec, pool, allowed)
+            lexical, lexical_weight = self._lexical_side(version, query, tokens, dense, pool, allowed)
+            weights = [1.0, lexical_weight]
+            if self.settings.fusion == "sum":
+                ranked = score_fuse([dense, lexical], weights)
+            else:
+                ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)
+            ranked = self._prefer_years(version, query, ranked[: max(pool, k)])[:k]
+        ranked = _doc_number_first(version, query, ranked, allowed, k)
+        chunks = version.chunks_at([row for row, _ in ranked])
         results = [
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(page, chunks), start=start)
@@ -609,6 +628,53 @@ class SearchEngine:
     def _lexical_weight(self, query: str) -> float:
         """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise."""
         return self.settings.lexical_weight if has_chinese(query) else self.settings.lexical_weight_no_cjk
+
+    @property
+    def lexicon(self) -> Lexicon | None:
+        """The English -> Chinese lexicon (loaded once; None when the file was not built)."""
+        if self._lexicon is False:
+            self._lexicon = Lexicon.load(self.settings.lexicon_file)
+        return self._lexicon
+
+    def _lexical_side(self, version: IndexReader, query: str, tokens: list[str], dense, pool: int, allowed):
+        """The BM25 ranking for hybrid fusion and its weight.
+
+        English questions are looked up in the lexicon (their words as Chinese terms); with
+        feedback on, the top dense passages' most informative terms join the query at a lower
+        weight. A plain Chinese question is its own tokens, as before.
+        """
+        s = self.settings
+        weight = self._lexical_weight(query)
+        terms = dict.fromkeys(tokens, 1.0)
+        if not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
+            translated = english_terms(query, self.lexicon)
+            if translated:
+                terms, weight = translated, s.lexical_weight_en
+        if s.prf_docs > 0 and s.prf_terms > 0 and s.prf_weight > 0 and weight > 0 and len(dense[0]):
+            texts = [c.text for c in version.chunks_at(dense[0][: s.prf_docs].tolist())]
+            for term in feedback_terms(texts, set(terms), version.bm25.term_idf, s.prf_terms):
+                terms.setdefault(term, s.prf_weight)
+        if all(w == 1.0 for w in terms.values()):
+            return version.bm25.search(list(terms), pool, allowed), weight
+        return version.bm25.search_weighted(terms, pool, allowed), weight
+
+    def _prefer_years(self, version: IndexReader, query: str, ranked: list[tuple[int, float]]):
+        s = self.settings
+        if s.year_boost_next <= 0 and s.year_boost_same <= 0:
+            return ranked
+        years = query_years(query)
+        if not years:
+            return ranked
+
+        def rows_of_year(year: int):
+            key = (version.name, year)
+            if key not in self._year_rows:
+                if len(self._year_rows) > 256:
+                    self._year_rows.clear()
+                self._year_rows[key] = version.allowed_rows(year_from=year, year_to=year)
+            return self._year_rows[key]
+
+        return prefer_years(ranked, years, rows_of_year, s.year_boost_next, s.year_boost_same)
 
     @staticmethod
     def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader) -> SearchResult:

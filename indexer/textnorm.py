@@ -19,8 +19,12 @@ import jieba
 import opencc
 
 from indexer.config import Settings
+from indexer.numbers import fold_numbers
 
 _terms_file: Path = Settings().terms_file  # the default; the engine and the pipeline pass theirs to use_terms
+# Bump when `tokenize` can give other tokens for the same text; an index records it, and adding to an
+# index made by another version re-tokenises its passages (no re-embedding). "1": before numbers were folded.
+TOKENIZER_VERSION = "2"
 
 _WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _WIDTH[0x3000] = 0x20
@@ -71,8 +75,12 @@ def _keep(token: str) -> bool:
 
 
 def tokenize(text: str) -> list[str]:
-    """Search-mode jieba tokens of the folded text: words plus their sub-words, for recall."""
-    return [t.strip() for t in _tokenizer().cut_for_search(fold(text)) if _keep(t)]
+    """Search-mode jieba tokens of the folded text: words plus their sub-words, for recall.
+
+    Numbers are written one way first (`indexer.numbers`: 二〇二〇 -> 2020, 百分之五 -> 5%),
+    so a figure matches however the text or the question spells it.
+    """
+    return [t.strip() for t in _tokenizer().cut_for_search(fold_numbers(fold(text))) if _keep(t)]
 
 
 def segment(text: str) -> list[str]:

@@ -108,3 +108,26 @@ def test_embedding_failure_mid_build_keeps_the_old_index(corpus, settings):
     assert current_version_name(settings.index_dir) == before
     engine = SearchEngine.open(settings, embedder=FakeEmbedder())
     assert engine.health()["documents"] == 2
+
+
+def test_an_index_from_an_older_tokenizer_is_retokenised_on_add(corpus, settings, monkeypatch):
+    """Numbers folded since: re-adding the same documents re-tokenises them without re-embedding."""
+    from indexer import textnorm
+
+    monkeypatch.setattr(textnorm, "TOKENIZER_VERSION", "1")
+    monkeypatch.setattr(textnorm, "fold_numbers", lambda text: text)  # the old tokenizer
+    (corpus / "figures.txt").write_text("全年粮食产量比一九九一年增长百分之十七点九。\n", encoding="utf-8")
+    first = build_index([corpus], settings, embedder=FakeEmbedder()).version
+    engine = SearchEngine.open(settings, embedder=FakeEmbedder())
+    assert engine.version.manifest["tokenizer"] == "1"
+    monkeypatch.undo()
+    old = engine.search("1991 17.9%", k=3, mode="lexical").results
+    assert "figures" not in [r.doc_id for r in old]  # old tokens: the figures do not meet
+
+    embedder = FakeEmbedder()
+    report = add_documents([corpus], settings, embedder=embedder)
+    assert report.version != first and sorted(report.unchanged) == ["figures", "report", "speech"]
+    assert not [n for kind, n in embedder.calls if kind == "passage" and n]  # nothing re-embedded
+    engine.reload()
+    assert engine.version.manifest["tokenizer"] == textnorm.TOKENIZER_VERSION
+    assert engine.search("1991 17.9%", k=3, mode="lexical").results[0].doc_id == "figures"

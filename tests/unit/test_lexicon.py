@@ -1,0 +1,81 @@
+"""The English -> Chinese lexicon (CC-CEDICT read in reverse) and the other query-side levers."""
+
+from pathlib import Path
+
+import numpy as np
+
+from indexer.expansion import english_terms, feedback_terms, prefer_years, query_years
+from indexer.lexical import BM25Index, Lexicon
+from indexer.tools.lexicon import gloss_keys, reverse, write_lexicon
+
+CEDICT = """# a comment
+國內生產總值 国内生产总值 [guo2 nei4 sheng1 chan3 zong3 zhi2] /gross domestic product (GDP)/
+養老金 养老金 [yang3 lao3 jin1] /pension/
+退休金 退休金 [tui4 xiu1 jin1] /retirement pay/pension/
+年金 年金 [nian2 jin1] /annuity/pension/
+鐵路 铁路 [tie3 lu4] /railroad/railway/CL:條|条[tiao2]/
+退休 退休 [tui4 xiu1] /to retire (from the workforce); to go into retirement/
+王 王 [Wang2] /surname Wang/
+生僻詞語 生僻词语 [x] /pension/
+"""
+KNOWN = {"国内生产总值": 50, "养老金": 300, "退休金": 200, "年金": 10, "铁路": 900, "退休": 400, "王": 1000}
+
+
+def test_glosses_become_keys() -> None:
+    assert gloss_keys("to retire (from the workforce)") == ["retire"]
+    assert gloss_keys("gross domestic product (GDP)") == ["gdp", "gross domestic product"]
+    assert gloss_keys("surname Wang") == [] and gloss_keys("CL:條|条[tiao2]") == []
+
+
+def test_reverse_keeps_known_words_most_frequent_first() -> None:
+    lex = reverse(CEDICT.splitlines(), KNOWN)
+    assert lex["pension"] == ["养老金", "退休金", "年金"]  # 生僻词语 is unknown to the tokenizer: left out
+    assert lex["gdp"] == ["国内生产总值"] and lex["railway"] == lex["railroad"] == ["铁路"]
+    assert "wang" not in lex  # single characters and surnames are not terms
+
+
+def test_written_file_loads_back_and_translates_phrases(tmp_path: Path) -> None:
+    write_lexicon(reverse(CEDICT.splitlines(), KNOWN), tmp_path / "en_zh.tsv")
+    lexicon = Lexicon.load(tmp_path / "en_zh.tsv")
+    assert lexicon is not None and Lexicon.load(tmp_path / "missing.tsv") is None
+    terms = lexicon.terms("what was the gross domestic product and the pensions".split())
+    assert terms["国内生产总值"] == 1.0  # the three-word key wins over its single words
+    assert set(terms) == {"国内生产总值", "养老金", "退休金", "年金"}  # plural folded: pensions -> pension
+    assert abs(terms["养老金"] - 1 / 3) < 1e-9  # a key's words share its weight
+    numbers = english_terms("How long were the railways in 2019, up 16%?", lexicon)
+    assert numbers["铁路"] == 1.0 and numbers["2019"] == 1.0 and numbers["16%"] == 1.0
+
+
+def test_english_question_reaches_a_chinese_passage_through_bm25(tmp_path: Path) -> None:
+    write_lexicon(reverse(CEDICT.splitlines(), KNOWN), tmp_path / "en_zh.tsv")
+    lexicon = Lexicon.load(tmp_path / "en_zh.tsv")
+    from indexer import textnorm
+
+    passages = ["城乡居民基础养老金最低标准提高20元", "铁路营业里程达到15万公里", "国内生产总值增长5%左右"]
+    bm25 = BM25Index.build([textnorm.tokenize(p) for p in passages])
+    assert bm25.search(textnorm.tokenize("How much will the basic pension rise?"), 3)[0].size == 0  # no overlap
+    rows, _ = bm25.search_weighted(english_terms("How much will the basic pension rise?", lexicon), 3)
+    assert rows[0] == 0
+    rows, _ = bm25.search_weighted(english_terms("GDP growth target", lexicon), 3)
+    assert rows[0] == 2
+
+
+def test_query_years_however_written() -> None:
+    assert query_years("2023年GDP增长多少") == [2023]
+    assert query_years("二〇二一年全国财政收入") == [2021]
+    assert query_years("十九大报告") == [] and query_years("增长1.3万亿元") == []
+
+
+def test_prefer_years_lifts_the_next_years_report() -> None:
+    ranked = [(0, 1.0), (1, 0.95), (2, 0.9)]  # rows 0, 1, 2 from the 2023, 2024, 2022 reports
+    years = {2023: np.array([True, False, False]), 2024: np.array([False, True, False])}
+    out = prefer_years(ranked, [2023], years.get, boost_next=0.2, boost_same=0.0)
+    assert [row for row, _ in out] == [1, 0, 2]
+    assert prefer_years(ranked, [], years.get, 0.2, 0.1) == ranked  # no year named: unchanged
+    assert prefer_years(ranked, [2023], years.get, 0.0, 0.0) == ranked  # lever off
+
+
+def test_feedback_terms_are_informative_and_new() -> None:
+    idf = {"养老金": 3.0, "标准": 1.0, "提高": 0.5, "城乡居民": 2.0}.get
+    terms = feedback_terms(["城乡居民基础养老金最低标准提高20元"], {"提高"}, lambda t: idf(t, 0.0), 2)
+    assert terms == ["养老金", "城乡居民"]
