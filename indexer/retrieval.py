@@ -543,11 +543,13 @@ class SearchEngine:
                 ranked += [(int(r), 0.0) for r in rest[: depth + len(seen)] if int(r) not in seen]
             return ranked[:depth]
         dense = version.dense(qvec, depth, mask)
-        lexical = version.bm25.search(tokens, depth, mask)
-        weights = [1.0, self._lexical_weight(pq.text)]
+        lexical, lexical_weight = self._lexical_side(version, pq.text, tokens, dense, depth, mask)
+        weights = [1.0, lexical_weight]
         if self.settings.fusion == "sum":
-            return score_fuse([dense, lexical], weights)[:depth]
-        return rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:depth]
+            ranked = score_fuse([dense, lexical], weights)[:depth]
+        else:
+            ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:depth]
+        return self._prefer_years(version, pq.text, ranked)
 
     def _match_set(self, version, pq, qvec, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
         """The passages counted in `total` and the facets, and whether the count is exact.
@@ -570,20 +572,6 @@ class SearchEngine:
 
     def _results(self, version, page, tokens, qvec, query, start: int = 1) -> list[SearchResult]:
         chunks = version.chunks_at([row for row, _ in page])
-        elif mode == "lexical":
-            rows, scores = version.bm25.search(tokens, k, allowed)
-            ranked = list(zip(rows.tolist(), scores.tolist()))
-        else:
-            dense = version.dense(qvec, pool, allowed)
-            lexical, lexical_weight = self._lexical_side(version, query, tokens, dense, pool, allowed)
-            weights = [1.0, lexical_weight]
-            if self.settings.fusion == "sum":
-                ranked = score_fuse([dense, lexical], weights)
-            else:
-                ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)
-            ranked = self._prefer_years(version, query, ranked[: max(pool, k)])[:k]
-        ranked = _doc_number_first(version, query, ranked, allowed, k)
-        chunks = version.chunks_at([row for row, _ in ranked])
         results = [
             self._result(rank, score, chunk, tokens, version)
             for rank, ((_, score), chunk) in enumerate(zip(page, chunks), start=start)
