@@ -502,6 +502,7 @@ class SearchEngine:
         results = self._results(version, page, tokens, qvec, query, start=opts.offset + 1)
         for r in results:
             r.more_in_doc = int(more.get(r.doc_id, 0)) if more is not None else 0
+            r.weak = r.weak and not pq.required  # a passage holding the asked-for phrase is no weak match
         span = None
         if pq.required and (pq.year_from or pq.year_to or f.year_from or f.year_to):
             span = np.flatnonzero(_and(self.row_mask(version, f, pq, years=False), cmask))
