@@ -412,7 +412,7 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         step = max(BULK_SLICE, self.batch_size) if self.device == "cpu" else len(texts)
-        if limits.priority() == limits.LOW:  # low-priority work holds the model in short turns
+        if limits.priority() != limits.HIGH:  # lower-priority work holds the model in short turns
             step = min(step, LOW_PRIORITY_SLICE)
         bar = _progress_bar(len(texts)) if show_progress else None
         parts = []

@@ -278,6 +278,8 @@ class OpenFailure:
 class SentenceCache:
     """Bounded LRU of sentence vectors for the sentences-by-meaning step (English queries)."""
 
+    PIECE = 8  # sentences per encode call
+
     def __init__(self, size: int):
         self.size = max(0, size)
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -289,10 +291,11 @@ class SentenceCache:
             for t in found:
                 self._vecs.move_to_end(t)
         todo = list(dict.fromkeys(t for t in texts if t not in found))
-        if todo:
-            fresh = encode(todo)
+        for start in range(0, len(todo), self.PIECE):  # kept piece by piece: an abandoned step still progresses
+            piece = todo[start : start + self.PIECE]
+            fresh = encode(piece)
             with self._lock:
-                for t, vec in zip(todo, fresh):
+                for t, vec in zip(piece, fresh):
                     found[t] = vec
                     if self.size:
                         self._vecs[t] = vec
