@@ -347,3 +347,46 @@ def test_real_model_dense_top10_agrees(tmp_path, lite_uri, real_model_dir):
             f"(FAISS {latency['faiss']:.2f}), top-10 overlap {overlap:.3f}"
         )
         assert overlap >= 0.9, name
+
+
+# ---------------------------------------------------------------- Milvus incremental writes
+
+
+def test_milvus_add_and_remove_write_in_the_live_collection(tmp_path, lite_uri, monkeypatch):
+    """Incremental writes add a generation to the live collections (no new collections); an open reader keeps
+    its snapshot; rows a killed writer inserted before publishing are ignored, then removed by the next writer."""
+    settings = _milvus_settings(tmp_path, lite_uri)
+    store = open_store(settings)
+    first = write(settings)
+    old = store.open_current()
+    extra = {"notice": ("通知", {"year": 2025, "type": "notice"}, [(["一、要求"], "做好防汛抗旱工作。")])}
+    with store.lock():
+        second = store.add(make_content(passages=extra), {"model": "fake-hash", "dim": 64})
+        third = store.delete(("speech",))
+    assert (second, third) == (f"{first}@g1", f"{first}@g2")
+    assert _collections(settings) == [first, first + DOCS_SUFFIX]
+    assert old.n_chunks == 5 and [c.chunk_id for c in old.chunks_at([0, 4])] == ["speech#0", "report-2024#1"]
+    engine = SearchEngine.open(settings, embedder=FakeEmbedder())
+    assert [d["doc_id"] for d in engine.documents()] == ["report-2024", "notice"] and engine.health()["chunks"] == 3
+    assert engine.search("防汛抗旱", k=1, mode="hybrid").results[0].doc_id == "notice"
+
+    def killed(*_a, **_k):
+        raise RuntimeError("killed before publishing")
+
+    monkeypatch.setattr(MilvusStore, "_publish", killed)
+    with store.lock(), pytest.raises(RuntimeError):
+        unpublished = make_content(passages={"x": ("X", {}, [(["一"], "未发布的内容。")])})
+        store.add(unpublished, {"model": "fake-hash", "dim": 64})
+    monkeypatch.undo()
+    assert store.current_name() == third and store.open_current().n_chunks == 3
+
+    def count():
+        return store.client.query(first, filter="", output_fields=["count(*)"], consistency_level="Strong")
+
+    assert count()[0]["count(*)"] == 7  # 5 + 1 published + 1 unpublished (hidden)
+    with store.lock():  # the next writer removes the unpublished rows
+        pass
+    assert count()[0]["count(*)"] == 6
+    with store.lock():
+        store.optimize()  # deleted documents' rows go for good
+    assert count()[0]["count(*)"] == 3 and store.open_current().n_chunks == 3
