@@ -77,11 +77,16 @@ eval: model
 	$(PY) -m indexer.tools.eval --json data/bench/eval.json
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
-## bench also compares the FAISS and Milvus Lite stores on the policy eval index
+## bench also compares the FAISS and Milvus Lite stores on the policy eval index, and measures incremental
+## writes (add/remove 10 documents) and search over 10 segments against one
 bench: model
 	$(PY) -m indexer.tools.bench
 	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
 	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
+	    --backends faiss --out data/bench/incremental.json
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
+	    --backends milvus-lite --out data/bench/incremental-milvus.json
 
 bench-quick: model
 	$(PY) -m indexer.tools.bench --quick
