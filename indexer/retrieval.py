@@ -8,7 +8,6 @@ open index version (backend.IndexReader: FAISS or Milvus) -> fusion -> SearchRes
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
 import unicodedata
@@ -26,18 +25,10 @@ from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.sentences import split_sentences
+from indexer.textnorm import has_chinese
 
 MODES = ("dense", "lexical", "hybrid")
 SORTS = ("relevance", "newest", "oldest")
-# CJK Unified Ideographs with Extension A, compatibility ideographs, and Extensions B-I with the
-# compatibility supplement (U+20000-U+323AF): a query with any of them is a Chinese query.
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
-
-
-def has_chinese(text: str) -> bool:
-    """Any CJK ideograph, Extensions A-I included (rare characters in names and places count too)."""
-    return _CJK_RE.search(text) is not None
-
 
 @dataclass(frozen=True)
 class Filters:
