@@ -117,3 +117,19 @@ def _font_ok() -> bool:
     from indexer.tools.scans import CJK_FONT
 
     return CJK_FONT.is_file()
+
+
+def test_the_scan_script_writes_image_only_pdfs_of_corpus_documents(tmp_path):
+    from pypdf import PdfReader
+
+    from indexer.tools.scan_eval import DOCS, scan_documents
+    from indexer.tools.scans import CJK_FONT
+    from tests.support.scans import CORPUS
+
+    if not CJK_FONT.is_file():
+        pytest.skip("CJK font missing")
+    source = CORPUS.parent / DOCS[4]  # the shortest: one page
+    (pdf,) = scan_documents([source], Scan(dpi=100), tmp_path)
+    assert pdf.name == source.stem + ".pdf"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 1 and not "".join(p.extract_text() or "" for p in reader.pages).strip()
