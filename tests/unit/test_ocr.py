@@ -106,6 +106,9 @@ def test_without_tesseract_the_scanned_page_is_skipped_with_a_note_and_the_text_
             assert doc.text.startswith("一、数字政府建设") and "ocr_pages" not in doc.meta
             assert doc.notes == [f"page(s) 2 skipped: {ocr.missing_reason()}"]
             assert "Tesseract is not installed" in doc.notes[0]
+            settings = test_settings(tmp_path)
+            report = build_index([path], settings, embedder=FakeEmbedder())
+            assert report.added == ["mixed"] and report.notes == [f"{path}: {doc.notes[0]}"]
         picture.save(tmp_path / "scan.png")
         with pytest.raises(DocumentError, match="image not read: Tesseract is not installed"):
             load_document(tmp_path / "scan.png", ocr=OcrOptions())
