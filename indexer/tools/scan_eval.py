@@ -1,6 +1,6 @@
 """Scanned copies against text copies: does OCR cost retrieval quality?
 
-    python -m indexer.tools.scan_eval                 # 5 corpus documents, 20 other documents around them
+    python -m indexer.tools.scan_eval                 # 5 corpus documents among the 20 shortest others
     python -m indexer.tools.scan_eval --others all    # the whole policy corpus around them
 
 Five corpus documents that have questions in data/eval/policy_queries.jsonl are
@@ -51,7 +51,9 @@ def scan_documents(paths: list[Path], scan: Scan, out_dir: Path = SCAN_DIR) -> l
 
 
 def _others(chosen: list[Path], count: str) -> list[Path]:
-    rest = [p for p in sorted(CORPUS_DIR.rglob("*.txt")) if p not in chosen]
+    """The shortest other corpus documents first: the NPC resolutions on the work reports, the short early
+    reports; same genre as the chosen five (hard distractors), and cheap to embed on 2 cores."""
+    rest = sorted((p for p in CORPUS_DIR.rglob("*.txt") if p not in chosen), key=lambda p: (p.stat().st_size, p.name))
     return rest if count == "all" else rest[: int(count)]
 
 
