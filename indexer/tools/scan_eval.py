@@ -62,10 +62,12 @@ def _queries(paths: list[Path]) -> list:
     return [q for q in load_queries(POLICY_QUERIES) if any(normalize(q.doc) in s for s in stems)]
 
 
-def _mrr(settings: Settings, queries: list, modes: tuple[str, ...]) -> dict[str, float]:
+def _mrr(settings: Settings, queries: list, modes: tuple[str, ...]) -> tuple[dict[str, float], dict[str, list]]:
+    """MRR@10 per mode, and per mode the rank of the first correct passage of each question (None: missed)."""
     engine = SearchEngine.open(settings)
     outcomes = evaluate(engine, queries, modes=modes, set_name="scan")
-    return {m: round(sum(o.metrics["MRR@10"] for o in outcomes if o.mode == m) / len(queries), 4) for m in modes}
+    mrr = {m: round(sum(o.metrics["MRR@10"] for o in outcomes if o.mode == m) / len(queries), 4) for m in modes}
+    return mrr, {m: [[o.query.id, o.first_hit] for o in outcomes if o.mode == m] for m in modes}
 
 
 def _error_rates(paths: list[Path], scan_settings: Settings) -> dict[str, float]:
@@ -92,7 +94,10 @@ def run(others: str, dpi: int, modes: tuple[str, ...], settings: Settings) -> di
         t1 = time.perf_counter()
         report = add_documents(pdfs, scan_settings, progress=True)
         ocr_s = time.perf_counter() - t1
-        text_mrr, scan_mrr = _mrr(text_settings, queries, modes), _mrr(scan_settings, queries, modes)
+        (text_mrr, text_ranks), (scan_mrr, scan_ranks) = (
+            _mrr(text_settings, queries, modes),
+            _mrr(scan_settings, queries, modes),
+        )
         rates = _error_rates(chosen, scan_settings)
     return {
         "documents": [p.stem for p in chosen],
@@ -106,6 +111,8 @@ def run(others: str, dpi: int, modes: tuple[str, ...], settings: Settings) -> di
         "mrr_scan": scan_mrr,
         "diff": {m: round(scan_mrr[m] - text_mrr[m], 4) for m in modes},
         "cer": rates,
+        "first_hit_text": text_ranks,
+        "first_hit_scan": scan_ranks,
     }
 
 
