@@ -239,6 +239,18 @@ def make_chunk(r, doc_ids: list[str], titles: list[str]) -> Chunk:
     )
 
 
+def make_document(r) -> Document:
+    """A stored document row (SQLite, one per document) as a Document."""
+    return Document(
+        doc_id=r["doc_id"],
+        title=r["title"],
+        text=r["text"],
+        source_path=r["source_path"] or "",
+        content_hash=r["content_hash"] or "",
+        meta=json.loads(r["meta"]),
+    )
+
+
 def read_json(path: Path, what: str) -> dict:
     """A manifest-like JSON file, or IndexCorruptError saying what is wrong with it."""
     try:

@@ -9,9 +9,9 @@ from indexer.documents import DocumentError, load_document
 from indexer.formats.ocr import OcrLine, OcrOptions, parse_tsv, unify_script
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
-from indexer.tools.scans import Scan, layout, page_text, render_page, save_tiff
+from indexer.tools.scans import Scan, cer, layout, page_text, render_page, save_tiff
 from tests.support.fakes import FakeEmbedder
-from tests.support.scans import cer, corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
+from tests.support.scans import corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
 from tests.support.settings import test_settings
 
 TEXT_PAGE = [
@@ -60,6 +60,7 @@ def test_a_simplified_page_gets_one_script_and_chinese_punctuation():
     assert traditional[1].text == "國家尊重和保障人權"
 
 
+@pytest.mark.slow  # real Tesseract
 @needs_tesseract
 def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_its_page(tmp_path):
     picture, _ = scanned_page(SCANNED, Scan(dpi=150, rotate=0.6, noise=0.001))
@@ -77,6 +78,7 @@ def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_it
     assert engine.search("粮食产量", k=1, mode="lexical").results[0].meta["ocr_pages"] == doc.meta["ocr_pages"]
 
 
+@pytest.mark.slow  # real Tesseract
 @needs_tesseract
 def test_multipage_tiff_is_a_document_with_pages(tmp_path):
     paragraphs = corpus_paragraphs()[:12]
