@@ -41,7 +41,7 @@ def _milvus_settings(tmp_path, lite_uri, **kw) -> Settings:
     return test_settings(index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name, **kw)
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+@pytest.fixture(params=["faiss", pytest.param("milvus", marks=pytest.mark.slow)])  # Milvus Lite starts a server: slow
 def settings(request, tmp_path, lite_uri) -> Settings:
     if request.param == "faiss":
         return test_settings(index_dir=tmp_path / "index")  # no POLICY_SEARCH_MILVUS_URI from outside
@@ -212,6 +212,7 @@ def test_web_app_serves_from_either_store(settings):
 # ---------------------------------------------------------------- the two agree
 
 
+@pytest.mark.slow
 def test_backends_rank_alike(tmp_path, lite_uri):
     faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     milvus_settings = _milvus_settings(tmp_path, lite_uri)
@@ -228,6 +229,7 @@ def test_backends_rank_alike(tmp_path, lite_uri):
     assert a == b
 
 
+@pytest.mark.slow
 def test_hnsw_index_type(tmp_path, lite_uri):
     settings = _milvus_settings(tmp_path, lite_uri, milvus_index="HNSW")
     write(settings)
@@ -243,6 +245,7 @@ def _collections(settings: Settings) -> list[str]:
     return sorted(n for n in store.client.list_collections() if n.startswith(settings.milvus_collection + "_"))
 
 
+@pytest.mark.slow
 def test_milvus_keeps_versions_and_moves_the_alias(tmp_path, lite_uri):
     settings = _milvus_settings(tmp_path, lite_uri, keep_versions=2)
     names = [write(settings) for _ in range(4)]
@@ -250,6 +253,7 @@ def test_milvus_keeps_versions_and_moves_the_alias(tmp_path, lite_uri):
     assert open_store(settings).current_name() == names[-1]
 
 
+@pytest.mark.slow
 def test_milvus_failed_write_leaves_the_live_version(tmp_path, lite_uri, monkeypatch):
     settings = _milvus_settings(tmp_path, lite_uri)
     first = write(settings)
@@ -282,6 +286,7 @@ def test_filter_expressions():
     )
 
 
+@pytest.mark.slow
 def test_migrate_command_copies_faiss_into_milvus(corpus, tmp_path, lite_uri, capsys):
     faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     build_index([corpus], faiss_settings, embedder=FakeEmbedder())
