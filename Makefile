@@ -13,7 +13,7 @@ SEEDS  := $(wildcard seeds/*)
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model index serve test test-fast lint browser formats eval bench bench-quick clean
+.PHONY: run install model index serve test test-fast lint browser formats eval bench bench-quick adapt clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
 run: index
@@ -90,6 +90,12 @@ bench: model
 
 bench-quick: model
 	$(PY) -m indexer.tools.bench --quick
+
+## adapt: train a LoRA adapter for the default model on the indexed documents (data/index), no eval question,
+## into data/adapters/corpus (deterministic; about 20 CPU-minutes on 2 cores). Use it with
+## POLICY_SEARCH_ADAPTER=data/adapters/corpus and re-index (the index records model + adapter).
+adapt: $(INDEX_DIR)/CURRENT
+	nice -n 19 $(PY) -m indexer.tools.adapt --index $(INDEX_DIR) --out data/adapters/corpus
 
 clean:
 	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp data/milvus.db

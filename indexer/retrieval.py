@@ -20,10 +20,11 @@ from indexer import access, facets, limits, official, textnorm
 from indexer import query as query_lang
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
-from indexer.embedding import Embedder
-from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
+from indexer.embedding import Embedder, check_index_model
+from indexer.errors import QueryError, SearchEngineError
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
+from indexer.sentence_vectors import RowSentences
 from indexer.sentences import split_sentences
 from indexer.textnorm import has_chinese
 
@@ -295,6 +296,28 @@ class SentenceCache:
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
 
 
+def sentence_ranking(sentences, rankings, weights, qvec) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of the weighted rankings re-scored by their best sentence's similarity, best first."""
+    rows = np.unique(np.concatenate([r[0] for r, w in zip(rankings, weights) if w > 0] or [np.zeros(0, np.int64)]))
+    if len(rows) == 0:
+        return rows.astype(np.int64), np.zeros(0, np.float32)
+    scores, _ = sentences.best(rows.tolist(), qvec)
+    order = np.argsort(-scores, kind="stable")
+    return rows[order].astype(np.int64), scores[order]
+
+
+def mark_stored_sentences(results: list[SearchResult], rows: list[int], tokens: list[str], qvec, sentences) -> None:
+    """Where no query word occurs in a passage, mark its sentence closest in meaning (vectors from the index)."""
+    todo = [(r, row) for r, row in zip(results, rows) if not any(t in textnorm.fold(r.text) for t in tokens)]
+    if not todo:
+        return
+    _, spans = sentences.best([row for _, row in todo], qvec)
+    for (r, _), span in zip(todo, spans):
+        if span is not None and span[1] <= len(r.text):
+            a, b = span
+            r.best_sentence, r.best_sentence_start, r.best_sentence_end = r.text[a:b], a, b
+
+
 class SearchEngine:
     """One open index version plus the embedder; notices when the index is switched."""
 
@@ -391,12 +414,7 @@ class SearchEngine:
 
     @staticmethod
     def _check_model(version: IndexReader, embedder: Embedder) -> None:
-        built_with = version.manifest.get("model")
-        if built_with != embedder.name:
-            raise ModelMismatchError(
-                f"the index {version.name} was built with model {built_with!r} but the configured model is "
-                f"{embedder.name!r}; rebuild the index with this model or configure {built_with!r}"
-            )
+        check_index_model(version.manifest, embedder, version.name)
 
     def warm_up(self) -> None:
         """Load index and model now rather than on the first query, and run the query path once per length."""
@@ -532,12 +550,15 @@ class SearchEngine:
                 rest = np.flatnonzero(mask)
                 ranked += [(int(r), 0.0) for r in rest[: depth + len(seen)] if int(r) not in seen]
             return ranked[:depth]
-        dense = version.dense(qvec, depth, mask)
-        lexical = version.bm25.search(tokens, depth, mask)
+        rankings = [version.dense(qvec, depth, mask), version.bm25.search(tokens, depth, mask)]
         weights = [1.0, self._lexical_weight(pq.text)]
+        sentences = RowSentences.of(version) if self.settings.sentence_weight > 0 else None
+        if sentences is not None:  # the best sentence's similarity as a third signal (off by default)
+            rankings.append(sentence_ranking(sentences, rankings, weights, qvec))
+            weights.append(self.settings.sentence_weight)
         if self.settings.fusion == "sum":
-            return score_fuse([dense, lexical], weights)[:depth]
-        return rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:depth]
+            return score_fuse(rankings, weights)[:depth]
+        return rrf_fuse([r[0] for r in rankings], self.settings.rrf_k, weights)[:depth]
 
     def _match_set(self, version, pq, qvec, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
         """The passages counted in `total` and the facets, and whether the count is exact.
@@ -570,13 +591,17 @@ class SearchEngine:
             for r, (row, _) in zip(results, page):
                 r.similarity = round(float(np.dot(np.asarray(version.vector(row), dtype=np.float32), q)), 6)
                 r.weak = r.similarity < threshold
-        if qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
+        sentences = RowSentences.of(version) if qvec is not None and page else None
+        if sentences is not None:  # stored at index time: no model call
+            mark_stored_sentences(results, [row for row, _ in page], tokens, qvec, sentences)
+        elif qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
             with limits.optional_step():
                 self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
         return results
 
     def _mark_sentences_by_meaning(self, results: list[SearchResult], tokens: list[str], qvec: np.ndarray) -> None:
-        """Where no query word occurs in a passage, pick its sentence closest in meaning.
+        """Where no query word occurs in a passage, pick its sentence closest in meaning (index without
+        sentence vectors, e.g. on Milvus: mark_stored_sentences needs no model call).
 
         Only for queries without Chinese: embedding the sentences costs ~100 ms, which Chinese queries,
         whose words nearly always occur in the passages found, should not pay (measured by `make bench`).

@@ -24,7 +24,8 @@ from indexer.errors import IndexCorruptError, ModelMismatchError, SearchEngineEr
 from indexer.models import Chunk, Document
 
 FORMAT_VERSION = 1  # the format of one version / segment's files (unchanged by segments)
-MANIFEST_KEYS = ("model", "dim", "chunker", "chunking")  # what a writer carries from one version to the next
+# what a writer carries from one version to the next
+MANIFEST_KEYS = ("model", "adapter", "dim", "chunker", "chunking", "sentence_vectors")
 
 
 @dataclass

@@ -435,6 +435,10 @@ class MilvusVersion(DocTable):
 class MilvusStore:
     """Versions as Milvus collections behind one alias (see the module docstring); implements IndexStore."""
 
+    # Sentence vectors (IndexContent.extras) are refused: the pipeline does not compute them for this store,
+    # and queries without Chinese mark their best sentence by embedding it at query time instead.
+    stores_sentences = False
+
     def __init__(
         self,
         uri: str,
@@ -530,6 +534,7 @@ class MilvusStore:
         chunk_rows = _chunk_rows(content, row0=0, doc0=0, gen=0)
         doc_rows = _doc_rows(content.documents, pk0=0, doc0=0, gen=0)
         full = {k: manifest[k] for k in (*MANIFEST_KEYS, "migrated_from") if k in manifest}
+        full["sentence_vectors"] = "off"  # refused here (stores_sentences): marks embed at query time instead
         full.update(
             format=FORMAT_VERSION,
             backend="milvus",
