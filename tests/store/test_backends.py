@@ -395,3 +395,22 @@ def test_milvus_add_and_remove_write_in_the_live_collection(tmp_path, lite_uri, 
     with store.lock():
         store.optimize()  # deleted documents' rows go for good
     assert count()[0]["count(*)"] == 3 and store.open_current().n_chunks == 3
+
+
+def test_sentence_vectors_on_faiss_refused_on_milvus(settings, corpus):
+    from indexer import sentence_vectors
+
+    build_index([corpus], settings, embedder=FakeEmbedder())
+    version = open_store(settings).open_current()
+    fake = FakeEmbedder()
+    engine = SearchEngine.open(settings, embedder=fake)
+    fake.calls.clear()
+    top = engine.search("ideological security barrier", k=3).results
+    assert all(r.best_sentence for r in top)
+    if settings.milvus_uri:  # refused: nothing stored, the mark embeds the top passages' sentences at query time
+        assert version.manifest["sentence_vectors"] == "off"
+        assert sentence_vectors.RowSentences.of(version) is None
+        assert any(kind == "passage" for kind, _ in fake.calls)
+    else:  # stored with the version: the query is all that is embedded
+        assert version.manifest["sentence_vectors"] == "span"
+        assert fake.calls == [("query", 1)]
