@@ -21,7 +21,7 @@ from indexer.pipeline import SENTENCE_MODES, chunk_documents, embed_chunks, load
 def measure(n_chunks: int, reps: int, settings: Settings) -> dict[str, float]:
     """Best-of-`reps` CPU seconds per mode for the first `n_chunks` chunks of data/corpus."""
     embedder = load_embedder(settings)
-    docs, _ = load_documents(sorted((DATA_DIR / "corpus").rglob("*.txt"))[:5], settings)
+    docs, _ = load_documents(sorted((DATA_DIR / "corpus").rglob("*.txt"))[:3], settings)
     chunks = chunk_documents(docs, settings)[:n_chunks]
     texts = [c.embedding_text() for c in chunks]
     embed_chunks(chunks[:4], texts[:4], embedder, "span")  # warm-up: first-use kernels are not build time
