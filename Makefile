@@ -14,7 +14,7 @@ LEXICON := data/dict/en_zh.tsv
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick clean
+.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick adapt clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
 run: index $(LEXICON)
@@ -89,9 +89,19 @@ bench: model $(LEXICON)
 	$(PY) -m indexer.tools.bench
 	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
 	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
+	    --backends faiss --out data/bench/incremental.json
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
+	    --backends milvus-lite --out data/bench/incremental-milvus.json
 
 bench-quick: model $(LEXICON)
 	$(PY) -m indexer.tools.bench --quick
+
+## adapt: train a LoRA adapter for the default model on the indexed documents (data/index), no eval question,
+## into data/adapters/corpus (deterministic; sized for ~25 minutes on 2 cores, not yet timed end to end). Use it with
+## POLICY_SEARCH_ADAPTER=data/adapters/corpus and re-index (the index records model + adapter).
+adapt: $(INDEX_DIR)/CURRENT
+	nice -n 19 $(PY) -m indexer.tools.adapt --index $(INDEX_DIR) --out data/adapters/corpus
 
 clean:
 	rm -rf $(INDEX_DIR) data/index-eval data/bench data/tmp data/milvus.db

@@ -31,6 +31,9 @@ class Settings:
     # Embedding model: a sentence-transformers id or a local folder. Prompts default
     # to the ones saved with the model (e5: "query: " / "passage: ").
     model: str = str(DATA_DIR / "models" / "multilingual-e5-small")
+    # A LoRA adapter folder (`make adapt`, indexer/tools/adapt.py) merged into the model at load time;
+    # None = the base model. Indexes record model + adapter (name, sha256); a mismatch is an error.
+    adapter: str | None = None
     query_prompt: str | None = None
     passage_prompt: str | None = None
     device: str = "auto"  # auto | cpu | cuda
@@ -82,6 +85,11 @@ class Settings:
     prf_docs: int = 0  # pseudo-relevance feedback: top dense passages whose terms join the BM25 query (0: off)
     prf_terms: int = 0  # how many of their terms (highest idf-weighted frequency first)
     prf_weight: float = 0.0  # the weight of each such term in the BM25 query (the query's own terms weigh 1)
+    # Sentence vectors (indexer/sentence_vectors.py), computed at index time: span = pooled from the passage's own
+    # forward pass (no extra model time) | passage | query = each sentence embedded again with that prompt |
+    # off. Used for the best-sentence mark and, weighted by sentence_weight, as a third signal in fusion.
+    sentence_vectors: str = "span"
+    sentence_weight: float = 0.0
     sentence_by_meaning_top: int = 3  # English queries: top results whose best sentence is found by embedding
     max_query_chars: int = 500
     max_batch_queries: int = 1000

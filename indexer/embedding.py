@@ -12,6 +12,7 @@ tests' fake implements the same five members, so nothing downstream special-case
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import threading
@@ -202,8 +203,59 @@ def _load_error(ref: ModelRef, reason: str) -> EmbeddingModelError:
     )
 
 
-def load_sentence_transformer(ref: ModelRef, device: str, dtype: str) -> SentenceTransformer:
-    """Load with sentence-transformers; a local folder is opened with network access off."""
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def adapter_identity(path: str | Path | None) -> dict | None:
+    """What an index records about a LoRA adapter: folder name and the weights' sha256 (None: no adapter)."""
+    if not path:
+        return None
+    folder = Path(path).expanduser().resolve()
+    weights = folder / ADAPTER_WEIGHTS
+    if not weights.is_file():
+        raise EmbeddingModelError(
+            f"adapter folder {folder} has no {ADAPTER_WEIGHTS}; build one with `make adapt` "
+            "or unset POLICY_SEARCH_ADAPTER"
+        )
+    return {"name": folder.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
+def describe_model(name: str | None, adapter: dict | None) -> str:
+    """`model` or `model + adapter NAME (sha256 abc123…)`, for messages."""
+    if not adapter:
+        return f"{name!r} (no adapter)"
+    return f"{name!r} + adapter {adapter.get('name')!r} (sha256 {str(adapter.get('sha256'))[:12]}…)"
+
+
+def check_index_model(manifest: dict, embedder, index_name: str) -> None:
+    """Raise ModelMismatchError unless the index was built with this embedder's model and adapter."""
+    from indexer.errors import ModelMismatchError
+
+    built = (manifest.get("model"), manifest.get("adapter"))
+    here = (embedder.name, getattr(embedder, "adapter", None))
+    if built != here:
+        raise ModelMismatchError(
+            f"the index {index_name} was built with model {describe_model(*built)} but the configured model is "
+            f"{describe_model(*here)}; rebuild the index with this model (`python -m indexer build`) or configure "
+            "the one it was built with (POLICY_SEARCH_MODEL, POLICY_SEARCH_ADAPTER)"
+        )
+
+
+def apply_adapter(model: SentenceTransformer, path: str | Path) -> None:
+    """Merge a LoRA adapter (peft) into the model's transformer: inference then costs what the base costs."""
+    try:
+        from peft import PeftModel
+    except ModuleNotFoundError as exc:  # pragma: no cover - peft is pinned in requirements.txt
+        raise EmbeddingModelError("an adapter is configured but peft is not installed (`make install`)") from exc
+    module = model[0]
+    merged = PeftModel.from_pretrained(module.auto_model, str(Path(path).expanduser().resolve()))
+    module.model = merged.merge_and_unload()  # `auto_model` is a read-only view of `model`
+
+
+def load_sentence_transformer(
+    ref: ModelRef, device: str, dtype: str, adapter: str | None = None
+) -> SentenceTransformer:
+    """Load with sentence-transformers (a local folder with network access off), merge `adapter` if given."""
     if ref.local:
         if not Path(ref.spec).is_dir():
             raise _load_error(ref, "folder not found")
@@ -229,6 +281,8 @@ def load_sentence_transformer(ref: ModelRef, device: str, dtype: str) -> Sentenc
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    if adapter:
+        apply_adapter(model, adapter)
     if dtype != "fp32":
         model = model.to(_torch_dtype(dtype))
     model.eval()
@@ -290,9 +344,11 @@ class SentenceEmbedder:
         passage_prompt: str,
         batch_size: int = 16,
         cache_size: int = 1024,
+        adapter: dict | None = None,
     ) -> None:
         self.model = model
         self.name = name
+        self.adapter = adapter  # adapter_identity(): recorded in indexes beside the model name
         self.device = device
         self.dtype = dtype
         self.query_prompt = query_prompt
@@ -351,6 +407,62 @@ class SentenceEmbedder:
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Passage vectors (never cached: each passage is embedded once, at index time)."""
         return self._encode(_as_list(texts), self.passage_prompt, show_progress=show_progress)
+
+    def encode_passages_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], show_progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, from the same forward pass, one vector per character span of each text.
+
+        A span's vector is the mean of its tokens' contextual vectors (the model's own pooling, restricted
+        to the span), so sentence vectors cost no second pass over the text (index build time stays
+        ~that of the passages alone). A span cut off by the model's token limit gets a zero vector.
+        """
+        texts = _as_list(texts)
+        passages = np.zeros((len(texts), self.dim), np.float32)
+        out: list[np.ndarray] = [np.zeros((len(s), self.dim), np.float32) for s in spans]
+        order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))  # less padding per batch
+        bar = _progress_bar(len(texts)) if show_progress else None
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            part = [texts[i] for i in batch]
+            with self._model_lock.hold():
+                if self.device == "cpu":
+                    use_threads(self._threads_for(part))
+                tokens, mask, offsets, pooled = self._token_vectors(part)
+            passages[batch] = pooled
+            shift = len(self.passage_prompt or "")
+            for j, i in enumerate(batch):
+                out[i] = _span_means(tokens[j], mask[j], offsets[j], spans[i], shift)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        return _normalise(passages), [_normalise(v) for v in out]
+
+    def _token_vectors(self, texts: list[str]):
+        """(token vectors, mask, char offsets into prompt+text, pooled passage vectors) for one batch."""
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        prompt = self.passage_prompt or ""
+        enc = self.model.tokenizer(
+            [prompt + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_seq_length,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = enc.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            features = self.model(batch_to_device(dict(enc), self.model.device))
+        tokens = features["token_embeddings"].float().cpu().numpy()
+        mask = enc["attention_mask"].numpy().astype(bool)
+        return tokens, mask, offsets, features["sentence_embedding"].float().cpu().numpy()
+
+    def encode_uncached_queries(self, texts: list[str]) -> np.ndarray:
+        """Texts embedded with the query prompt, bypassing the cache (sentence vectors, `query` mode)."""
+        return self._encode(_as_list(texts), self.query_prompt, show_progress=False)
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -412,7 +524,7 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         step = max(BULK_SLICE, self.batch_size) if self.device == "cpu" else len(texts)
-        if limits.priority() == limits.LOW:  # low-priority work holds the model in short turns
+        if limits.priority() != limits.HIGH:  # lower-priority work holds the model in short turns
             step = min(step, LOW_PRIORITY_SLICE)
         bar = _progress_bar(len(texts)) if show_progress else None
         parts = []
@@ -442,6 +554,26 @@ class SentenceEmbedder:
         return np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+def _normalise(vecs: np.ndarray) -> np.ndarray:
+    """Unit rows in fp32 (zero rows stay zero)."""
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _span_means(
+    tokens: np.ndarray, mask: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]], shift: int
+) -> np.ndarray:
+    """Mean token vector of each character span (spans count from the text's start, after the prompt)."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = mask & (ends > starts)  # special and padding tokens have empty offsets
+    out = np.zeros((len(spans), tokens.shape[1]), np.float32)
+    for k, (a, b) in enumerate(spans):
+        inside = real & (starts < b + shift) & (ends > a + shift)
+        if inside.any():
+            out[k] = tokens[inside].mean(axis=0)
+    return out
+
+
 def _progress_bar(total: int):
     try:
         from tqdm.auto import tqdm
@@ -468,7 +600,7 @@ def _as_list(texts: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- loading
 
-_MODELS: dict[tuple[str, str, str], SentenceTransformer] = {}
+_MODELS: dict[tuple[str, str, str, str], SentenceTransformer] = {}
 _EMBEDDERS: dict[tuple, SentenceEmbedder] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -478,13 +610,14 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
     ref = resolve_model(settings.model)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
+    adapter = adapter_identity(settings.adapter)
     with _LOAD_LOCK:
-        model_key = (ref.spec, device, dtype)
+        model_key = (ref.spec, device, dtype, adapter["sha256"] if adapter else "")
         model = _MODELS.get(model_key)
         if model is None:
             if device == "cpu":
                 _single_interop_thread()
-            model = load_sentence_transformer(ref, device, dtype)
+            model = load_sentence_transformer(ref, device, dtype, settings.adapter)
             _MODELS[model_key] = model
         query, passage = resolve_prompts(settings, dict(getattr(model, "prompts", {}) or {}), ref.name)
         key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size)
@@ -499,6 +632,7 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
                 passage_prompt=passage,
                 batch_size=settings.batch_size,
                 cache_size=settings.query_cache_size,
+                adapter=adapter,
             )
             _EMBEDDERS[key] = embedder
         return embedder

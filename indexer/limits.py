@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from indexer.errors import SearchEngineError
 
 INTERACTIVE, BATCH = "interactive", "batch"
-HIGH, LOW = 0, 1
+HIGH, OPTIONAL, LOW = 0, 1, 2  # interactive work, optional steps of interactive requests, batch work
 
 
 class BudgetExceeded(SearchEngineError):
@@ -83,15 +83,18 @@ def budget(seconds: float, lane: str = INTERACTIVE, yield_max_s: float = 1.0) ->
 
 
 def priority() -> int:
-    """LOW for the batch lane and for optional steps; HIGH otherwise (also for offline callers)."""
+    """LOW for the batch lane, OPTIONAL for optional steps of interactive requests, HIGH otherwise
+    (also for offline callers: no budget)."""
     b = current()
     if b is None:
         return HIGH
-    return LOW if b.lane == BATCH or b.low_priority else HIGH
+    if b.lane == BATCH:
+        return LOW
+    return OPTIONAL if b.low_priority else HIGH
 
 
 @contextlib.contextmanager
-def optional_step(share: float = 0.25) -> Iterator[None]:
+def optional_step(share: float = 0.1) -> Iterator[None]:
     """An extra a request can do without (e.g. sentences by meaning): low priority, at most `share` of the
     time left; when that runs out the step is abandoned (the block ends early) and the request goes on."""
     b = current()
@@ -155,12 +158,12 @@ def checkpoint(what: str = "the request") -> None:
 
 
 class PriorityGate:
-    """A lock where HIGH waiters always go first; waits are bounded by the caller's budget."""
+    """A lock where a waiter goes only when no one of a higher priority waits; waits end with the budget."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._busy = False
-        self._high_waiting = 0
+        self._waiting = [0, 0, 0]  # by priority: HIGH, OPTIONAL, LOW
 
     @contextlib.contextmanager
     def hold(self, what: str = "the embedding model") -> Iterator[None]:
@@ -171,24 +174,20 @@ class PriorityGate:
             self.release()
 
     def acquire(self, what: str = "the embedding model") -> None:
-        b = current()
-        high = priority() == HIGH
+        b, level = current(), priority()
         with self._cond:
-            if high:
-                self._high_waiting += 1
+            self._waiting[level] += 1
             try:
-                ready = (lambda: not self._busy) if high else (lambda: not self._busy and self._high_waiting == 0)
-                while not ready():
+                while self._busy or any(self._waiting[:level]):
                     timeout = None if b is None or b.seconds == float("inf") else b.remaining()
                     if timeout is not None and timeout <= 0:
                         b.check(f"waiting for {what}")
                     self._cond.wait(timeout)
                 self._busy = True
             finally:
-                if high:
-                    self._high_waiting -= 1
-                    if self._high_waiting == 0:
-                        self._cond.notify_all()  # low-priority waiters may go now
+                self._waiting[level] -= 1
+                if not self._waiting[level]:
+                    self._cond.notify_all()  # lower-priority waiters may go now
 
     def release(self) -> None:
         with self._cond:

@@ -16,17 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import textnorm
+from indexer import sentence_vectors, textnorm
 from indexer.backend import IndexStore, open_store
 from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import DocumentError, iter_documents
-from indexer.embedding import Embedder
+from indexer.embedding import Embedder, check_index_model
 from indexer.errors import SearchEngineError
 from indexer.formats.ocr import options_from
 from indexer.models import Chunk, Document
+from indexer.sentences import split_sentences
 from indexer.store import IndexContent
 from indexer.store.core import check_compatible
+
+SENTENCE_MODES = ("span", "passage", "query", "off")
 
 
 @dataclass
@@ -63,9 +66,20 @@ def _embedder(settings: Settings, embedder: Embedder | None) -> Embedder:
     return load_embedder(settings)
 
 
-def _manifest(settings: Settings, embedder: Embedder) -> dict:
+def _sentence_mode(settings: Settings, store: IndexStore, current: dict | None = None) -> str:
+    """Sentence vectors as configured, as the existing index has them when adding, never on a store without."""
+    if not getattr(store, "stores_sentences", True):
+        return "off"
+    if current is not None:
+        return str(current.get("sentence_vectors") or "off")  # one index, one kind of rows
+    return settings.sentence_vectors
+
+
+def _manifest(settings: Settings, embedder: Embedder, sentences: str = "off") -> dict:
     return {
         "model": embedder.name,
+        "adapter": getattr(embedder, "adapter", None),
+        "sentence_vectors": sentences,
         "dim": int(embedder.dim),
         "chunker": CHUNKER_VERSION,
         "tokenizer": textnorm.TOKENIZER_VERSION,
@@ -99,19 +113,51 @@ def chunk_documents(docs: list[Document], settings: Settings) -> list[Chunk]:
     return chunks
 
 
-def document_content(docs: list[Document], settings: Settings, embedder: Embedder, progress: bool) -> IndexContent:
-    """`docs` chunked, embedded and tokenised, in order."""
+def document_content(
+    docs: list[Document], settings: Settings, embedder: Embedder, progress: bool, sentences: str = "off"
+) -> IndexContent:
+    """`docs` chunked, embedded and tokenised, in order (with sentence vectors unless `sentences` is off)."""
     chunks = chunk_documents(docs, settings)
     texts = [c.embedding_text() for c in chunks]
-    vectors = (
-        embedder.encode_passages(texts, show_progress=progress) if texts else np.zeros((0, embedder.dim), np.float32)
-    )
+    vectors, extras = embed_chunks(chunks, texts, embedder, sentences, progress)
     return IndexContent(
         documents=list(docs),
         chunks=chunks,
         embeddings=np.asarray(vectors, dtype=np.float32).reshape(len(chunks), embedder.dim),
         tokens=[textnorm.tokenize(t) for t in texts],
+        extras=extras,
     )
+
+
+def embed_chunks(
+    chunks: list[Chunk], texts: list[str], embedder: Embedder, mode: str, progress: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Passage vectors and, unless `mode` is off, the sentence-vector arrays (indexer/sentence_vectors.py).
+
+    `span` (default) pools each sentence's tokens from the passage's own forward pass (~5% more CPU time,
+    `python -m indexer.tools.sentence_cost`); `passage` / `query` embed every sentence again with that prompt
+    (~2.1x). Embedders without token access (test doubles) embed the sentences separately.
+    """
+    dim = int(embedder.dim)
+    if mode not in SENTENCE_MODES:
+        raise SearchEngineError(f"sentence_vectors must be one of {', '.join(SENTENCE_MODES)}, got {mode!r}")
+    if not texts:
+        return np.zeros((0, dim), np.float32), ({} if mode == "off" else sentence_vectors.empty(dim))
+    if mode == "off":
+        return np.asarray(embedder.encode_passages(texts, show_progress=progress), np.float32), {}
+    spans = [split_sentences(c.text) for c in chunks]
+    if mode == "span" and hasattr(embedder, "encode_passages_with_spans"):
+        shifts = [len(t) - len(c.text) for t, c in zip(texts, chunks)]  # the text ends the embedding text
+        shifted = [[(a + d, b + d) for a, b in ss] for ss, d in zip(spans, shifts)]
+        vectors, per_chunk = embedder.encode_passages_with_spans(texts, shifted, show_progress=progress)
+    else:
+        vectors = np.asarray(embedder.encode_passages(texts, show_progress=progress), np.float32)
+        flat = [c.text[a:b] for c, ss in zip(chunks, spans) for a, b in ss]
+        encode = embedder.encode_uncached_queries if mode == "query" else embedder.encode_passages
+        flat_vecs = np.asarray(encode(flat), np.float32) if flat else np.zeros((0, dim), np.float32)
+        bounds = np.cumsum([0] + [len(ss) for ss in spans])
+        per_chunk = [flat_vecs[bounds[i] : bounds[i + 1]] for i in range(len(chunks))]
+    return np.asarray(vectors, np.float32), sentence_vectors.pack(list(zip(spans, per_chunk)), dim)
 
 
 def load_documents(
@@ -158,9 +204,10 @@ def build_index(
                 "no document could be indexed; the current index is unchanged. " + "; ".join(report.errors[:5])
             )
         embedder = _embedder(settings, embedder)
-        content = document_content(docs, settings, embedder, progress)
+        mode = _sentence_mode(settings, store)
+        content = document_content(docs, settings, embedder, progress, mode)
         report.added = [d.doc_id for d in docs]
-        report.version = store.write(content, _manifest(settings, embedder))
+        report.version = store.write(content, _manifest(settings, embedder, mode))
         report.chunks = len(content.chunks)
     return report
 
@@ -181,9 +228,12 @@ def add_documents(
         docs = _load_into(report, paths, settings, overrides, progress)
         embedder = _embedder(settings, embedder)
         known: dict = {}
+        mode = _sentence_mode(settings, store)
         if store.current_name() is not None:
             version = store.open_current()
+            check_index_model(version.manifest, embedder, version.name)
             check_compatible(version.manifest, embedder.name, CHUNKER_VERSION)
+            mode = _sentence_mode(settings, store, version.manifest)
             known = version.known_documents()
             report.chunks = version.n_chunks
             stale = version.manifest.get("tokenizer", "1") != textnorm.TOKENIZER_VERSION
@@ -203,8 +253,8 @@ def add_documents(
                 report.replaced.append(d.doc_id)
                 changed.append(d)
         if changed:
-            content = document_content(changed, settings, embedder, progress)
-            report.version = store.add(content, _manifest(settings, embedder), tuple(report.replaced))
+            content = document_content(changed, settings, embedder, progress, mode)
+            report.version = store.add(content, _manifest(settings, embedder, mode), tuple(report.replaced))
             report.chunks = _live_chunks(store)
         else:
             report.version = store.current_name() or ""

@@ -239,6 +239,9 @@ def parse(raw: str, known_types: tuple[str, ...] | None = None) -> ParsedQuery:
             words.append(group[0].text)
         else:
             words.append(group[0].text)
+    if phrases and _soft_quotes(raw, words, phrases):
+        notes.append(Note("英文问题中的引号按强调理解", "quotes in an English question read as emphasis"))
+        phrases = []
     text = " ".join(words)
     if not text and excluded:  # nothing wanted: the whole query is the text, read literally
         notes.append(Note("只有排除词，没有要查找的内容：按原文搜索", "only exclusions: the query is read literally"))
@@ -254,6 +257,13 @@ def parse(raw: str, known_types: tuple[str, ...] | None = None) -> ParsedQuery:
         types=tuple(dict.fromkeys(state["types"])),
         notes=tuple(notes),
     )
+
+
+def _soft_quotes(raw: str, words: list[str], phrases: list[str]) -> bool:
+    """An English question quoting an English term ("involution") asks about a Chinese text that cannot
+    hold the term verbatim: the quotes mark emphasis, not a hard constraint. A query that is only
+    quoted Latin text (`"GDP"`), or any query with Chinese in it, keeps its exact phrases."""
+    return not textnorm.has_chinese(raw) and len(words) > len(phrases)
 
 
 def satisfies(folded_text: str, pq: ParsedQuery) -> bool:

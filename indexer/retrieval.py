@@ -8,7 +8,6 @@ open index version (backend.IndexReader: FAISS or Milvus) -> fusion -> SearchRes
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
 import unicodedata
@@ -21,26 +20,19 @@ from indexer import access, facets, limits, official, textnorm
 from indexer import query as query_lang
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
-from indexer.embedding import Embedder
-from indexer.errors import ModelMismatchError, QueryError, SearchEngineError
+from indexer.embedding import Embedder, check_index_model
+from indexer.errors import QueryError, SearchEngineError
 from indexer.expansion import english_terms, feedback_terms, prefer_years, query_years
 from indexer.lexical import Lexicon
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.numbers import fold_numbers
+from indexer.sentence_vectors import RowSentences
 from indexer.sentences import split_sentences
+from indexer.textnorm import has_chinese
 
 MODES = ("dense", "lexical", "hybrid")
 SORTS = ("relevance", "newest", "oldest")
-# CJK Unified Ideographs with Extension A, compatibility ideographs, and Extensions B-I with the
-# compatibility supplement (U+20000-U+323AF): a query with any of them is a Chinese query.
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
-
-
-def has_chinese(text: str) -> bool:
-    """Any CJK ideograph, Extensions A-I included (rare characters in names and places count too)."""
-    return _CJK_RE.search(text) is not None
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -281,6 +273,8 @@ class OpenFailure:
 class SentenceCache:
     """Bounded LRU of sentence vectors for the sentences-by-meaning step (English queries)."""
 
+    PIECE = 8  # sentences per encode call
+
     def __init__(self, size: int):
         self.size = max(0, size)
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -292,16 +286,39 @@ class SentenceCache:
             for t in found:
                 self._vecs.move_to_end(t)
         todo = list(dict.fromkeys(t for t in texts if t not in found))
-        if todo:
-            fresh = encode(todo)
+        for start in range(0, len(todo), self.PIECE):  # kept piece by piece: an abandoned step still progresses
+            piece = todo[start : start + self.PIECE]
+            fresh = encode(piece)
             with self._lock:
-                for t, vec in zip(todo, fresh):
+                for t, vec in zip(piece, fresh):
                     found[t] = vec
                     if self.size:
                         self._vecs[t] = vec
                 while len(self._vecs) > self.size:
                     self._vecs.popitem(last=False)
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+
+
+def sentence_ranking(sentences, rankings, weights, qvec) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of the weighted rankings re-scored by their best sentence's similarity, best first."""
+    rows = np.unique(np.concatenate([r[0] for r, w in zip(rankings, weights) if w > 0] or [np.zeros(0, np.int64)]))
+    if len(rows) == 0:
+        return rows.astype(np.int64), np.zeros(0, np.float32)
+    scores, _ = sentences.best(rows.tolist(), qvec)
+    order = np.argsort(-scores, kind="stable")
+    return rows[order].astype(np.int64), scores[order]
+
+
+def mark_stored_sentences(results: list[SearchResult], rows: list[int], tokens: list[str], qvec, sentences) -> None:
+    """Where no query word occurs in a passage, mark its sentence closest in meaning (vectors from the index)."""
+    todo = [(r, row) for r, row in zip(results, rows) if not any(t in textnorm.fold(r.text) for t in tokens)]
+    if not todo:
+        return
+    _, spans = sentences.best([row for _, row in todo], qvec)
+    for (r, _), span in zip(todo, spans):
+        if span is not None and span[1] <= len(r.text):
+            a, b = span
+            r.best_sentence, r.best_sentence_start, r.best_sentence_end = r.text[a:b], a, b
 
 
 class SearchEngine:
@@ -402,12 +419,7 @@ class SearchEngine:
 
     @staticmethod
     def _check_model(version: IndexReader, embedder: Embedder) -> None:
-        built_with = version.manifest.get("model")
-        if built_with != embedder.name:
-            raise ModelMismatchError(
-                f"the index {version.name} was built with model {built_with!r} but the configured model is "
-                f"{embedder.name!r}; rebuild the index with this model or configure {built_with!r}"
-            )
+        check_index_model(version.manifest, embedder, version.name)
 
     def warm_up(self) -> None:
         """Load index and model now rather than on the first query, and run the query path once per length."""
@@ -507,6 +519,7 @@ class SearchEngine:
         results = self._results(version, page, tokens, qvec, query, start=opts.offset + 1)
         for r in results:
             r.more_in_doc = int(more.get(r.doc_id, 0)) if more is not None else 0
+            r.weak = r.weak and not pq.required  # a passage holding the asked-for phrase is no weak match
         span = None
         if pq.required and (pq.year_from or pq.year_to or f.year_from or f.year_to):
             span = np.flatnonzero(_and(self.row_mask(version, f, pq, years=False), cmask))
@@ -544,11 +557,16 @@ class SearchEngine:
             return ranked[:depth]
         dense = version.dense(qvec, depth, mask)
         lexical, lexical_weight = self._lexical_side(version, pq.text, tokens, dense, depth, mask)
+        rankings = [dense, lexical]
         weights = [1.0, lexical_weight]
+        sentences = RowSentences.of(version) if self.settings.sentence_weight > 0 else None
+        if sentences is not None:  # the best sentence's similarity as a third signal (off by default)
+            rankings.append(sentence_ranking(sentences, rankings, weights, qvec))
+            weights.append(self.settings.sentence_weight)
         if self.settings.fusion == "sum":
-            ranked = score_fuse([dense, lexical], weights)[:depth]
+            ranked = score_fuse(rankings, weights)[:depth]
         else:
-            ranked = rrf_fuse([dense[0], lexical[0]], self.settings.rrf_k, weights)[:depth]
+            ranked = rrf_fuse([r[0] for r in rankings], self.settings.rrf_k, weights)[:depth]
         return self._prefer_years(version, pq.text, ranked)
 
     def _match_set(self, version, pq, qvec, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
@@ -582,13 +600,17 @@ class SearchEngine:
             for r, (row, _) in zip(results, page):
                 r.similarity = round(float(np.dot(np.asarray(version.vector(row), dtype=np.float32), q)), 6)
                 r.weak = r.similarity < threshold
-        if qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
+        sentences = RowSentences.of(version) if qvec is not None and page else None
+        if sentences is not None:  # stored at index time: no model call
+            mark_stored_sentences(results, [row for row, _ in page], tokens, qvec, sentences)
+        elif qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
             with limits.optional_step():
                 self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
         return results
 
     def _mark_sentences_by_meaning(self, results: list[SearchResult], tokens: list[str], qvec: np.ndarray) -> None:
-        """Where no query word occurs in a passage, pick its sentence closest in meaning.
+        """Where no query word occurs in a passage, pick its sentence closest in meaning (index without
+        sentence vectors, e.g. on Milvus: mark_stored_sentences needs no model call).
 
         Only for queries without Chinese: embedding the sentences costs ~100 ms, which Chinese queries,
         whose words nearly always occur in the passages found, should not pay (measured by `make bench`).

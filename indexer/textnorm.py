@@ -38,6 +38,14 @@ STOPWORDS = frozenset(
     "with by from at as be that this it its".split()
 )
 _PUNCT_RE = re.compile(r"^[\W_]+$", re.UNICODE)
+# CJK Unified Ideographs with Extension A, compatibility ideographs, and Extensions B-I with the
+# compatibility supplement (U+20000-U+323AF): a query with any of them is a Chinese query.
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
+
+
+def has_chinese(text: str) -> bool:
+    """Any CJK ideograph, Extensions A-I included (rare characters in names and places count too)."""
+    return _CJK_RE.search(text) is not None
 
 
 def fold(text: str) -> str:

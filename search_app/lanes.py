@@ -28,7 +28,7 @@ def lane_of(endpoint: str | None) -> str | None:
     """The lane of a request, or None for requests that run without a budget."""
     if endpoint is None or endpoint in UNBUDGETED:
         return None
-    if endpoint.startswith("admin.") or endpoint == "api.reload":
+    if endpoint.startswith(("admin.", "console.")) or endpoint == "api.reload":
         return ADMIN
     return limits.BATCH if endpoint in BATCH_ENDPOINTS else limits.INTERACTIVE
 

@@ -104,8 +104,11 @@ def timeline_svg(response: SearchResponse, args: dict) -> Markup | None:
             f'<rect class="hit-area" x="{x}" y="0" width="{BAR_W}" height="{CHART_H}" fill="transparent"/></a>'
         )
     for label_year in _label_years(years):
-        i = label_year - years[0]["year"]
-        parts.append(f'<text x="{i * (BAR_W + GAP)}" y="{CHART_H + LABEL_H - 2}" class="axis">{label_year}</text>')
+        last = label_year == years[-1]["year"] and len(years) > 1
+        x, anchor = (max(width, 60), "end") if last else (0, "start")
+        parts.append(
+            f'<text x="{x}" y="{CHART_H + LABEL_H - 2}" text-anchor="{anchor}" class="axis">{label_year}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 

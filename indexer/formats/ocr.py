@@ -28,7 +28,7 @@ from indexer.formats.lines import CJK, clean_line, glue
 
 DEFAULT_LANGS = "chi_sim+chi_tra+eng"
 INDENT_CHARS = 1.5  # a line starting this many character heights right of the page's left edge is indented
-PAGE_TIMEOUT_S = 120  # one page; a hung tesseract must not hold the batch
+PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 _HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
 _converters: dict[str, object] = {}

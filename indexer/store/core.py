@@ -25,7 +25,7 @@ from indexer.models import Chunk, Document
 
 FORMAT_VERSION = 1  # the format of one version / segment's files (unchanged by segments)
 # what a writer carries from one version to the next
-MANIFEST_KEYS = ("model", "dim", "chunker", "tokenizer", "chunking")
+MANIFEST_KEYS = ("model", "adapter", "dim", "chunker", "tokenizer", "chunking", "sentence_vectors")
 
 
 @dataclass
@@ -237,6 +237,18 @@ def make_chunk(r, doc_ids: list[str], titles: list[str]) -> Chunk:
         end=r["end"],
         ordinal=r["ordinal"],
         page=None if page is None or page < 0 else page,
+    )
+
+
+def make_document(r) -> Document:
+    """A stored document row (SQLite, one per document) as a Document."""
+    return Document(
+        doc_id=r["doc_id"],
+        title=r["title"],
+        text=r["text"],
+        source_path=r["source_path"] or "",
+        content_hash=r["content_hash"] or "",
+        meta=json.loads(r["meta"]),
     )
 
 

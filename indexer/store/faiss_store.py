@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -212,6 +213,27 @@ class SegmentedReader(DocTable):
                 return g
         return None
 
+    def _extras(self, key: str) -> list[np.ndarray | None]:
+        """Each segment's extension array `key` (memory-mapped once per reader)."""
+        cache = self.__dict__.setdefault("_extra_cache", {})
+        if key not in cache:
+            cache[key] = [seg.extra(key) for seg in self.segments]
+        return cache[key]
+
+    def has_extra(self, key: str) -> bool:
+        """True when every segment holds the row-aligned extension array `key` (IndexContent.extras)."""
+        return bool(self.segments) and all(a is not None for a in self._extras(key))
+
+    def extra_rows(self, key: str, rows: list[int]) -> np.ndarray:
+        """Rows of an extension array in the order given (memory-mapped: only these rows are read)."""
+        parts: list[tuple[list[int], np.ndarray]] = []
+        for s, pos, local in self._locate(rows):
+            parts.append((pos, np.asarray(self._extras(key)[s][np.asarray(local, dtype=np.int64)])))
+        out = np.empty((len(rows), *parts[0][1].shape[1:]), dtype=parts[0][1].dtype)
+        for pos, arr in parts:
+            out[pos] = arr
+        return out
+
     def vector(self, row: int) -> np.ndarray:
         ((s, _, (local,)),) = self._locate([row])
         return self.segments[s].faiss.reconstruct(int(local))
@@ -295,6 +317,7 @@ class MergePolicy:
 class FaissStore:
     """FAISS + SQLite segments under one folder (IndexStore); see the module docstring."""
 
+    stores_sentences: ClassVar[bool] = True  # sentence vectors ride along as extension arrays (extras)
     index_dir: Path
     keep_versions: int = 3
     vector_params: VectorIndexParams | None = None  # None: from the environment

@@ -24,6 +24,7 @@ from indexer.store.core import (
     VectorIndexParams,
     faiss_search,
     make_chunk,
+    make_document,
 )
 
 MANIFEST = "manifest.json"
@@ -167,14 +168,7 @@ class IndexVersion(DocTable):
         if i is None:
             return None
         r = self._con.execute("SELECT * FROM documents WHERE doc_index = ?", (i,)).fetchone()
-        return Document(
-            doc_id=r["doc_id"],
-            title=r["title"],
-            text=r["text"],
-            source_path=r["source_path"] or "",
-            content_hash=r["content_hash"] or "",
-            meta=json.loads(r["meta"]),
-        )
+        return make_document(r)
 
     def content(self) -> IndexContent:
         """Everything in this version, for a writer that derives the next version from it."""

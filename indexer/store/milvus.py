@@ -156,7 +156,7 @@ def _chunk_schema(dim: int):
     s.add_field("row", DataType.INT64, is_primary=True)
     for name in ("chunk_id", "doc_id", "doc_type", "heading_path", "text", "tokens"):
         s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
-    for name in ("doc_index", "year", "ordinal", "start", "end", "page"):
+    for name in ("doc_index", "year", "ordinal", "start", "end", "page", "gen"):
         s.add_field(name, DataType.INT64)
     s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     return s
@@ -169,6 +169,7 @@ def _docs_schema():
     s.add_field("pk", DataType.INT64, is_primary=True)
     s.add_field("doc_index", DataType.INT64)  # -1: the manifest
     s.add_field("part", DataType.INT64)
+    s.add_field("gen", DataType.INT64)  # the write (generation) that inserted the row
     for name in ("doc_id", "title", "source_path", "content_hash", "body"):
         s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
     s.add_field("meta", DataType.JSON)
@@ -188,26 +189,44 @@ def _search_params(index_type: str, n: int) -> dict:
 # ---------------------------------------------------------------- reading
 
 
-class MilvusVersion(DocTable):
-    """A live version in Milvus: vectors and passages stay there; row->doc arrays and BM25 are in memory."""
+def version_name(collection: str, gen: int) -> str:
+    """A version's name: its collection, plus the generation of incremental writes on it."""
+    return collection if gen == 0 else f"{collection}@g{gen}"
 
-    def __init__(self, client, name: str, consistency: str = "Bounded", index_type: str = "FLAT"):
-        self.name = name
+
+def split_name(name: str) -> tuple[str, int]:
+    collection, _, gen = name.partition("@g")
+    return collection, int(gen or 0)
+
+
+class MilvusVersion(DocTable):
+    """A version in Milvus (a collection at one generation): vectors and passages stay there; the row -> document
+    arrays and BM25 are in memory. Rows of later generations and of documents deleted by this generation's
+    manifest are invisible to it (every query carries `_live`), so a reader keeps its snapshot while writers add."""
+
+    def __init__(
+        self, client, collection: str, gen: int = 0, consistency: str = "Bounded", index_type: str = "FLAT"
+    ):
+        self.collection, self.gen = collection, gen
+        self.name = version_name(collection, gen)
         self._c = client
-        self._docs = name + DOCS_SUFFIX
+        self._docs = collection + DOCS_SUFFIX
         self._consistency = consistency
         self._index_type = index_type
-        with _milvus_errors(f"index version {name} cannot be read", IndexCorruptError):
-            for collection in (name, self._docs):
-                client.load_collection(collection)
+        with _milvus_errors(f"index version {self.name} cannot be read", IndexCorruptError):
+            for c in (collection, self._docs):
+                client.load_collection(c)
             self.manifest = self._read_manifest()
+            deleted = [int(k) for k in self.manifest.get("deleted", [])]
+            self._live = f"gen <= {gen}" + (f" and doc_index not in {deleted}" if deleted else "")
             self._load_documents()
             tokens = self._load_rows()
         self.bm25 = BM25Index.build(tokens)
         n = self.manifest["chunks"]
         if len(self.row_doc) != n or len(self.doc_ids) != self.manifest.get("n_documents", len(self.doc_ids)):
             raise IndexCorruptError(
-                f"index version {name} is inconsistent: manifest {n} chunks, Milvus {len(self.row_doc)}; rebuild it"
+                f"index version {self.name} is inconsistent: manifest {n} chunks, Milvus {len(self.row_doc)}; "
+                "rebuild it"
             )
 
     def _query(self, collection: str, expr: str, fields: list[str], limit: int | None = None) -> list[dict]:
@@ -224,25 +243,36 @@ class MilvusVersion(DocTable):
             yield from sorted(self._query(collection, expr, fields, hi - lo), key=lambda r: r[key])
 
     def _read_manifest(self) -> dict:
-        parts = self._query(self._docs, "doc_index == -1", ["part", "body"], 1000)
+        return self._read_manifest_of(self._c, self.collection, self.gen, self._consistency)
+
+    @staticmethod
+    def _read_manifest_of(client, collection: str, gen: int, consistency: str = "Strong") -> dict:
+        name = version_name(collection, gen)
+        parts = client.query(
+            collection + DOCS_SUFFIX, filter=f"doc_index == -1 and gen == {gen}", output_fields=["part", "body"],
+            limit=1000, consistency_level=consistency,
+        )
         if not parts:
-            raise IndexCorruptError(f"index version {self.name} has no manifest (half-written?)")
+            raise IndexCorruptError(f"index version {name} has no manifest (half-written?)")
         try:
             manifest = json.loads("".join(p["body"] for p in sorted(parts, key=lambda p: p["part"])))
         except json.JSONDecodeError as exc:
-            raise IndexCorruptError(f"index version {self.name} has a damaged manifest: {exc}") from exc
+            raise IndexCorruptError(f"index version {name} has a damaged manifest: {exc}") from exc
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexCorruptError(
-                f"index version {self.name} has format {manifest.get('format')}, this program reads "
+                f"index version {name} has format {manifest.get('format')}, this program reads "
                 f"{FORMAT_VERSION}; rebuild it"
             )
         return manifest
 
     def _load_documents(self) -> None:
         fields = ["doc_index", "doc_id", "title", "meta", "content_hash"]
+        extra = f"part == 0 and doc_index >= 0 and {self._live}"
         heads = sorted(
-            self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, "part == 0"), key=lambda h: h["doc_index"]
+            self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, extra), key=lambda h: h["doc_index"]
         )
+        self.doc_keys = np.array([h["doc_index"] for h in heads], dtype=np.int64)  # stored number of each document
+        self._index_of_key = {int(k): i for i, k in enumerate(self.doc_keys.tolist())}
         self.set_documents(
             [h["doc_id"] for h in heads],
             [h["title"] for h in heads],
@@ -251,12 +281,18 @@ class MilvusVersion(DocTable):
         )
 
     def _load_rows(self) -> list[list[str]]:
-        row_doc, tokens = [], []
-        for r in self._scan(self.name, "row", self.manifest["chunks"], ["row", "doc_index", "tokens"]):
-            row_doc.append(r["doc_index"])
+        pks, row_doc, tokens = [], [], []
+        total = self.manifest.get("next_row", self.manifest["chunks"])
+        for r in self._scan(self.collection, "row", total, ["row", "doc_index", "tokens"], self._live):
+            pks.append(r["row"])
+            row_doc.append(self._index_of_key[r["doc_index"]])
             tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
+        self.pk = np.array(pks, dtype=np.int64)  # stored primary key of each row, ascending
         self.row_doc = np.array(row_doc, dtype=np.int32)
         return tokens
+
+    def _rows_of_pks(self, pks) -> np.ndarray:
+        return np.searchsorted(self.pk, np.asarray(pks, dtype=np.int64)).astype(np.int64)
 
     def close(self) -> None:
         """Nothing to free here: the client is shared and the collections stay loaded for the next reader."""
@@ -264,25 +300,27 @@ class MilvusVersion(DocTable):
     # -- lookups
 
     def _chunk(self, r: dict) -> Chunk:
-        return make_chunk(r, self.doc_ids, self.doc_titles)
+        return make_chunk({**r, "doc_index": self._index_of_key[r["doc_index"]]}, self.doc_ids, self.doc_titles)
 
     def chunks_at(self, rows: list[int]) -> list[Chunk]:
         found: dict[int, dict] = {}
-        wanted = [int(r) for r in rows]
+        wanted = self.pk[np.asarray(rows, dtype=np.int64)].tolist() if len(rows) else []
         with _milvus_errors("reading passages"):
             for lo in range(0, len(wanted), BATCH):
                 page = wanted[lo : lo + BATCH]
-                found.update((r["row"], r) for r in self._query(self.name, f"row in {page}", CHUNK_FIELDS, len(page)))
+                hits = self._query(self.collection, f"row in {page}", CHUNK_FIELDS, len(page))
+                found.update((r["row"], r) for r in hits)
         return [self._chunk(found[r]) for r in wanted]
 
     def row_of(self, chunk_id: str) -> int | None:
         with _milvus_errors("looking up a passage"):
-            hits = self._query(self.name, f"chunk_id == {json.dumps(chunk_id, ensure_ascii=False)}", ["row"], 1)
-        return int(hits[0]["row"]) if hits else None
+            expr = f"chunk_id == {json.dumps(chunk_id, ensure_ascii=False)} and {self._live}"
+            hits = self._query(self.collection, expr, ["row"], 1)
+        return int(self._rows_of_pks([hits[0]["row"]])[0]) if hits else None
 
     def vector(self, row: int) -> np.ndarray:
         with _milvus_errors("reading a vector"):
-            hits = self._query(self.name, f"row == {int(row)}", ["vector"], 1)
+            hits = self._query(self.collection, f"row == {int(self.pk[int(row)])}", ["vector"], 1)
         return np.asarray(hits[0]["vector"], dtype=np.float32)
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
@@ -296,11 +334,12 @@ class MilvusVersion(DocTable):
         i = self.doc_index_of.get(doc_id)
         if i is None:
             return None
+        key = int(self.doc_keys[i])
         with _milvus_errors("reading a document"):
             parts = sorted(
-                self._query(self._docs, f"doc_index == {i}", ["part", "body"], 16384), key=lambda p: p["part"]
+                self._query(self._docs, f"doc_index == {key}", ["part", "body"], 16384), key=lambda p: p["part"]
             )
-            head = self._query(self._docs, f"doc_index == {i} and part == 0", ["source_path", "content_hash"], 1)[0]
+            head = self._query(self._docs, f"doc_index == {key} and part == 0", ["source_path", "content_hash"], 1)[0]
         return Document(
             doc_id=doc_id,
             title=self.doc_titles[i],
@@ -316,7 +355,8 @@ class MilvusVersion(DocTable):
             texts: dict[int, list[str]] = {}
             heads: dict[int, dict] = {}
             fields = ["doc_index", "part", "doc_id", "title", "source_path", "content_hash", "meta", "body"]
-            for r in self._scan(self._docs, "pk", self.manifest["doc_rows"], fields):
+            live = f"doc_index >= 0 and {self._live}"
+            for r in self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, live):
                 texts.setdefault(r["doc_index"], []).append(r["body"])  # pk order is part order
                 if r["part"] == 0:
                     heads[r["doc_index"]] = r
@@ -332,7 +372,9 @@ class MilvusVersion(DocTable):
                 for i, h in sorted(heads.items())
             ]
             chunks, tokens, vectors = [], [], []
-            for r in self._scan(self.name, "row", self.n_chunks, [*CHUNK_FIELDS, "tokens", "vector"]):
+            total = self.manifest.get("next_row", self.n_chunks)
+            fields = [*CHUNK_FIELDS, "tokens", "vector"]
+            for r in self._scan(self.collection, "row", total, fields, self._live):
                 chunks.append(self._chunk(r))
                 tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
                 vectors.append(r["vector"])
@@ -356,7 +398,7 @@ class MilvusVersion(DocTable):
         in_scope = access.doc_mask(self, collections)
         expr = filter_expr(doc_ids, year_from, year_to, doc_types)
         if in_scope is not None:
-            scoped = f"doc_index in {np.flatnonzero(in_scope).tolist()}"
+            scoped = f"doc_index in {self.doc_keys[np.flatnonzero(in_scope)].tolist()}"
             expr = f"({expr}) and {scoped}" if expr else scoped
         out.expr = expr
         return out
@@ -368,12 +410,13 @@ class MilvusVersion(DocTable):
         if allowed is not None:
             n = min(n, int(np.count_nonzero(allowed)))
             # A plain mask (not from allowed_rows) is sent as its rows.
-            expr = getattr(allowed, "expr", "") or f"row in {np.flatnonzero(allowed).tolist()}"
+            expr = getattr(allowed, "expr", "") or f"row in {self.pk[np.flatnonzero(allowed)].tolist()}"
+        expr = f"{self._live} and ({expr})" if expr else self._live
         if n == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         with _milvus_errors("dense search"):
             hits = self._c.search(
-                self.name,
+                self.collection,
                 data=[np.asarray(qvec, dtype=np.float32).ravel().tolist()],
                 anns_field="vector",
                 limit=n,
@@ -382,7 +425,7 @@ class MilvusVersion(DocTable):
                 output_fields=["row"],
                 consistency_level=self._consistency,
             )[0]
-        rows = np.array([h["entity"]["row"] for h in hits], dtype=np.int64)
+        rows = self._rows_of_pks([h["entity"]["row"] for h in hits])
         return rows, np.array([h["distance"] for h in hits], dtype=np.float32)
 
 
@@ -391,6 +434,10 @@ class MilvusVersion(DocTable):
 
 class MilvusStore:
     """Versions as Milvus collections behind one alias (see the module docstring); implements IndexStore."""
+
+    # Sentence vectors (IndexContent.extras) are refused: the pipeline does not compute them for this store,
+    # and queries without Chinese mark their best sentence by embedding it at query time instead.
+    stores_sentences = False
 
     def __init__(
         self,
@@ -448,11 +495,25 @@ class MilvusStore:
                 self._caps = ServerCaps.from_version(str(self.client.get_server_version()))
         return self._caps
 
-    def current_name(self) -> str | None:
+    def _target(self) -> str | None:
+        """The collection the alias points at (None: no index yet)."""
         with _milvus_errors("reading the alias"):
             if self.alias not in self.client.list_aliases().get("aliases", []):
                 return None
             return self.client.describe_alias(self.alias)["collection_name"]
+
+    def _live_gen(self, collection: str) -> int:
+        """The newest published generation of a collection (its highest manifest)."""
+        with _milvus_errors("reading the manifests"):
+            heads = self.client.query(
+                collection + DOCS_SUFFIX, filter="doc_index == -1 and part == 0", output_fields=["gen"],
+                limit=16384, consistency_level="Strong",
+            )
+        return max((int(h["gen"]) for h in heads), default=0)
+
+    def current_name(self) -> str | None:
+        target = self._target()
+        return None if target is None else version_name(target, self._live_gen(target))
 
     def open_current(self) -> MilvusVersion:
         name = self.current_name()
@@ -461,7 +522,8 @@ class MilvusStore:
                 f"no index in Milvus {self.uri} (alias {self.alias}): build one with `python -m indexer build` "
                 "or copy the FAISS index with `python -m indexer migrate-to-milvus`"
             )
-        return MilvusVersion(self.client, name, self.consistency, self.index_type)
+        collection, gen = split_name(name)
+        return MilvusVersion(self.client, collection, gen, self.consistency, self.index_type)
 
     def write(self, content: IndexContent, manifest: dict) -> str:
         n = len(content.chunks)
@@ -469,9 +531,10 @@ class MilvusStore:
         content.check(dim)
         name = self._next_name()
         docs_name = name + DOCS_SUFFIX
-        chunk_rows = _chunk_rows(content)
-        doc_rows = _doc_rows(content.documents)
+        chunk_rows = _chunk_rows(content, row0=0, doc0=0, gen=0)
+        doc_rows = _doc_rows(content.documents, pk0=0, doc0=0, gen=0)
         full = {k: manifest[k] for k in (*MANIFEST_KEYS, "migrated_from") if k in manifest}
+        full["sentence_vectors"] = "off"  # refused here (stores_sentences): marks embed at query time instead
         full.update(
             format=FORMAT_VERSION,
             backend="milvus",
@@ -480,9 +543,15 @@ class MilvusStore:
             chunks=n,
             n_documents=len(content.documents),
             vector_index={"type": self.index_type.lower(), "metric": "IP", **_vector_index_params(self.index_type)},
+            gen=0,
+            next_row=n,
+            next_doc=len(content.documents),
+            deleted=[],
         )
         full["doc_rows"] = len(doc_rows)  # documents are pk 0..doc_rows-1; the manifest's parts follow
-        doc_rows += _manifest_rows(full, first_pk=len(doc_rows))
+        manifest_rows = _manifest_rows(full, first_pk=len(doc_rows), gen=0)
+        full["doc_rows"] += len(manifest_rows)  # the next write's rows start after them
+        doc_rows += _manifest_rows(full, first_pk=len(doc_rows), gen=0)
         c = self.client
         try:
             with _milvus_errors(f"writing index version {name}"):
@@ -510,28 +579,91 @@ class MilvusStore:
         return name
 
     def add(self, content: IndexContent, manifest: dict, replace: tuple[str, ...] = ()) -> str:
-        """A new version holding the live one minus `replace`, plus `content` (alias switched atomically)."""
-        if self.current_name() is None:
+        """Insert `content` into the live collection as the next generation and mark the documents `replace`
+        names deleted in its manifest (nothing else is rewritten); the first write creates the collection."""
+        name = self.current_name()
+        if name is None:
             return self.write(content, manifest)
-        base = self.open_current()
-        drop = set(replace)
-        kept = base.content().rows_where(lambda d: d not in drop)
-        return self.write(IndexContent.concat([kept, content], int(base.manifest["dim"])), base.manifest)
+        collection, gen = split_name(name)
+        m = self._manifest(collection, gen)
+        content.check(int(m["dim"]))
+        keys, gone_rows = self._doc_keys(collection, m, replace)
+        nxt = dict(m, gen=gen + 1, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        nxt.update(
+            chunks=m["chunks"] - gone_rows + len(content.chunks),
+            n_documents=m["n_documents"] - len(keys) + len(content.documents),
+            next_row=m["next_row"] + len(content.chunks),
+            next_doc=m["next_doc"] + len(content.documents),
+            deleted=sorted(set(m.get("deleted", [])) | set(keys)),
+        )
+        chunk_rows = _chunk_rows(content, m["next_row"], m["next_doc"], gen + 1)
+        doc_rows = _doc_rows(content.documents, m["doc_rows"], m["next_doc"], gen + 1)
+        with _milvus_errors(f"adding to {collection}"):
+            self._insert(collection, chunk_rows, content.embeddings)
+            self.client.flush(collection)
+            return self._publish(collection, nxt, doc_rows)
 
     def delete(self, doc_ids: tuple[str, ...]) -> str:
-        base = self.open_current()
-        drop = set(doc_ids) & set(base.doc_ids)
-        if not drop:
-            return base.name
-        return self.write(base.content().rows_where(lambda d: d not in drop), base.manifest)
+        """Mark documents deleted in a new generation's manifest (their rows stay until `optimize`)."""
+        name = self.current_name()
+        if name is None:
+            raise IndexNotFoundError(f"no index in Milvus {self.uri} (alias {self.alias})")
+        collection, gen = split_name(name)
+        m = self._manifest(collection, gen)
+        keys, gone_rows = self._doc_keys(collection, m, doc_ids)
+        if not keys:
+            return name
+        nxt = dict(m, gen=gen + 1, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        nxt.update(chunks=m["chunks"] - gone_rows, n_documents=m["n_documents"] - len(keys),
+                   deleted=sorted(set(m.get("deleted", [])) | set(keys)))
+        with _milvus_errors(f"deleting from {collection}"):
+            return self._publish(collection, nxt, [])
 
     def optimize(self) -> str:
-        """Compact the live collections (Milvus merges its own segments; this asks it to now)."""
+        """Delete the rows of deleted documents for good and ask Milvus to compact (same search results)."""
         name = self.open_current().name
+        collection, gen = split_name(name)
+        deleted = self._manifest(collection, gen).get("deleted", [])
         with _milvus_errors("compacting"):
-            for collection in (name, name + DOCS_SUFFIX):
-                self.client.compact(collection)
+            for c in (collection, collection + DOCS_SUFFIX):
+                if deleted:
+                    self.client.delete(c, filter=f"doc_index in {deleted}")
+                self.client.flush(c)
+                self.client.compact(c)
         return name
+
+    def _manifest(self, collection: str, gen: int) -> dict:
+        return MilvusVersion._read_manifest_of(self.client, collection, gen)
+
+    def _doc_keys(self, collection: str, m: dict, doc_ids) -> tuple[list[int], int]:
+        """Stored numbers of the live documents among `doc_ids`, and how many rows they hold."""
+        if not doc_ids:
+            return [], 0
+        live = f"gen <= {m['gen']}" + (f" and doc_index not in {m['deleted']}" if m.get("deleted") else "")
+        expr = f"doc_id in {_str_list(doc_ids)} and part == 0 and doc_index >= 0 and {live}"
+        with _milvus_errors("looking up documents"):
+            heads = self.client.query(collection + DOCS_SUFFIX, filter=expr, output_fields=["doc_index"],
+                                      limit=16384, consistency_level="Strong")
+            keys = sorted(int(h["doc_index"]) for h in heads)
+            if not keys:
+                return [], 0
+            got = self.client.query(collection, filter=f"doc_index in {keys}", output_fields=["count(*)"],
+                                    consistency_level="Strong")
+        return keys, int(got[0]["count(*)"])
+
+    def _publish(self, collection: str, manifest: dict, doc_rows: list[dict]) -> str:
+        """Insert the documents and then the new generation's manifest rows (publishing is that last insert)."""
+        docs = collection + DOCS_SUFFIX
+        first = manifest["doc_rows"] + len(doc_rows)
+        rows = _manifest_rows(manifest, first_pk=first, gen=manifest["gen"])
+        manifest["doc_rows"] = first + len(rows)
+        rows = _manifest_rows(manifest, first_pk=first, gen=manifest["gen"])
+        if doc_rows:
+            self._insert(docs, doc_rows, None)
+            self.client.flush(docs)
+        self._insert(docs, rows, None)
+        self.client.flush(docs)
+        return version_name(collection, manifest["gen"])
 
     def stats(self) -> dict:
         return {
@@ -563,7 +695,7 @@ class MilvusStore:
         else:
             kind = self.index_type
             params.add_index(field_name="vector", index_type=kind, metric_type="IP", params=_vector_index_params(kind))
-            scalars = ["chunk_id", "doc_id", "doc_type", "doc_index", "year"]
+            scalars = ["chunk_id", "doc_id", "doc_type", "doc_index", "year", "gen"]
         for f in scalars:
             params.add_index(field_name=f, index_type=self.caps.scalar_index(f in _TEXT_FIELDS))
         return params
@@ -584,17 +716,26 @@ class MilvusStore:
 
     def _prune(self) -> None:
         """Drop versions beyond keep_versions (never the live one)."""
-        current = self.current_name()
+        current = self._target()
         versions = [n for _, n in self._versions()]
         for old in versions[: max(0, len(versions) - max(self.keep_versions, 1))]:
             if old != current:
                 self._drop(old)
 
+    def _drop_unpublished(self, collection: str) -> None:
+        """Rows a killed incremental writer inserted past the live generation (readers never saw them)."""
+        gen = self._live_gen(collection)
+        with _milvus_errors("removing an unfinished write"):
+            for c in (collection, collection + DOCS_SUFFIX):
+                self.client.delete(c, filter=f"gen > {gen}")
+
     def remove_leftovers(self) -> list[str]:
         """Drop what a killed writer left: versions newer than the live one (never switched to), lone _docs."""
-        current = self.current_name()
+        current = self._target()
         live_seq = int(self._version_re.match(current).group(1)) if current else 0
         removed = [n for s, n in self._versions() if s > live_seq]
+        if current:
+            self._drop_unpublished(current)
         with _milvus_errors("listing collections"):
             names = set(self.client.list_collections())
         lone_docs = [n.removesuffix(DOCS_SUFFIX) for n in names if n.endswith(DOCS_SUFFIX)]
@@ -614,15 +755,16 @@ def _check_len(value: str, what: str) -> str:
     return value
 
 
-def _chunk_rows(content: IndexContent) -> list[dict]:
-    doc_index = {d.doc_id: i for i, d in enumerate(content.documents)}
+def _chunk_rows(content: IndexContent, row0: int, doc0: int, gen: int) -> list[dict]:
+    doc_index = {d.doc_id: doc0 + i for i, d in enumerate(content.documents)}
     meta = {d.doc_id: d.meta for d in content.documents}
     rows = []
-    for row, (c, toks) in enumerate(zip(content.chunks, content.tokens)):
+    for row, (c, toks) in enumerate(zip(content.chunks, content.tokens), start=row0):
         m = meta[c.doc_id]
         rows.append(
             {
                 "row": row,
+                "gen": gen,
                 "chunk_id": c.chunk_id,
                 "doc_index": doc_index[c.doc_id],
                 "doc_id": c.doc_id,
@@ -643,14 +785,15 @@ def _chunk_rows(content: IndexContent) -> list[dict]:
 _PLACEHOLDER = [1.0, 0.0]
 
 
-def _doc_rows(documents: list[Document]) -> list[dict]:
+def _doc_rows(documents: list[Document], pk0: int, doc0: int, gen: int) -> list[dict]:
     rows = []
-    for i, d in enumerate(documents):
+    for i, d in enumerate(documents, start=doc0):
         for part, body in enumerate(_split(d.text)):
             head = part == 0
             rows.append(
                 {
-                    "pk": len(rows),
+                    "pk": pk0 + len(rows),
+                    "gen": gen,
                     "doc_index": i,
                     "part": part,
                     "doc_id": d.doc_id,
@@ -665,11 +808,12 @@ def _doc_rows(documents: list[Document]) -> list[dict]:
     return rows
 
 
-def _manifest_rows(manifest: dict, first_pk: int) -> list[dict]:
+def _manifest_rows(manifest: dict, first_pk: int, gen: int) -> list[dict]:
     text = json.dumps(manifest, ensure_ascii=False)
     return [
         {
             "pk": first_pk + part,
+            "gen": gen,
             "doc_index": -1,
             "part": part,
             "doc_id": "",

@@ -37,6 +37,7 @@ from indexer.store.core import (
     fsync_dir,
     fsync_file,
     make_chunk,
+    make_document,
     read_json,
 )
 
@@ -269,14 +270,7 @@ class Segment:
 
     def document(self, local_doc: int) -> Document:
         r = self._con.execute("SELECT * FROM documents WHERE doc_index = ?", (local_doc,)).fetchone()
-        return Document(
-            doc_id=r["doc_id"],
-            title=r["title"],
-            text=r["text"],
-            source_path=r["source_path"] or "",
-            content_hash=r["content_hash"] or "",
-            meta=json.loads(r["meta"]),
-        )
+        return make_document(r)
 
     def content(self, live_docs: np.ndarray) -> IndexContent:
         """The live documents' content (vectors exact, from FAISS), for merges and full rewrites."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import tempfile
 import time
@@ -22,28 +21,12 @@ from pathlib import Path
 
 from indexer.formats import extract
 from indexer.formats.ocr import OcrOptions
-from indexer.tools.scans import Scan, layout, page_text, render_page, save_pdf
+from indexer.tools.scans import Scan, cer, layout, page_text, render_page, save_pdf
 
 CORPUS_DOC = (
     Path(__file__).resolve().parents[2]
     / "data/corpus/cpc-congress-reports/坚定不移沿着中国特色社会主义道路前进 为全面建成小康社会而奋斗 (十八大).txt"
 )
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def cer(expected: str, got: str) -> float:
-    """Character error rate with whitespace ignored (layout, not content)."""
-    want, have = re.sub(r"\s", "", expected), re.sub(r"\s", "", got)
-    return _edit_distance(want, have) / max(len(want), 1)
 
 
 def measure(pages: int, dpi: int, workers: int) -> dict:

@@ -10,6 +10,7 @@ leaves them. Saved as an image-only PDF or a multi-page TIFF: no text layer.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +106,19 @@ def save_tiff(images: list, path: Path, dpi: int) -> Path:
 def page_text(lines: list[str]) -> str:
     """What a perfect reader gets from a page's lines: the characters, without layout spaces."""
     return "".join(line.replace("\u3000", "") for line in lines)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(expected: str, got: str) -> float:
+    """Character error rate with whitespace ignored (layout, not content): what OCR got wrong of the page."""
+    want, have = re.sub(r"\s", "", expected), re.sub(r"\s", "", got)
+    return _edit_distance(want, have) / max(len(want), 1)

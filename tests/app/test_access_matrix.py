@@ -81,7 +81,8 @@ def urls(app) -> list[str]:
         args = set(rule.arguments)
         if not args:
             base = rule.rule
-            out += [base, f"{base}?q={q}&k=50&size=50", f"{base}?q={q}&all=1"]
+            out += [base, f"{base}?q={q}&k=50&size=50", f"{base}?q={q}&all=1", f"{base}?q={q}&mode=lexical&k=50"]
+            out += [f"{base}?q={quote(chr(34) + w.QUERY + chr(34))}&k=50"]  # a phrase: counted over every passage
             out += [f"{base}?chunk_id={quote(c)}&q={q}" for cs in CHUNKS.values() for c in cs]
             out += [f"{base}?q={q}&doc={d}" for d in w.PASSAGES]
         elif args == {"doc_id"}:
@@ -123,6 +124,10 @@ def test_results_listing_and_counts_are_exactly_what_may_be_read(clients, who):
     for mode in ("dense", "lexical"):
         hits = client.get(f"/api/search?q={w.QUERY}&k=50&mode={mode}").get_json()["results"]
         assert {r["doc_id"] for r in hits} <= readable
+    counted = client.get(f"/api/search?q={w.QUERY}&k=50&mode=lexical").get_json()  # counts every match
+    assert counted["total"] == sum(len(CHUNKS[d]) for d in readable) and counted["documents_total"] == len(readable)
+    assert {f["value"] for f in counted["facets"]["document"]} == readable
+    assert sum(y["count"] for y in counted["timeline"]["years"]) == counted["total"]
     listing = client.get("/api/documents").get_json()["documents"]
     assert {d["doc_id"] for d in listing} == readable
     health = client.get("/api/health").get_json()

@@ -47,6 +47,7 @@ def api_schema(fuzz_app):
 OPERATIONS = [(path, method) for path, ops in build_spec(Settings())["paths"].items() for method in ops]
 
 
+@pytest.mark.slow  # schemathesis: property-based fuzzing, seconds an operation
 @pytest.mark.parametrize("path,method", OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
 def test_every_operation_survives_fuzzing(api_schema, path, method):
     operation = api_schema[path][method]

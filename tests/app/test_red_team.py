@@ -163,7 +163,8 @@ def test_batch_lane_has_limited_slots_and_never_blocks_interactive_searches(tmp_
 
 
 def test_english_queries_use_the_caches_and_a_bounded_sentence_step(tmp_path):
-    settings = test_settings(tmp_path, sentence_max=4)
+    # An index without stored sentence vectors (as on Milvus): the mark embeds sentences at query time.
+    settings = test_settings(tmp_path, sentence_max=4, sentence_vectors="off")
     embedder = FakeEmbedder()
     folder = tmp_path / "docs"
     folder.mkdir()

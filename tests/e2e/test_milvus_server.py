@@ -43,7 +43,7 @@ def test_cli_build_and_query_against_the_server(milvus_server, tmp_path, real_mo
     assert "0 skipped" in build.stdout and not build.stdout.startswith("0 added")
     query = subprocess.run([sys.executable, "-m", "search_app", "query", "--format", "jsonl", "--k", "3",
                             "怎样防范意识形态领域的风险"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
+                           timeout=1200)
     assert query.returncode == 0, query.stderr[-2000:]
     results = json.loads(query.stdout.splitlines()[0])["results"]
     assert len(results) == 3 and any("意识形态" in r["text"] for r in results)

@@ -9,8 +9,8 @@ import pytest
 from indexer.documents import load_document
 from indexer.formats.lines import CJK
 from indexer.formats.ocr import OcrOptions
-from indexer.tools.scans import Scan, page_text
-from tests.support.scans import cer, corpus_paragraphs, needs_tesseract, scanned_page
+from indexer.tools.scans import Scan, cer, page_text
+from tests.support.scans import corpus_paragraphs, needs_tesseract, scanned_page
 
 pytestmark = [pytest.mark.slow, needs_tesseract]
 

@@ -41,7 +41,7 @@ def _milvus_settings(tmp_path, lite_uri, **kw) -> Settings:
     return test_settings(index_dir=tmp_path / "index", milvus_uri=lite_uri, milvus_collection=name, **kw)
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+@pytest.fixture(params=["faiss", pytest.param("milvus", marks=pytest.mark.slow)])  # Milvus Lite starts a server: slow
 def settings(request, tmp_path, lite_uri) -> Settings:
     if request.param == "faiss":
         return test_settings(index_dir=tmp_path / "index")  # no POLICY_SEARCH_MILVUS_URI from outside
@@ -212,6 +212,7 @@ def test_web_app_serves_from_either_store(settings):
 # ---------------------------------------------------------------- the two agree
 
 
+@pytest.mark.slow
 def test_backends_rank_alike(tmp_path, lite_uri):
     faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     milvus_settings = _milvus_settings(tmp_path, lite_uri)
@@ -228,6 +229,7 @@ def test_backends_rank_alike(tmp_path, lite_uri):
     assert a == b
 
 
+@pytest.mark.slow
 def test_hnsw_index_type(tmp_path, lite_uri):
     settings = _milvus_settings(tmp_path, lite_uri, milvus_index="HNSW")
     write(settings)
@@ -243,6 +245,7 @@ def _collections(settings: Settings) -> list[str]:
     return sorted(n for n in store.client.list_collections() if n.startswith(settings.milvus_collection + "_"))
 
 
+@pytest.mark.slow
 def test_milvus_keeps_versions_and_moves_the_alias(tmp_path, lite_uri):
     settings = _milvus_settings(tmp_path, lite_uri, keep_versions=2)
     names = [write(settings) for _ in range(4)]
@@ -250,6 +253,7 @@ def test_milvus_keeps_versions_and_moves_the_alias(tmp_path, lite_uri):
     assert open_store(settings).current_name() == names[-1]
 
 
+@pytest.mark.slow
 def test_milvus_failed_write_leaves_the_live_version(tmp_path, lite_uri, monkeypatch):
     settings = _milvus_settings(tmp_path, lite_uri)
     first = write(settings)
@@ -282,6 +286,7 @@ def test_filter_expressions():
     )
 
 
+@pytest.mark.slow
 def test_migrate_command_copies_faiss_into_milvus(corpus, tmp_path, lite_uri, capsys):
     faiss_settings = test_settings(index_dir=tmp_path / "faiss")
     build_index([corpus], faiss_settings, embedder=FakeEmbedder())
@@ -347,3 +352,65 @@ def test_real_model_dense_top10_agrees(tmp_path, lite_uri, real_model_dir):
             f"(FAISS {latency['faiss']:.2f}), top-10 overlap {overlap:.3f}"
         )
         assert overlap >= 0.9, name
+
+
+# ---------------------------------------------------------------- Milvus incremental writes
+
+
+def test_milvus_add_and_remove_write_in_the_live_collection(tmp_path, lite_uri, monkeypatch):
+    """Incremental writes add a generation to the live collections (no new collections); an open reader keeps
+    its snapshot; rows a killed writer inserted before publishing are ignored, then removed by the next writer."""
+    settings = _milvus_settings(tmp_path, lite_uri)
+    store = open_store(settings)
+    first = write(settings)
+    old = store.open_current()
+    extra = {"notice": ("通知", {"year": 2025, "type": "notice"}, [(["一、要求"], "做好防汛抗旱工作。")])}
+    with store.lock():
+        second = store.add(make_content(passages=extra), {"model": "fake-hash", "dim": 64})
+        third = store.delete(("speech",))
+    assert (second, third) == (f"{first}@g1", f"{first}@g2")
+    assert _collections(settings) == [first, first + DOCS_SUFFIX]
+    assert old.n_chunks == 5 and [c.chunk_id for c in old.chunks_at([0, 4])] == ["speech#0", "report-2024#1"]
+    engine = SearchEngine.open(settings, embedder=FakeEmbedder())
+    assert [d["doc_id"] for d in engine.documents()] == ["report-2024", "notice"] and engine.health()["chunks"] == 3
+    assert engine.search("防汛抗旱", k=1, mode="hybrid").results[0].doc_id == "notice"
+
+    def killed(*_a, **_k):
+        raise RuntimeError("killed before publishing")
+
+    monkeypatch.setattr(MilvusStore, "_publish", killed)
+    with store.lock(), pytest.raises(RuntimeError):
+        unpublished = make_content(passages={"x": ("X", {}, [(["一"], "未发布的内容。")])})
+        store.add(unpublished, {"model": "fake-hash", "dim": 64})
+    monkeypatch.undo()
+    assert store.current_name() == third and store.open_current().n_chunks == 3
+
+    def count():
+        return store.client.query(first, filter="", output_fields=["count(*)"], consistency_level="Strong")
+
+    assert count()[0]["count(*)"] == 7  # 5 + 1 published + 1 unpublished (hidden)
+    with store.lock():  # the next writer removes the unpublished rows
+        pass
+    assert count()[0]["count(*)"] == 6
+    with store.lock():
+        store.optimize()  # deleted documents' rows go for good
+    assert count()[0]["count(*)"] == 3 and store.open_current().n_chunks == 3
+
+
+def test_sentence_vectors_on_faiss_refused_on_milvus(settings, corpus):
+    from indexer import sentence_vectors
+
+    build_index([corpus], settings, embedder=FakeEmbedder())
+    version = open_store(settings).open_current()
+    fake = FakeEmbedder()
+    engine = SearchEngine.open(settings, embedder=fake)
+    fake.calls.clear()
+    top = engine.search("ideological security barrier", k=3).results
+    assert all(r.best_sentence for r in top)
+    if settings.milvus_uri:  # refused: nothing stored, the mark embeds the top passages' sentences at query time
+        assert version.manifest["sentence_vectors"] == "off"
+        assert sentence_vectors.RowSentences.of(version) is None
+        assert any(kind == "passage" for kind, _ in fake.calls)
+    else:  # stored with the version: the query is all that is embedded
+        assert version.manifest["sentence_vectors"] == "span"
+        assert fake.calls == [("query", 1)]

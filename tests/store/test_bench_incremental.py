@@ -3,10 +3,13 @@ less still, and the search comparison of one segment against ten runs."""
 
 from __future__ import annotations
 
+import pytest
+
 from indexer.tools.bench import incremental
 from tests.support.helpers import write_test_index
 
 
+@pytest.mark.slow  # Milvus Lite starts a server
 def test_incremental_bench_runs_at_toy_size(tmp_path):
     write_test_index(tmp_path / "real")
     results = incremental.run(tmp_path / "real", [60], ["faiss", "milvus-lite"], tmp_path / "work", k=1)

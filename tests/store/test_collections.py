@@ -52,7 +52,7 @@ def lite_uri(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("milvus") / "collections.db")
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+@pytest.fixture(params=["faiss", pytest.param("milvus", marks=pytest.mark.slow)])  # Milvus Lite starts a server: slow
 def engine(request, tmp_path, lite_uri) -> SearchEngine:
     if request.param == "faiss":
         settings = test_settings(index_dir=tmp_path / "index")

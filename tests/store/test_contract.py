@@ -21,6 +21,7 @@ class TestFaissStore(StoreContract):
         return test_settings(index_dir=tmp_path / "index")
 
 
+@pytest.mark.slow  # Milvus Lite starts a server
 class TestMilvusLiteStore(StoreContract):
     @pytest.fixture
     def store_settings(self, tmp_path, milvus_lite_uri) -> Settings:

@@ -147,6 +147,7 @@ def half_written_segment(settings) -> bool:
     return any((t / "chunks.sqlite").exists() for t in (settings.index_dir / "segments").glob(".tmp-*"))
 
 
+@pytest.mark.slow  # a real indexer process, killed
 def test_sigkill_while_writing_a_version_keeps_the_old_index(built):
     settings, before = built
     old = current_version_name(settings.index_dir)
@@ -161,6 +162,7 @@ def test_sigkill_while_writing_a_version_keeps_the_old_index(built):
     assert_old_index_intact_then_rebuild(settings, before, old)
 
 
+@pytest.mark.slow  # a real indexer process, killed
 def test_sigkill_during_an_add_keeps_the_last_manifest(built):
     """Killed while the added documents' segment is half written: CURRENT still lists the old segments."""
     settings, before = built
@@ -174,6 +176,7 @@ def test_sigkill_during_an_add_keeps_the_last_manifest(built):
     assert_old_index_intact_then_rebuild(settings, before, old)
 
 
+@pytest.mark.slow  # a real indexer process, killed
 def test_sigkill_during_a_remove_keeps_the_last_manifest(built):
     """Killed after the new manifest's history copy is written but before CURRENT is replaced by it."""
     settings, before = built
@@ -187,6 +190,7 @@ def test_sigkill_during_a_remove_keeps_the_last_manifest(built):
     assert_old_index_intact_then_rebuild(settings, before, old)
 
 
+@pytest.mark.slow  # a real indexer process, killed
 def test_sigkill_during_a_merge_keeps_the_last_manifest(built):
     """`optimize` killed while the merged segment is half written: the unmerged segments keep serving."""
     settings, _ = built

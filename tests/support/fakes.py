@@ -52,3 +52,14 @@ class FakeEmbedder:
         """Nothing to prepare; recorded so a test can see the engine asked."""
         self.warm_ups += 1
         return 0.0
+
+    def encode_passages_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], show_progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like the real embedder: passage vectors plus one vector per character span, from one "pass"."""
+        passages = self.encode_passages(texts, show_progress)  # counts the call; a crashing override crashes
+        per_text = [
+            self._encode([t[a:b] for a, b in ss]) if ss else np.zeros((0, self.dim), np.float32)
+            for t, ss in zip(texts, spans)
+        ]
+        return passages, per_text

@@ -1,9 +1,9 @@
-"""Scanned inputs for the OCR tests: corpus text rendered as pictures, mixed PDFs, character error rate."""
+"""Scanned inputs for the OCR tests: corpus text rendered as pictures, mixed PDFs (the character error rate is
+indexer.tools.scans.cer)."""
 
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import pytest
@@ -50,17 +50,3 @@ def make_mixed_pdf(path: Path, text_lines: list[str], picture) -> Path:
     return path
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def cer(expected: str, got: str) -> float:
-    """Character error rate, ignoring whitespace (layout, not content)."""
-    want, have = re.sub(r"\s", "", expected), re.sub(r"\s", "", got)
-    return levenshtein(want, have) / max(len(want), 1)

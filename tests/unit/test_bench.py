@@ -55,6 +55,7 @@ def toy_config(tmp_path: Path) -> bench.BenchConfig:
     )
 
 
+@pytest.mark.slow  # serves HTTP on loopback
 def test_bench_runs_at_toy_size(toy_config: bench.BenchConfig):
     fake = FakeEmbedder()
     results = bench.run(toy_config, factory=lambda dtype: fake)
@@ -132,6 +133,7 @@ def test_synthetic_corpus_grows_real_content():
     assert synth.content(130).chunks[-1].text == big.chunks[-1].text  # deterministic for a seed
 
 
+@pytest.mark.slow  # txtai brings in its own stack (seconds to import)
 def test_txtai_peer_on_toy_content():
     pytest.importorskip("txtai")
     from indexer.tools.bench.peers import TxtaiPeer

@@ -48,11 +48,13 @@ def policy_queries() -> list[EvalQuery]:
 
 
 @pytest.fixture(scope="module")
-def sources() -> dict[Path, tuple[str, str]]:
-    """Each source file with the title the indexer gives it and its raw text."""
+def sources() -> dict[Path, tuple[str, str, str]]:
+    """Each source file with the title the indexer gives it, its raw text and the text the indexer keeps of it
+    (white space taken out); loaded once for the module."""
     out = {}
     for path in SOURCE_FILES:
-        out[path] = (load_document(path).title, path.read_text(encoding="utf-8"))
+        doc = load_document(path)
+        out[path] = (doc.title, path.read_text(encoding="utf-8"), re.sub(r"\s", "", doc.text))
     return out
 
 
@@ -68,14 +70,14 @@ def test_policy_set_size_and_mix(policy_queries: list[EvalQuery]) -> None:
 
 
 def test_every_answer_occurs_once_verbatim_in_its_one_document(
-    policy_queries: list[EvalQuery], sources: dict[Path, tuple[str, str]]
+    policy_queries: list[EvalQuery], sources: dict[Path, tuple[str, str, str]]
 ) -> None:
     """One intended passage per query: `doc` names exactly one file, which holds the phrase exactly once."""
     problems = []
     for q in policy_queries:
         if not 6 <= len(q.answer) <= 20 or re.search(r"\s", q.answer):
             problems.append(f"{q.id}: answer {q.answer!r} must be 6-20 characters without whitespace")
-        matches = [p for p, (title, _) in sources.items() if q.doc in title or q.doc in p.stem]
+        matches = [p for p, (title, *_) in sources.items() if q.doc in title or q.doc in p.stem]
         if len(matches) != 1:
             problems.append(f"{q.id}: doc {q.doc!r} matches {len(matches)} files")
             continue
@@ -85,14 +87,13 @@ def test_every_answer_occurs_once_verbatim_in_its_one_document(
     assert not problems, "\n".join(problems)
 
 
-def test_answers_survive_document_normalisation(policy_queries: list[EvalQuery]) -> None:
+def test_answers_survive_document_normalisation(
+    policy_queries: list[EvalQuery], sources: dict[Path, tuple[str, str, str]]
+) -> None:
     """What the indexer keeps of each document (paragraph joining, footer removal) still holds the phrase."""
-    by_doc: dict[str, str] = {}
     for q in policy_queries:
-        if q.doc not in by_doc:
-            path = next(p for p in SOURCE_FILES if q.doc in p.stem or q.doc in load_document(p).title)
-            by_doc[q.doc] = re.sub(r"\s", "", load_document(path).text)
-        assert q.answer in by_doc[q.doc], q.id
+        path = next(p for p, (title, *_) in sources.items() if q.doc in p.stem or q.doc in title)
+        assert q.answer in sources[path][2], q.id
 
 
 def test_split_follows_the_fixed_rule_and_old_94_are_kept(policy_queries: list[EvalQuery]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 
 import pytest
 
@@ -22,20 +23,24 @@ def test_interactive_work_goes_before_batch_work_at_the_gate():
     holder.start()
     assert started.wait(5)
 
-    def waiter(lane: str, name: str) -> None:
-        with limits.budget(10, lane), gate.hold():
+    def waiter(lane: str, name: str, optional: bool = False) -> None:
+        with limits.budget(10, lane), limits.optional_step(share=1.0) if optional else nullcontext(), gate.hold():
             order.append(name)
+            time.sleep(0.05)
 
     batch = threading.Thread(target=waiter, args=(limits.BATCH, "batch"))
     batch.start()
     time.sleep(0.1)  # the batch slice waits first ...
+    sentences = threading.Thread(target=waiter, args=(limits.INTERACTIVE, "sentences", True))
+    sentences.start()
+    time.sleep(0.1)
     query = threading.Thread(target=waiter, args=(limits.INTERACTIVE, "query"))
     query.start()
     time.sleep(0.1)
     release.set()
-    for t in (holder, batch, query):
+    for t in (holder, batch, sentences, query):
         t.join(5)
-    assert order == ["query", "batch"]  # ... but the query goes first
+    assert order == ["query", "sentences", "batch"]  # ... but the query goes first, then the optional step
 
 
 def test_a_wait_at_the_gate_ends_with_the_budget():
@@ -58,7 +63,7 @@ def test_optional_steps_of_an_interactive_request_run_at_low_priority():
     with limits.budget(5, limits.INTERACTIVE):
         assert limits.priority() == limits.HIGH
         with limits.optional_step():
-            assert limits.priority() == limits.LOW
+            assert limits.priority() == limits.OPTIONAL
         assert limits.priority() == limits.HIGH
     assert limits.priority() == limits.HIGH  # offline callers: no budget, normal priority
 

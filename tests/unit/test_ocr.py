@@ -9,9 +9,9 @@ from indexer.documents import DocumentError, load_document
 from indexer.formats.ocr import OcrLine, OcrOptions, parse_tsv, unify_script
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
-from indexer.tools.scans import Scan, layout, page_text, render_page, save_tiff
+from indexer.tools.scans import Scan, cer, layout, page_text, render_page, save_tiff
 from tests.support.fakes import FakeEmbedder
-from tests.support.scans import cer, corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
+from tests.support.scans import corpus_paragraphs, make_mixed_pdf, needs_tesseract, scanned_page
 from tests.support.settings import test_settings
 
 TEXT_PAGE = [
@@ -60,6 +60,7 @@ def test_a_simplified_page_gets_one_script_and_chinese_punctuation():
     assert traditional[1].text == "國家尊重和保障人權"
 
 
+@pytest.mark.slow  # real Tesseract
 @needs_tesseract
 def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_its_page(tmp_path):
     picture, _ = scanned_page(SCANNED, Scan(dpi=150, rotate=0.6, noise=0.001))
@@ -77,6 +78,7 @@ def test_mixed_pdf_keeps_its_text_page_ocrs_the_scan_and_search_finds_each_on_it
     assert engine.search("粮食产量", k=1, mode="lexical").results[0].meta["ocr_pages"] == doc.meta["ocr_pages"]
 
 
+@pytest.mark.slow  # real Tesseract
 @needs_tesseract
 def test_multipage_tiff_is_a_document_with_pages(tmp_path):
     paragraphs = corpus_paragraphs()[:12]
@@ -106,6 +108,9 @@ def test_without_tesseract_the_scanned_page_is_skipped_with_a_note_and_the_text_
             assert doc.text.startswith("一、数字政府建设") and "ocr_pages" not in doc.meta
             assert doc.notes == [f"page(s) 2 skipped: {ocr.missing_reason()}"]
             assert "Tesseract is not installed" in doc.notes[0]
+            settings = test_settings(tmp_path)
+            report = build_index([path], settings, embedder=FakeEmbedder())
+            assert report.added == ["mixed"] and report.notes == [f"{path}: {doc.notes[0]}"]
         picture.save(tmp_path / "scan.png")
         with pytest.raises(DocumentError, match="image not read: Tesseract is not installed"):
             load_document(tmp_path / "scan.png", ocr=OcrOptions())
@@ -117,3 +122,19 @@ def _font_ok() -> bool:
     from indexer.tools.scans import CJK_FONT
 
     return CJK_FONT.is_file()
+
+
+def test_the_scan_script_writes_image_only_pdfs_of_corpus_documents(tmp_path):
+    from pypdf import PdfReader
+
+    from indexer.tools.scan_eval import DOCS, scan_documents
+    from indexer.tools.scans import CJK_FONT
+    from tests.support.scans import CORPUS
+
+    if not CJK_FONT.is_file():
+        pytest.skip("CJK font missing")
+    source = CORPUS.parent / DOCS[4]  # the shortest: one page
+    (pdf,) = scan_documents([source], Scan(dpi=100), tmp_path)
+    assert pdf.name == source.stem + ".pdf"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 1 and not "".join(p.extract_text() or "" for p in reader.pages).strip()

@@ -76,3 +76,12 @@ def test_passage_scan_matches_phrases_within_a_passage_only():
         True,
         True,
     ]
+
+
+def test_quotes_in_an_english_question_are_emphasis_not_a_constraint():
+    pq = query.parse('What did the report promise about "involution" style competition?')
+    assert pq.phrases == () and "involution" in pq.text
+    assert any("emphasis" in n.en for n in pq.notes)
+    # A query that is only a quoted Latin term, or one with Chinese in it, stays exact.
+    assert query.parse('"GDP"').phrases == ("gdp",)
+    assert query.parse('"新质生产力" what is it').phrases == ("新质生产力",)

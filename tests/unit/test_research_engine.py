@@ -61,6 +61,7 @@ def test_phrase_is_exact_and_counted_over_the_whole_index(engine, mode):
     assert (resp.total, resp.total_relation, resp.documents_total) == (2, "eq", 1)
     assert resp.facets["year"] == [{"value": 2024, "count": 2}]
     assert resp.timeline["phrase_first_year"] == 2024 and not resp.weak
+    assert not any(r.weak for r in resp.results)  # holding the phrase is never a weak match
 
 
 def test_phrase_limited_to_earlier_years_finds_nothing_but_says_when_it_occurs(engine):

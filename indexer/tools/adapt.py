@@ -1,0 +1,255 @@
+"""Adapt the embedding model to an indexed corpus: a small LoRA adapter trained on the documents alone.
+
+    python -m indexer.tools.adapt [--index data/index] [--out data/adapters/corpus] [--pairs 1600] ...
+    POLICY_SEARCH_ADAPTER=data/adapters/corpus python -m indexer build ...   # then re-index with it
+
+No question from any eval set is used: the training pairs come from the index's own passages
+(heading -> its section, title + heading path -> passage, a sentence -> the rest of its passage
+(inverse cloze), a passage -> the next one), with in-batch negatives (the multiple-negatives ranking
+loss of sentence-transformers, written out here so no trainer stack is needed). Only the LoRA
+matrices (peft) are trained and saved: a ~1-2 MB `adapter_model.safetensors` whose sha256 the
+index records. Deterministic: pairs come in a fixed order from a seeded generator, torch runs on
+a fixed thread count with deterministic algorithms, so the same corpus and options give the same
+file (checked by tests/e2e/test_adapt.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from indexer.config import DATA_DIR, Settings
+from indexer.models import Chunk
+from indexer.sentences import split_sentences
+
+DEFAULT_OUT = DATA_DIR / "adapters" / "corpus"
+PAIR_KINDS = ("heading", "path", "cloze", "next")
+
+
+@dataclass(frozen=True)
+class AdaptOptions:
+    """Everything that shapes the adapter (recorded in adapter.json next to it)."""
+
+    pairs: int = 1600  # training pairs in all, in equal shares per kind where the corpus has them
+    batch_size: int = 32  # in-batch negatives per anchor: batch_size - 1
+    epochs: int = 1
+    max_seq_length: int = 128  # tokens; passages are cut here during training only
+    lr: float = 2e-4
+    rank: int = 8
+    alpha: int = 16
+    layers: int = 6  # LoRA on the top N of the 12 layers: the backward pass stops there (~1.5x faster)
+    bf16: bool = True  # bf16 autocast where the CPU has native bf16 (~2x faster; same result every run)
+    scale: float = 20.0  # similarity scale of the ranking loss (sentence-transformers' default)
+    seed: int = 13
+    threads: int = 1  # fixed for determinism (and to leave the other core to others)
+    min_chars: int = 12  # shorter anchors (a bare "一是") carry no meaning to learn from
+
+
+def _rest_of(text: str, span: tuple[int, int]) -> str:
+    return (text[: span[0]] + text[span[1] :]).strip()
+
+
+def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, str, str]]:
+    """(kind, anchor, positive) pairs from the passages alone, in a fixed order for a given seed."""
+    rng = random.Random(options.seed)
+    by_kind: dict[str, list[tuple[str, str, str]]] = {k: [] for k in PAIR_KINDS}
+    seen_heading: set[tuple[str, str]] = set()
+    ordered = sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
+    for i, c in enumerate(ordered):
+        if len(c.text) < options.min_chars:
+            continue
+        path = " > ".join(c.heading_path)
+        if c.heading_path and (c.doc_id, path) not in seen_heading and len(c.heading_path[-1]) >= 4:
+            seen_heading.add((c.doc_id, path))  # a heading's first passage: the start of its section
+            by_kind["heading"].append(("heading", c.heading_path[-1], c.text))
+        by_kind["path"].append(("path", f"{c.title} {path}".strip(), c.text))
+        spans = [s for s in split_sentences(c.text) if s[1] - s[0] >= options.min_chars]
+        if len(spans) >= 2:
+            span = spans[rng.randrange(len(spans))]
+            by_kind["cloze"].append(("cloze", c.text[span[0] : span[1]], _rest_of(c.text, span)))
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        if nxt is not None and nxt.doc_id == c.doc_id and len(nxt.text) >= options.min_chars:
+            by_kind["next"].append(("next", c.text, nxt.text))
+    share = max(1, options.pairs // len(PAIR_KINDS))
+    picked: list[tuple[str, str, str]] = []
+    for kind in PAIR_KINDS:
+        items = by_kind[kind]
+        picked += rng.sample(items, min(share, len(items)))
+    rng.shuffle(picked)
+    return _no_duplicate_in_batch(picked, options.batch_size)
+
+
+def _no_duplicate_in_batch(pairs: list[tuple[str, str, str]], batch: int) -> list[tuple[str, str, str]]:
+    """Drop a pair whose anchor or positive already occurs in its batch (a duplicate is a false negative)."""
+    out: list[tuple[str, str, str]] = []
+    texts: set[str] = set()
+    for p in pairs:
+        if len(out) % batch == 0:
+            texts = set()
+        if p[1] in texts or p[2] in texts:
+            continue
+        texts.update(p[1:])
+        out.append(p)
+    return out
+
+
+def _set_determinism(options: AdaptOptions) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(options.seed)
+    np.random.seed(options.seed)
+    torch.manual_seed(options.seed)
+    torch.set_num_threads(options.threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def _lora_model(settings: Settings, options: AdaptOptions):
+    """The base model in fp32 on CPU with fresh LoRA matrices on attention's query, key, value and output."""
+    from peft import LoraConfig, get_peft_model
+
+    from indexer.embedding import load_sentence_transformer, resolve_model
+
+    model = load_sentence_transformer(resolve_model(settings.model), "cpu", "fp32")
+    model.max_seq_length = options.max_seq_length
+    n_layers = int(model[0].auto_model.config.num_hidden_layers)
+    config = LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        lora_dropout=0.0,
+        target_modules=["query", "key", "value", "attention.output.dense"],
+        layers_to_transform=list(range(max(0, n_layers - options.layers), n_layers)),
+        bias="none",
+    )
+    model[0].model = get_peft_model(model[0].auto_model, config)  # `auto_model` reads `model`
+    return model
+
+
+def train(chunks: list[Chunk], settings: Settings, options: AdaptOptions, out: Path, log=print) -> dict:
+    """Train on pairs from `chunks`, save the adapter to `out`; returns what adapter.json records."""
+    import torch
+
+    from indexer.embedding import ADAPTER_WEIGHTS, adapter_identity, cpu_has_native_bf16, resolve_prompts
+
+    _set_determinism(options)
+    pairs = make_pairs(chunks, options)
+    if len(pairs) < 2:
+        raise SystemExit("too few passages to adapt to (need at least two training pairs)")
+    model = _lora_model(settings, options)
+    query_prompt, passage_prompt = resolve_prompts(settings, dict(model.prompts or {}), resolve_model_name(settings))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=options.lr)
+    steps = options.epochs * ((len(pairs) + options.batch_size - 1) // options.batch_size)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+    use_bf16 = options.bf16 and cpu_has_native_bf16()
+    model.train()
+    t0, c0, step, losses = time.perf_counter(), time.process_time(), 0, []
+    for _ in range(options.epochs):
+        for start in range(0, len(pairs), options.batch_size):
+            batch = pairs[start : start + options.batch_size]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                loss = _batch_loss(model, batch, query_prompt, passage_prompt, options.scale)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            sched.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            if step % 10 == 0 or step == steps:
+                recent = sum(losses[-10:]) / len(losses[-10:])
+                log(f"step {step}/{steps} loss {recent:.4f} ({time.perf_counter() - t0:.0f}s)")
+    out.mkdir(parents=True, exist_ok=True)
+    model[0].auto_model.save_pretrained(str(out))
+    info = {
+        "base_model": resolve_model_name(settings),
+        "options": asdict(options),
+        "pairs": {k: sum(1 for p in pairs if p[0] == k) for k in PAIR_KINDS},
+        "steps": steps,
+        "first_loss": round(losses[0], 4),
+        "last_loss": round(sum(losses[-10:]) / len(losses[-10:]), 4),
+        "bf16": use_bf16,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "cpu_seconds": round(time.process_time() - c0, 1),
+        "sha256": adapter_identity(out)["sha256"],
+        "weights": ADAPTER_WEIGHTS,
+    }
+    (out / "adapter.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+    return info
+
+
+def resolve_model_name(settings: Settings) -> str:
+    from indexer.embedding import resolve_model
+
+    return resolve_model(settings.model).name
+
+
+def _batch_loss(model, batch, query_prompt: str, passage_prompt: str, scale: float):
+    """Multiple-negatives ranking loss: each anchor must pick its own positive among the batch's."""
+    import torch
+
+    anchors = model(model.preprocess([a for _, a, _ in batch], prompt=query_prompt or None))["sentence_embedding"]
+    positives = model(model.preprocess([p for _, _, p in batch], prompt=passage_prompt or None))["sentence_embedding"]
+    sims = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
+    return torch.nn.functional.cross_entropy(sims * scale, torch.arange(len(batch)))
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    d = AdaptOptions()
+    p = argparse.ArgumentParser(prog="python -m indexer.tools.adapt", description=__doc__.split("\n")[0])
+    p.add_argument("--index", type=Path, help="index whose passages to train on (default: the configured index)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"adapter folder (default {DEFAULT_OUT})")
+    p.add_argument("--model", help="base model (default from settings)")
+    for name in ("pairs", "batch_size", "epochs", "max_seq_length", "rank", "layers", "seed", "threads"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--fp32", action="store_true", help="train in fp32 even where the CPU has native bf16")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from indexer.backend import open_store
+    from indexer.errors import SearchEngineError
+
+    args = _parse_args(argv)
+    settings = replace_adapter(Settings.from_env(index_dir=args.index, model=args.model))
+    options = AdaptOptions(
+        **{k: getattr(args, k) for k in ("pairs", "batch_size", "epochs", "max_seq_length", "rank", "layers", "seed")},
+        threads=args.threads,
+        lr=args.lr,
+        bf16=not args.fp32,
+    )
+    try:
+        version = open_store(settings).open_current()
+        chunks = version.content().chunks
+        version.close()
+    except SearchEngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"adapting {resolve_model_name(settings)} to {len(chunks)} passages of {settings.index_dir}", file=sys.stderr)
+    info = train(chunks, settings, options, args.out, log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps({"out": str(args.out), **info}, ensure_ascii=False, indent=1))
+    print(
+        f"\nnext: POLICY_SEARCH_ADAPTER={args.out} python -m indexer build ...  (the index records the adapter)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def replace_adapter(settings: Settings) -> Settings:
+    """Training always starts from the base model, whatever POLICY_SEARCH_ADAPTER says."""
+    from dataclasses import replace
+
+    return replace(settings, adapter=None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
