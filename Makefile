@@ -10,6 +10,7 @@ PORT   ?= 5000
 MODEL_DIR := data/models/multilingual-e5-small
 INDEX_DIR := data/index
 SEEDS  := $(wildcard seeds/*)
+TEST_WORKERS ?= 2
 LEXICON := data/dict/en_zh.tsv
 
 export PYTHONDONTWRITEBYTECODE := 1
@@ -71,9 +72,10 @@ formats:
 test: install model browser formats
 	$(PY) -m pytest -q
 
-## test-fast: unit tests only (fake embedder, no model, no browser)
+## test-fast: the tests not marked slow (fake embedder; no model, browser, servers, Tesseract or Milvus), on
+## TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs them in this one)
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 ## lint: ruff
 lint: install
