@@ -6,20 +6,15 @@ the BuildReport answer, rollback of files the loader rejects, and that searches 
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
-from indexer.pipeline import build_index
-from indexer.retrieval import SearchEngine
 from search_app import create_app
 from search_app.admin import stored_name
-from tests.support.fakes import FakeEmbedder
+from tests.support.admin import AUTH, TOKEN, admin_app, upload
 from tests.support.settings import test_settings
 
-TOKEN = "admin-s3cret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEED = (
     "一、总体要求\n坚持稳中求进工作总基调，推动经济高质量发展，保持社会大局稳定。\n"
     "二、重点任务\n扩大国内需求，稳定就业。\n"
@@ -29,21 +24,7 @@ NEW = "关于防汛工作的通知\n各地要做好汛前准备，落实防汛�
 
 @pytest.fixture
 def app_env(tmp_path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "2024年工作要点.txt").write_text(SEED, encoding="utf-8")
-    settings = test_settings(tmp_path, admin_token=TOKEN, seeds_dir=seeds, uploads_dir=tmp_path / "uploads",
-                             max_upload_mb=1)
-    embedder = FakeEmbedder()
-    build_index([seeds], settings, embedder=embedder)
-    engine = SearchEngine(settings, embedder=embedder)
-    return settings, create_app(settings, engine=engine).test_client()
-
-
-def upload(client, *files, headers=AUTH, **form):
-    data = dict(form)
-    data["file"] = [(io.BytesIO(content), name) for name, content in files]
-    return client.post("/api/admin/documents", data=data, headers=headers, content_type="multipart/form-data")
+    return admin_app(tmp_path, SEED, uploads_dir=tmp_path / "uploads")
 
 
 def doc_ids(client) -> set[str]:

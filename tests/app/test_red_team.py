@@ -21,11 +21,10 @@ from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine, has_chinese
 from search_app import create_app
 from search_app.cli import main as cli_main
+from tests.support.admin import admin_app, upload
 from tests.support.fakes import FakeEmbedder
 from tests.support.fakes_engine import FakeEngine, test_settings
 
-TOKEN = "admin-s3cret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SEED = "一、总体要求\n坚持稳中求进工作总基调，推动经济高质量发展，保持社会大局稳定。\n"
 NEW = "关于防汛工作的通知\n各地要做好汛前准备，落实防汛责任制，加强值班值守和隐患排查。\n"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,20 +32,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 @pytest.fixture
 def admin_env(tmp_path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "2024年工作要点.txt").write_text(SEED, encoding="utf-8")
-    settings = test_settings(tmp_path, admin_token=TOKEN, seeds_dir=seeds, max_upload_mb=1)
-    embedder = FakeEmbedder()
-    build_index([seeds], settings, embedder=embedder)
-    engine = SearchEngine(settings, embedder=embedder)
-    return settings, create_app(settings, engine=engine).test_client()
-
-
-def upload(client, *files, headers=AUTH, **form):
-    data = dict(form)
-    data["file"] = [(io.BytesIO(content), name) for name, content in files]
-    return client.post("/api/admin/documents", data=data, headers=headers, content_type="multipart/form-data")
+    return admin_app(tmp_path, SEED)
 
 
 # ---------------------------------------------------------------- 2. CSV formula injection
