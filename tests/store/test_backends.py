@@ -357,6 +357,7 @@ def test_real_model_dense_top10_agrees(tmp_path, lite_uri, real_model_dir):
 # ---------------------------------------------------------------- Milvus incremental writes
 
 
+@pytest.mark.slow  # Milvus Lite starts a server
 def test_milvus_add_and_remove_write_in_the_live_collection(tmp_path, lite_uri, monkeypatch):
     """Incremental writes add a generation to the live collections (no new collections); an open reader keeps
     its snapshot; rows a killed writer inserted before publishing are ignored, then removed by the next writer."""
