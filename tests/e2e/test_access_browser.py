@@ -46,7 +46,7 @@ def shot(page, name: str) -> None:
 
 
 def titles(page) -> set[str]:
-    return {t.strip() for t in page.locator("li.result h2.title").all_inner_texts()}
+    return {t.strip() for t in page.locator("li.result h2.title a").all_inner_texts()}
 
 
 def sign_in(page, base_url: str, name: str) -> None:

