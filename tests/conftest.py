@@ -28,6 +28,18 @@ def real_model_dir() -> Path:
 
 
 @pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A folder of two small UTF-8 documents, a speech and a government work report (.txt)."""
+    from tests.support.corpus import REPORT, SPEECH
+
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    (d / "report.txt").write_text(REPORT, encoding="utf-8")
+    return d
+
+
+@pytest.fixture
 def engine(tmp_path):
     """The web layer's stand-in engine (modules testing the real engine define their own)."""
     from tests.support.fakes_engine import FakeEngine

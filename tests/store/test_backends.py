@@ -23,7 +23,7 @@ from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_ex
 from indexer.models import Chunk, Document
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
 from indexer.retrieval import Filters, SearchEngine
-from tests.support.corpus import CORPUS_DIR, REPORT, SEEDS_DIR, SPEECH
+from tests.support.corpus import CORPUS_DIR, REPORT, SEEDS_DIR
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content
 from tests.support.settings import test_settings
@@ -46,15 +46,6 @@ def settings(request, tmp_path, lite_uri) -> Settings:
     if request.param == "faiss":
         return test_settings(index_dir=tmp_path / "index")  # no POLICY_SEARCH_MILVUS_URI from outside
     return _milvus_settings(tmp_path, lite_uri)
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    d = tmp_path / "docs"
-    d.mkdir()
-    (d / "speech.txt").write_text(SPEECH, encoding="utf-8")
-    (d / "report.txt").write_text(REPORT, encoding="utf-8")
-    return d
 
 
 def write(settings: Settings, passages: dict = PASSAGES, embedder: FakeEmbedder | None = None) -> str:

@@ -9,18 +9,9 @@ from indexer.pipeline import add_documents, build_index, remove_documents
 from indexer.retrieval import SearchEngine
 from indexer.sentences import split_sentences
 from indexer.store import open_current
-from tests.support.corpus import REPORT, SPEECH
+from tests.support.corpus import REPORT
 from tests.support.fakes import FakeEmbedder
 from tests.support.settings import test_settings
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    d = tmp_path / "docs"
-    d.mkdir()
-    (d / "speech.txt").write_text(SPEECH, encoding="utf-8")
-    (d / "report.txt").write_text(REPORT, encoding="utf-8")
-    return d
 
 
 @pytest.fixture
