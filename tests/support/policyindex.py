@@ -29,7 +29,7 @@ def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
 
     suite = SUITES["policy"]
     if current_version_name(suite.index_dir) is None:
-        build_suite(suite, progress=False, model=str(model_dir))
+        build_suite(suite, test_settings(model=str(model_dir)), progress=False)
     shutil.copytree(suite.index_dir, dest / "index", ignore=shutil.ignore_patterns(".lock"))
     return test_settings(index_dir=dest / "index", model=str(model_dir), **overrides)
 
