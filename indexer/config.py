@@ -111,6 +111,9 @@ class Settings:
     milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
     milvus_index: str = "FLAT"  # FLAT (exact, like FAISS) | HNSW | IVF_FLAT | AUTOINDEX
     milvus_consistency: str = "Bounded"  # readers' level; a version never changes once the alias points at it
+    # BM25 on Milvus: "auto" = sparse vectors in Milvus where the server has them (Lite 3.x, servers >= 2.4), so
+    # serving processes hold no corpus tokens; "process" = BM25 rebuilt in each serving process from the tokens.
+    milvus_lexical: str = "auto"
 
     # Web app.
     host: str = "127.0.0.1"

@@ -581,7 +581,8 @@ class SearchEngine:
             return rows, True
         if mode == "lexical":
             rows, _ = version.bm25.search(tokens, version.n_chunks, mask)
-            return np.sort(rows), True
+            # BM25 in Milvus (sparse vectors) returns at most max_hits rows: past that the count is "at least".
+            return np.sort(rows), rows.size < getattr(version.bm25, "max_hits", version.n_chunks + 1)
         depth = self.settings.facet_depth
         rows, scores = version.dense(qvec, depth, mask)
         keep = scores >= self.settings.weak_match_threshold

@@ -25,6 +25,7 @@ import json
 import re
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError, SearchEngineError
 from indexer.lexical import BM25Index
 from indexer.models import Chunk, Document
+from indexer.store import milvus_sparse as sparse_bm25
 from indexer.store.core import FORMAT_VERSION, MANIFEST_KEYS, DocTable, IndexContent, file_lock, make_chunk
 
 DOCS_SUFFIX = "_docs"
@@ -45,6 +47,13 @@ BATCH = 1000  # rows per insert / query page
 CHUNK_FIELDS = ["row", "chunk_id", "doc_index", "ordinal", "heading_path", "text", "start", "end", "page"]
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
 _TEXT_FIELDS = ("chunk_id", "doc_id", "doc_type")
+LEXICAL_MODES = ("auto", "process")  # auto: sparse vectors in Milvus where the server has them
+SPARSE = "milvus-sparse"  # manifest["lexical"] of a version whose rows carry BM25 sparse vectors
+LEXICAL_WORDS = {
+    SPARSE: "BM25 in Milvus: sparse vectors of term saturations per passage, idf at query time (index-wide "
+    "statistics); serving processes hold the vocabulary only",
+    "in-process": "in-process BM25 from the stored tokens (index-wide statistics)",
+}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
 _CLIENTS: dict[tuple[str, str], object] = {}
@@ -149,7 +158,7 @@ def _year(value) -> int:
 # ---------------------------------------------------------------- schemas
 
 
-def _chunk_schema(dim: int):
+def _chunk_schema(dim: int, sparse: bool = False):
     from pymilvus import DataType, MilvusClient
 
     s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description="policy-search chunks")
@@ -159,6 +168,9 @@ def _chunk_schema(dim: int):
     for name in ("doc_index", "year", "ordinal", "start", "end", "page", "gen"):
         s.add_field(name, DataType.INT64)
     s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    if sparse:  # BM25 in the store (milvus_sparse.py): term saturations and the passage's token count
+        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        s.add_field("length", DataType.INT64)
     return s
 
 
@@ -199,13 +211,23 @@ def split_name(name: str) -> tuple[str, int]:
     return collection, int(gen or 0)
 
 
+def read_term_stats(client, collection: str, gen: int, consistency: str = "Strong") -> sparse_bm25.TermStats:
+    """The BM25 statistics of a generation: the deltas of generations 0..gen summed (milvus_sparse.py)."""
+    rows = client.query(
+        collection + DOCS_SUFFIX, filter=f"doc_index == {sparse_bm25.STATS_DOC_INDEX} and gen <= {gen}",
+        output_fields=["gen", "part", "body"], limit=16384, consistency_level=consistency,
+    )
+    return sparse_bm25.TermStats.from_deltas(sparse_bm25.parse_deltas(rows))
+
+
 class MilvusVersion(DocTable):
     """A version in Milvus (a collection at one generation): vectors and passages stay there; the row -> document
     arrays and BM25 are in memory. Rows of later generations and of documents deleted by this generation's
     manifest are invisible to it (every query carries `_live`), so a reader keeps its snapshot while writers add."""
 
     def __init__(
-        self, client, collection: str, gen: int = 0, consistency: str = "Bounded", index_type: str = "FLAT"
+        self, client, collection: str, gen: int = 0, consistency: str = "Bounded", index_type: str = "FLAT",
+        lexical: str = "auto",
     ):
         self.collection, self.gen = collection, gen
         self.name = version_name(collection, gen)
@@ -220,8 +242,17 @@ class MilvusVersion(DocTable):
             deleted = [int(k) for k in self.manifest.get("deleted", [])]
             self._live = f"gen <= {gen}" + (f" and doc_index not in {deleted}" if deleted else "")
             self._load_documents()
-            tokens = self._load_rows()
-        self.bm25 = BM25Index.build(tokens)
+            # BM25: in Milvus when this version was written with sparse vectors (and not turned off), else
+            # rebuilt here from the stored tokens.
+            self.lexical = mode = (
+                SPARSE if self.manifest.get("lexical") == SPARSE and lexical != "process" else "in-process"
+            )
+            tokens = self._load_rows(with_tokens=mode != SPARSE)
+            if mode == SPARSE:
+                stats = read_term_stats(client, collection, gen, consistency)
+                self.bm25 = sparse_bm25.SparseBM25(stats, len(self.pk), self.sparse_search, self.sparse_rows)
+        if mode != SPARSE:
+            self.bm25 = BM25Index.build(tokens)
         n = self.manifest["chunks"]
         if len(self.row_doc) != n or len(self.doc_ids) != self.manifest.get("n_documents", len(self.doc_ids)):
             raise IndexCorruptError(
@@ -280,15 +311,20 @@ class MilvusVersion(DocTable):
             [h["content_hash"] or "" for h in heads],
         )
 
-    def _load_rows(self) -> list[list[str]]:
-        pks, row_doc, tokens = [], [], []
+    def _load_rows(self, with_tokens: bool = True) -> list[list[str]]:
+        """Stored key and document of every live row (and its BM25 tokens for the in-process BM25), held as
+        compact arrays."""
+        pks, row_doc, tokens = array("q"), array("i"), []
         total = self.manifest.get("next_row", self.manifest["chunks"])
-        for r in self._scan(self.collection, "row", total, ["row", "doc_index", "tokens"], self._live):
+        fields = ["row", "doc_index", "tokens"] if with_tokens else ["row", "doc_index"]
+        index_of_key = self._index_of_key
+        for r in self._scan(self.collection, "row", total, fields, self._live):
             pks.append(r["row"])
-            row_doc.append(self._index_of_key[r["doc_index"]])
-            tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
-        self.pk = np.array(pks, dtype=np.int64)  # stored primary key of each row, ascending
-        self.row_doc = np.array(row_doc, dtype=np.int32)
+            row_doc.append(index_of_key[r["doc_index"]])
+            if with_tokens:
+                tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
+        self.pk = np.frombuffer(pks, dtype=np.int64).copy()  # stored primary key of each row, ascending
+        self.row_doc = np.frombuffer(row_doc, dtype=np.int32).copy()
         return tokens
 
     def _rows_of_pks(self, pks) -> np.ndarray:
@@ -403,15 +439,41 @@ class MilvusVersion(DocTable):
         out.expr = expr
         return out
 
+    def _expr(self, allowed: np.ndarray | None) -> str:
+        """This snapshot's rows, and the filter's (a plain mask, not from allowed_rows, is sent as its rows)."""
+        expr = ""
+        if allowed is not None:
+            expr = getattr(allowed, "expr", "") or f"row in {self.pk[np.flatnonzero(allowed)].tolist()}"
+        return f"{self._live} and ({expr})" if expr else self._live
+
+    def sparse_search(self, query: dict[int, float], n: int, allowed: np.ndarray | None):
+        """Top-n (rows, inner products) of a sparse query over the rows' BM25 vectors, filtered in Milvus."""
+        with _milvus_errors("lexical search"):
+            hits = self._c.search(
+                self.collection, data=[query], anns_field="sparse", limit=n, filter=self._expr(allowed),
+                search_params=sparse_bm25.SEARCH_PARAMS, output_fields=["row"],
+                consistency_level=self._consistency,
+            )[0]
+        rows = self._rows_of_pks([h["entity"]["row"] for h in hits])
+        return rows, np.array([h["distance"] for h in hits], dtype=np.float32)
+
+    def sparse_rows(self, rows: list[int]) -> list[tuple[int, int, dict]]:
+        """(generation, token count, stored BM25 vector) of each row, in the order given."""
+        wanted = self.pk[np.asarray(rows, dtype=np.int64)].tolist()
+        found: dict[int, dict] = {}
+        with _milvus_errors("reading BM25 vectors"):
+            for lo in range(0, len(wanted), BATCH):
+                page = wanted[lo : lo + BATCH]
+                for r in self._query(self.collection, f"row in {page}", ["row", "gen", "length", "sparse"], len(page)):
+                    found[r["row"]] = r
+        return [(int(found[k]["gen"]), int(found[k]["length"]), found[k]["sparse"]) for k in wanted]
+
     def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-n rows by inner product (cosine: vectors are normalised), filtered inside Milvus."""
         n = min(n, self.n_chunks)
-        expr = ""
         if allowed is not None:
             n = min(n, int(np.count_nonzero(allowed)))
-            # A plain mask (not from allowed_rows) is sent as its rows.
-            expr = getattr(allowed, "expr", "") or f"row in {self.pk[np.flatnonzero(allowed)].tolist()}"
-        expr = f"{self._live} and ({expr})" if expr else self._live
+        expr = self._expr(allowed)
         if n == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         with _milvus_errors("dense search"):
@@ -448,11 +510,15 @@ class MilvusStore:
         index_type: str = "FLAT",
         consistency: str = "Bounded",
         lock_dir: Path | None = None,
+        lexical: str = "auto",
     ):
         if not _NAME_RE.match(collection):
             raise SearchEngineError(f"milvus_collection must be letters, digits and _, got {collection!r}")
         if index_type.upper() not in INDEX_TYPES:
             raise SearchEngineError(f"milvus_index must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+        if lexical not in LEXICAL_MODES:
+            raise SearchEngineError(f"milvus_lexical must be one of {', '.join(LEXICAL_MODES)}, got {lexical!r}")
+        self.lexical = lexical
         self.uri = uri
         self.alias = collection
         self.token = token
@@ -476,6 +542,7 @@ class MilvusStore:
             settings.milvus_index,
             settings.milvus_consistency,
             lock_dir=Path(uri).parent if is_local(uri) else settings.index_dir,
+            lexical=settings.milvus_lexical,
         )
 
     @property
@@ -523,7 +590,12 @@ class MilvusStore:
                 "or copy the FAISS index with `python -m indexer migrate-to-milvus`"
             )
         collection, gen = split_name(name)
-        return MilvusVersion(self.client, collection, gen, self.consistency, self.index_type)
+        return MilvusVersion(self.client, collection, gen, self.consistency, self.index_type, self.lexical)
+
+    @property
+    def sparse(self) -> bool:
+        """New versions keep BM25 in Milvus as sparse vectors (the server has them and it is not turned off)."""
+        return self.lexical == "auto" and self.caps.sparse
 
     def write(self, content: IndexContent, manifest: dict) -> str:
         n = len(content.chunks)
@@ -548,6 +620,13 @@ class MilvusStore:
             next_doc=len(content.documents),
             deleted=[],
         )
+        sparse = self.sparse
+        full["lexical"] = SPARSE if sparse else "in-process"
+        if sparse:
+            stats = sparse_bm25.TermStats()
+            delta = stats.change(content.tokens, [])
+            _add_sparse(chunk_rows, stats.weights(content.tokens), content.tokens)
+            doc_rows += sparse_bm25.delta_rows(delta, len(doc_rows), 0, PART_CHARS, _EMPTY_DOC)
         full["doc_rows"] = len(doc_rows)  # documents are pk 0..doc_rows-1; the manifest's parts follow
         manifest_rows = _manifest_rows(full, first_pk=len(doc_rows), gen=0)
         full["doc_rows"] += len(manifest_rows)  # the next write's rows start after them
@@ -555,14 +634,14 @@ class MilvusStore:
         c = self.client
         try:
             with _milvus_errors(f"writing index version {name}"):
-                c.create_collection(name, schema=_chunk_schema(dim), consistency_level=self.consistency)
+                c.create_collection(name, schema=_chunk_schema(dim, sparse), consistency_level=self.consistency)
                 self._insert(name, chunk_rows, content.embeddings)
                 c.create_collection(docs_name, schema=_docs_schema(), consistency_level=self.consistency)
                 self._insert(docs_name, doc_rows, None)
                 for collection, expected in ((name, n), (docs_name, len(doc_rows))):
                     # Bulk-load order: flush, then index the sealed data once, then load.
                     c.flush(collection)
-                    c.create_index(collection, self._index_params(collection), sync=not is_local(self.uri))
+                    c.create_index(collection, self._index_params(collection, sparse), sync=not is_local(self.uri))
                     c.load_collection(collection)
                     got = c.query(collection, filter="", output_fields=["count(*)"], consistency_level="Strong")
                     if got[0]["count(*)"] != expected:
@@ -599,6 +678,12 @@ class MilvusStore:
         chunk_rows = _chunk_rows(content, m["next_row"], m["next_doc"], gen + 1)
         doc_rows = _doc_rows(content.documents, m["doc_rows"], m["next_doc"], gen + 1)
         with _milvus_errors(f"adding to {collection}"):
+            if m.get("lexical") == SPARSE:
+                stats = read_term_stats(self.client, collection, gen)
+                delta = stats.change(content.tokens, self._tokens_of(collection, keys))
+                _add_sparse(chunk_rows, stats.weights(content.tokens), content.tokens)
+                first = m["doc_rows"] + len(doc_rows)
+                doc_rows += sparse_bm25.delta_rows(delta, first, gen + 1, PART_CHARS, _EMPTY_DOC)
             self._insert(collection, chunk_rows, content.embeddings)
             self.client.flush(collection)
             return self._publish(collection, nxt, doc_rows)
@@ -617,7 +702,21 @@ class MilvusStore:
         nxt.update(chunks=m["chunks"] - gone_rows, n_documents=m["n_documents"] - len(keys),
                    deleted=sorted(set(m.get("deleted", [])) | set(keys)))
         with _milvus_errors(f"deleting from {collection}"):
-            return self._publish(collection, nxt, [])
+            rows = []
+            if m.get("lexical") == SPARSE:  # the statistics lose the removed rows' terms
+                stats = read_term_stats(self.client, collection, gen)
+                delta = stats.change([], self._tokens_of(collection, keys))
+                rows = sparse_bm25.delta_rows(delta, m["doc_rows"], gen + 1, PART_CHARS, _EMPTY_DOC)
+            return self._publish(collection, nxt, rows)
+
+    def _tokens_of(self, collection: str, keys: list[int]) -> list[list[str]]:
+        """The BM25 tokens of the rows of these stored documents (a writer updating the statistics)."""
+        out = []
+        for key in keys:
+            rows = self.client.query(collection, filter=f"doc_index == {int(key)}", output_fields=["tokens"],
+                                     limit=16384, consistency_level="Strong")
+            out += [r["tokens"].split(" ") if r["tokens"] else [] for r in rows]
+        return out
 
     def optimize(self) -> str:
         """Delete the rows of deleted documents for good and ask Milvus to compact (same search results)."""
@@ -670,7 +769,9 @@ class MilvusStore:
             "backend": "milvus",
             "server": self.caps.version,
             "scalar_index": self.caps.scalar_index(True),
-            "lexical": "in-process BM25 from the stored tokens (index-wide statistics)",
+            "sparse_vectors": self.caps.sparse,
+            "lexical_mode": SPARSE if self.sparse else "in-process",
+            "lexical": LEXICAL_WORDS[SPARSE if self.sparse else "in-process"],
         }
 
     # -- helpers
@@ -685,7 +786,7 @@ class MilvusStore:
         seq = max((s for s, _ in self._versions()), default=0) + 1
         return f"{self.alias}_v{seq:06d}_" + time.strftime("%Y%m%d_%H%M%S")
 
-    def _index_params(self, collection: str):
+    def _index_params(self, collection: str, sparse: bool = False):
         """Chunks: the configured vector index (metric IP) and INVERTED indexes on the fields filters and lookups
         use; documents: an exact index on the placeholder vector (a collection needs one to load)."""
         params = self.client.prepare_index_params()
@@ -696,6 +797,9 @@ class MilvusStore:
             kind = self.index_type
             params.add_index(field_name="vector", index_type=kind, metric_type="IP", params=_vector_index_params(kind))
             scalars = ["chunk_id", "doc_id", "doc_type", "doc_index", "year", "gen"]
+            if sparse:
+                params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP",
+                                 params=sparse_bm25.INDEX_PARAMS)
         for f in scalars:
             params.add_index(field_name=f, index_type=self.caps.scalar_index(f in _TEXT_FIELDS))
         return params
@@ -783,6 +887,13 @@ def _chunk_rows(content: IndexContent, row0: int, doc0: int, gen: int) -> list[d
 
 
 _PLACEHOLDER = [1.0, 0.0]
+_EMPTY_DOC = {"doc_id": "", "title": "", "source_path": "", "content_hash": "", "meta": {}, "vector": _PLACEHOLDER}
+
+
+def _add_sparse(chunk_rows: list[dict], weights: list[dict], tokens: list[list[str]]) -> None:
+    """Give chunk rows their BM25 sparse vector and token count (versions written with sparse vectors)."""
+    for r, w, t in zip(chunk_rows, weights, tokens):
+        r["sparse"], r["length"] = w, len(t)
 
 
 def _doc_rows(documents: list[Document], pk0: int, doc0: int, gen: int) -> list[dict]:

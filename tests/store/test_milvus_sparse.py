@@ -1,0 +1,136 @@
+"""BM25 inside Milvus (sparse vectors, indexer/store/milvus_sparse.py) scores exactly like the in-process BM25 of
+the FAISS backend on a fixed corpus: after a build, and after adds, removes and replaces (which move N, df and
+the average length), where a reader rescores the rows written with an older average length."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+from indexer.lexical import BM25Index
+from indexer.models import Chunk, Document
+from indexer.store import FaissStore, IndexContent
+from indexer.store.milvus import MilvusStore, ServerCaps
+from indexer.store.milvus_sparse import SparseBM25, TermStats
+
+WORDS = [f"词{i:02d}" for i in range(80)]
+MANIFEST = {"model": "fake", "dim": 8, "chunker": "test"}
+_names = itertools.count()
+
+
+def corpus(first: int, count: int, seed: int = 7) -> IndexContent:
+    """Documents first..first+count-1, 6 passages each, tokens drawn (Zipf-like) from WORDS; one empty passage."""
+    rng = np.random.default_rng(seed + first)
+    p = 1.0 / np.arange(1, len(WORDS) + 1)
+    p /= p.sum()
+    docs, chunks, tokens = [], [], []
+    for d in range(first, first + count):
+        doc_id = f"d{d:03d}"
+        docs.append(Document(doc_id=doc_id, title=doc_id, text="x" * 6, content_hash=doc_id, meta={"year": 2020}))
+        for o in range(6):
+            n = 0 if (d, o) == (first, 0) else int(rng.integers(1, 40))
+            tokens.append([WORDS[i] for i in rng.choice(len(WORDS), size=n, p=p)])
+            chunks.append(Chunk(f"{doc_id}#{o}", doc_id, doc_id, [], "x", o, o + 1, ordinal=o))
+    v = rng.normal(size=(len(chunks), 8)).astype(np.float32)
+    return IndexContent(docs, chunks, v / np.linalg.norm(v, axis=1, keepdims=True), tokens)
+
+
+def queries() -> list[dict[str, float]]:
+    rng = np.random.default_rng(3)
+    out = [{w: 1.0} for w in WORDS[::7]]
+    out += [dict.fromkeys(rng.choice(WORDS, size=3, replace=False).tolist(), 1.0) for _ in range(12)]
+    out += [{WORDS[1]: 1.0, WORDS[30]: 0.35, "不在词表": 1.0}]
+    return out
+
+
+def ranking(version, query: dict[str, float], n: int = 10) -> list[tuple[str, float]]:
+    bm25 = version.bm25
+    rows, scores = bm25.search_weighted(query, n) if len(set(query.values())) > 1 else bm25.search(list(query), n)
+    ids = [c.chunk_id for c in version.chunks_at(rows.tolist())]
+    return list(zip(ids, scores.tolist()))
+
+
+def assert_same_rankings(milvus_version, faiss_version) -> None:
+    for q in queries():
+        got, want = ranking(milvus_version, q), ranking(faiss_version, q)
+        assert [c for c, _ in got] == [c for c, _ in want], q
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=2e-6)
+    for w in WORDS:
+        assert milvus_version.bm25.term_idf(w) == pytest.approx(faiss_version.bm25.term_idf(w), rel=1e-6)
+
+
+def faiss_of(tmp_path, content: IndexContent):
+    store = FaissStore(tmp_path / f"faiss{next(_names)}")
+    with store.lock():
+        store.write(content, MANIFEST)
+    return store.open_current()
+
+
+def merged(*parts: IndexContent, drop: frozenset[str] = frozenset()) -> IndexContent:
+    out = IndexContent([], [], np.zeros((0, 8), dtype=np.float32), [])
+    for part in parts:
+        keep = part.rows_where(lambda d: d not in drop)
+        out = IndexContent(out.documents + keep.documents, out.chunks + keep.chunks,
+                           np.concatenate([out.embeddings, keep.embeddings]), out.tokens + keep.tokens)
+    return out
+
+
+@pytest.fixture
+def milvus(milvus_lite_uri, tmp_path) -> MilvusStore:
+    return MilvusStore(milvus_lite_uri, f"sp{os.getpid()}_{next(_names)}", lock_dir=tmp_path)
+
+
+@pytest.mark.slow  # Milvus Lite starts a server
+def test_a_build_scores_like_the_in_process_bm25(milvus, tmp_path):
+    content = corpus(0, 30)
+    with milvus.lock():
+        milvus.write(content, MANIFEST)
+    v = milvus.open_current()
+    assert isinstance(v.bm25, SparseBM25) and not v.bm25.drift  # no tokens in the reader, Milvus's scores used
+    assert milvus.stats()["lexical_mode"] == "milvus-sparse" and v.manifest["lexical"] == "milvus-sparse"
+    assert_same_rankings(v, faiss_of(tmp_path, content))
+    nothing = np.zeros(v.n_chunks, dtype=bool)
+    assert v.bm25.search([WORDS[0]], 5, nothing)[0].size == 0
+
+
+@pytest.mark.slow
+def test_adds_removes_and_replaces_score_like_a_fresh_build(milvus, tmp_path):
+    first, second, third = corpus(0, 20), corpus(20, 10), corpus(30, 4, seed=11)
+    with milvus.lock():
+        milvus.write(first, MANIFEST)
+        milvus.add(second, MANIFEST)
+        milvus.delete(("d003", "d021", "nope"))
+        milvus.add(third.rows_where(lambda d: d != "d033"), MANIFEST)
+        replacement = corpus(5, 1, seed=99)  # d005 with other text
+        milvus.add(replacement, MANIFEST, replace=("d005",))
+    v = milvus.open_current()
+    assert v.bm25.drift  # rows of earlier generations were weighted with another average length
+    drop = frozenset({"d003", "d021", "d033", "d005"})
+    fresh = faiss_of(tmp_path, merged(merged(first, second, third, drop=drop), replacement))
+    assert [d["doc_id"] for d in v.documents()] == [d["doc_id"] for d in fresh.documents()]
+    assert_same_rankings(v, fresh)
+
+
+@pytest.mark.slow
+def test_the_in_process_mode_still_builds_bm25_from_tokens(milvus_lite_uri, tmp_path):
+    store = MilvusStore(milvus_lite_uri, f"sp{os.getpid()}_{next(_names)}", lock_dir=tmp_path, lexical="process")
+    content = corpus(0, 5)
+    with store.lock():
+        store.write(content, MANIFEST)
+    v = store.open_current()
+    assert isinstance(v.bm25, BM25Index) and v.manifest["lexical"] == "in-process"
+    assert store.stats()["lexical_mode"] == "in-process"
+    assert_same_rankings(v, faiss_of(tmp_path, content))
+
+
+def test_capabilities_and_statistics():
+    assert ServerCaps.from_version("milvus_lite-3.2.2").sparse and ServerCaps.from_version("v2.4.0").sparse
+    assert not ServerCaps.from_version("v2.3.5").sparse
+    s = TermStats()
+    s.change([["a", "b", "a"], []], [])
+    s.change([["c"]], [["a", "b", "a"]])
+    assert (s.n, s.length) == (2, 1) and s.df[s.vocab["a"]] == 0 and s.idf()[s.vocab["a"]] == 0
+    assert s.weights([[]]) == [{0: 1.0}]  # Milvus refuses an empty sparse vector: a placeholder no query holds
