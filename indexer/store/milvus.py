@@ -529,6 +529,7 @@ class MilvusStore:
         default_dir = Path(uri).parent if is_local(uri) else Path(".")
         self._lock_path = (lock_dir or default_dir) / f".milvus-{collection}.lock"
         self._caps: ServerCaps | None = None
+        self._loaded: set[str] = set()  # collections whose documents this store has loaded
         self._version_re = re.compile(rf"^{re.escape(collection)}_v(\d{{6}})_\d{{8}}_\d{{6}}$")
 
     @classmethod
@@ -572,6 +573,9 @@ class MilvusStore:
     def _live_gen(self, collection: str) -> int:
         """The newest published generation of a collection (its highest manifest)."""
         with _milvus_errors("reading the manifests"):
+            if collection not in self._loaded:  # a Lite file opened by a new process has its collections released
+                self.client.load_collection(collection + DOCS_SUFFIX)
+                self._loaded.add(collection)
             heads = self.client.query(
                 collection + DOCS_SUFFIX, filter="doc_index == -1 and part == 0", output_fields=["gen"],
                 limit=16384, consistency_level="Strong",
