@@ -17,6 +17,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from indexer import numbers
 from indexer.models import Chunk, Document
 from indexer.sentences import CLAUSE_END, LINE_END, ends_sentence, split_sentences
 
@@ -89,30 +90,12 @@ class _Section:
 # --- numbers and markers ---------------------------------------------------------------
 
 
-def _cn_number(text: str) -> int:
-    """Chinese numeral to int for marker numbers: 一 .. 九十九, 一百 .. (enough for headings)."""
-    digits = {ch: i for i, ch in enumerate("零一二三四五六七八九")} | {"〇": 0}
-    if all(ch in digits for ch in text):  # 一〇 style, digit by digit
-        return int("".join(str(digits[ch]) for ch in text))
-    total, current = 0, 0
-    for ch in text:
-        if ch in digits:
-            current = digits[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-    return total + current
-
-
 def _number(raw: str) -> int:
     if re.fullmatch(r"[\u2460-\u2473]", raw):
         return ord(raw) - 0x2460 + 1
     if raw.isdigit():
         return int(raw)  # int() reads full-width digits too
-    return _cn_number(raw)
+    return numbers.cn_int(raw) or 0
 
 
 def _ends_clause(text: str) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from indexer import numbers
+
 FIELDS = ("title", "date", "year", "source", "type", "collections")
 # Every document belongs to one or more named collections (see indexer/access.py); one given none belongs to
 # this one, which a fresh install marks public, so `make run` over seeds/ needs no sign-in.
@@ -140,7 +142,6 @@ NPC_FIRST_SESSION_YEARS = {
     11: 2008, 12: 2013, 13: 2018, 14: 2023,
 }  # fmt: skip
 NPC_SESSION_YEARS = {(2, 3): 1962, (2, 4): 1963}  # the years without a session
-_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUM = "[一二三四五六七八九十]{1,3}"
 _NPC = re.compile(rf"第({_CN_NUM})届全国人民代表大会第({_CN_NUM})次会议")
 _CPC = re.compile(rf"(?:中国共产党|党的)第({_CN_NUM})次全国代表大会|[（(]({_CN_NUM})大[)）]")
@@ -152,11 +153,8 @@ def cn_number(text: str) -> int | None:
     """一 .. 九十九 as written in congress names (十四, 二十, 二十一)."""
     if not text or any(ch not in "一二三四五六七八九十" for ch in text):
         return None
-    if "十" not in text:
-        return _CN_DIGITS[text] if len(text) == 1 else None
-    tens, _, ones = text.partition("十")
-    value = (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
-    return value if len(tens) <= 1 and len(ones) <= 1 else None
+    value = numbers.cn_int(text)
+    return value if value is not None and 1 <= value <= 99 else None
 
 
 def congress_year(text: str) -> int | None:
@@ -185,8 +183,8 @@ def text_year(text: str) -> int | None:
                 return int(m.group(1))
             m = _CN_DATE.search(line)
             if m:
-                year = int("".join(str(_CN_DIGITS[ch]) for ch in m.group(1)))
-                if 1900 <= year <= 2100:
+                year = numbers.cn_int(m.group(1))
+                if year is not None and 1900 <= year <= 2100:
                     return year
     return None
 

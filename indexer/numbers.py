@@ -60,6 +60,15 @@ def cn_to_number(text: str) -> float | None:
     return value
 
 
+def cn_int(text: str) -> int | None:
+    """A whole number in Chinese numerals, by place value (十四, 二十一, 一百零五) or digit by digit (二〇二四,
+    一〇); None if `text` is not one. The one reader of Chinese numerals for headings, dates and names."""
+    if len(text) > 1 and all(ch in _DIGITS for ch in text):
+        return int("".join(str(_DIGITS[ch]) for ch in text))
+    value = cn_to_number(text) if text else None
+    return int(value) if value is not None and value.is_integer() else None
+
+
 def _plain(value: float) -> str:
     """12.0 -> '12', 4.925 -> '4.925' (no exponent, no trailing zeros)."""
     text = f"{value:.6f}".rstrip("0").rstrip(".")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from indexer import numbers
+
 FIELDS = (
     "issuer",  # 发文机关
     "doc_number",  # 发文字号, normalised to 〔〕
@@ -41,10 +43,7 @@ TAIL_LINES = 15
 SHORT_LINE = 40
 _CJK = r"\u4e00-\u9fff"
 _OPEN, _CLOSE = r"〔\[\(（【［", r"〕\]\)）】］"
-DOC_NUMBER = re.compile(
-    rf"([{_CJK}]{{1,12}})\s*[{_OPEN}]\s*((?:19|20)\d\d)\s*[{_CLOSE}]\s*第?\s*(\d{{1,5}})\s*号"
-)
-_CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "Ｏ": 0, "O": 0}
+DOC_NUMBER = re.compile(rf"([{_CJK}]{{1,12}})\s*[{_OPEN}]\s*((?:19|20)\d\d)\s*[{_CLOSE}]\s*第?\s*(\d{{1,5}})\s*号")
 _CN_DAY = r"(\d{1,2}|[一二三四五六七八九十]{1,3})"
 _DATE = rf"((?:19|20)\d\d|[〇零○一二三四五六七八九]{{4}})\s*年\s*{_CN_DAY}\s*月\s*{_CN_DAY}\s*日"
 _DATE_LINE = re.compile(rf"^[（(]?{_DATE}[）)]?$")
@@ -82,15 +81,10 @@ def parse_number(text: str) -> DocNumber | None:
 
 
 def _cn_int(raw: str) -> int:
-    """1-31 or a year from digits or Chinese numerals ("二〇二四", "十二", "二十五")."""
+    """1-31 or a year from digits or Chinese numerals ("二〇二四", "十二", "二十五"); 0 if neither."""
     if raw.isdigit():
         return int(raw)
-    if len(raw) == 4 and all(ch in _CN_DIGITS for ch in raw):
-        return int("".join(str(_CN_DIGITS[ch]) for ch in raw))
-    if "十" in raw:
-        tens, _, ones = raw.partition("十")
-        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
-    return _CN_DIGITS.get(raw, 0)
+    return numbers.cn_int(raw.replace("Ｏ", "〇").replace("O", "〇")) or 0  # OCR reads 〇 as a letter O
 
 
 def iso_date(year: str, month: str, day: str) -> str:

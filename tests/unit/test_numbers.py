@@ -3,7 +3,7 @@
 import pytest
 
 from indexer import textnorm
-from indexer.numbers import canonical_amount, cn_to_number, fold_numbers
+from indexer.numbers import canonical_amount, cn_int, cn_to_number, fold_numbers
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,15 @@ def test_best_sentence_sees_a_figure_spelled_differently() -> None:
     text = "第一句讲别的事情。国内生产总值到二〇二〇年力争翻两番。第三句。"
     s, e = best_sentence(text, textnorm.tokenize("2020年 4倍"), lambda t: 1.0)
     assert text[s:e] == "国内生产总值到二〇二〇年力争翻两番。"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("十四", 14), ("二十一", 21), ("一百零五", 105), ("二〇二四", 2024), ("一九八○", 1980), ("一〇", 10), ("三", 3)],
+)
+def test_cn_int_reads_place_value_and_digit_by_digit_numerals(text, value):
+    assert cn_int(text) == value
+
+
+def test_cn_int_refuses_what_is_not_a_whole_number():
+    assert [cn_int(t) for t in ("", "十四五", "三点五", "abc")] == [None, None, None, None]
