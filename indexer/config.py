@@ -151,6 +151,7 @@ class Settings:
     batch_queue_s: float = 2.0  # how long a batch request waits for a slot before a 503
     batch_max_results: int = 5000  # queries x k of one batch request
     batch_max_response_mb: int = 16  # the JSON answer of one batch request
+    search_slots: int = 1  # searches that run at once; the rest queue, interactive before batch
     batch_slice: int = 4  # queries a batch embeds and searches before giving way to interactive requests
     batch_yield_max_s: float = 1.0  # longest a batch step waits for interactive requests to finish
     sentence_max: int = 32  # English queries: sentences embedded per query to pick the best one, at most

@@ -10,6 +10,7 @@ Offline callers (CLI, indexing, eval) open no budget: no deadline, normal priori
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -158,12 +159,19 @@ def checkpoint(what: str = "the request") -> None:
 
 
 class PriorityGate:
-    """A lock where a waiter goes only when no one of a higher priority waits; waits end with the budget."""
+    """At most `slots` holders at once; waiters go by priority, then in arrival order, and waits end with the
+    request's budget.
 
-    def __init__(self) -> None:
+    With `max_wait_s`, a lower-priority waiter that has waited that long goes as if it were interactive, so a
+    steady stream of interactive requests slows batch work down but never starves it.
+    """
+
+    def __init__(self, slots: int = 1, max_wait_s: float | None = None) -> None:
         self._cond = threading.Condition()
-        self._busy = False
-        self._waiting = [0, 0, 0]  # by priority: HIGH, OPTIONAL, LOW
+        self._free = max(1, int(slots))
+        self._max_wait_s = max_wait_s
+        self._queue: list[list] = []  # [level, ticket, since] of each waiter
+        self._tickets = itertools.count()
 
     @contextlib.contextmanager
     def hold(self, what: str = "the embedding model") -> Iterator[None]:
@@ -174,24 +182,37 @@ class PriorityGate:
             self.release()
 
     def acquire(self, what: str = "the embedding model") -> None:
-        b, level = current(), priority()
+        b = current()
+        me = [priority(), next(self._tickets), time.monotonic()]
         with self._cond:
-            self._waiting[level] += 1
+            self._queue.append(me)
             try:
-                while self._busy or any(self._waiting[:level]):
-                    timeout = None if b is None or b.seconds == float("inf") else b.remaining()
-                    if timeout is not None and timeout <= 0:
-                        b.check(f"waiting for {what}")
-                    self._cond.wait(timeout)
-                self._busy = True
+                while not self._my_turn(me):
+                    self._cond.wait(self._wait_timeout(b, what, me[0]))
+                self._free -= 1
             finally:
-                self._waiting[level] -= 1
-                if not self._waiting[level]:
-                    self._cond.notify_all()  # lower-priority waiters may go now
+                self._queue.remove(me)
+                self._cond.notify_all()  # the next in line may go now
+
+    def _my_turn(self, me: list) -> bool:
+        """Age lower-priority waiters past `max_wait_s`, then: is `me` among the first `free` in line?"""
+        now = time.monotonic()
+        for w in self._queue:
+            if w[0] and self._max_wait_s is not None and now - w[2] >= self._max_wait_s:
+                w[0] = HIGH
+        return self._free > 0 and me in sorted(self._queue)[: self._free]
+
+    def _wait_timeout(self, b: Budget | None, what: str, level: int) -> float | None:
+        timeout = None if b is None or b.seconds == float("inf") else b.remaining()
+        if timeout is not None and timeout <= 0:
+            b.check(f"waiting for {what}")
+        if level and self._max_wait_s is not None:  # wake up in time to age
+            timeout = self._max_wait_s if timeout is None else min(timeout, self._max_wait_s)
+        return timeout
 
     def release(self) -> None:
         with self._cond:
-            self._busy = False
+            self._free += 1
             self._cond.notify_all()
 
 

@@ -34,6 +34,7 @@ from indexer.textnorm import has_chinese
 MODES = ("dense", "lexical", "hybrid")
 SORTS = ("relevance", "newest", "oldest")
 
+
 @dataclass(frozen=True)
 class Filters:
     doc_ids: tuple[str, ...] = ()
@@ -229,9 +230,7 @@ def rrf_fuse(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def score_fuse(
-    rankings: list[tuple[np.ndarray, np.ndarray]], weights: list[float]
-) -> list[tuple[int, float]]:
+def score_fuse(rankings: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> list[tuple[int, float]]:
     """Weighted sum of max-normalised scores (a row missing from a ranking scores 0 there)."""
     scores: dict[int, float] = {}
     for (rows, raw), weight in zip(rankings, weights):
@@ -329,6 +328,10 @@ class SearchEngine:
         self._embedder = embedder
         textnorm.use_terms(settings.terms_file)
         self._lock = threading.Lock()
+        # Searches run `search_slots` at a time, interactive ones first (indexer.limits): on a few cores and
+        # one interpreter lock, requests that all run at once only slow each other down, and a queue with
+        # priorities lets a user's question go ahead of a batch slice.
+        self._search_gate = limits.PriorityGate(settings.search_slots, settings.batch_yield_max_s)
         self.store = open_store(settings)  # FAISS + SQLite, or Milvus when settings.milvus_uri is set
         self._version: IndexReader | None = None
         self._failure: OpenFailure | None = None
@@ -462,16 +465,23 @@ class SearchEngine:
         for start in range(0, len(cleaned), step):
             limits.checkpoint("the search")
             part = list(zip(cleaned, parsed))[start : start + step]
-            t0 = time.perf_counter()
-            texts = [pq.text or q for q, pq in part]
-            qvecs = embedder.encode_queries(texts) if embedder is not None else None
-            shared_ms = (time.perf_counter() - t0) * 1000 / len(part)
-            limits.checkpoint("the search")
-            for i, (q, pq) in enumerate(part):
-                t1 = time.perf_counter()
-                response = self._search_one(version, q, pq, None if qvecs is None else qvecs[i], k, mode, f, opts)
-                response.took_ms = shared_ms + (time.perf_counter() - t1) * 1000
-                responses.append(response)
+            with self._search_gate.hold("a search slot"):
+                responses += self._search_part(version, part, embedder, k, mode, f, opts)
+        return responses
+
+    def _search_part(self, version, part, embedder, k, mode, f: Filters, opts: SearchOptions) -> list[SearchResponse]:
+        """Embed a slice of queries in one call, then rank each (inside a search slot)."""
+        t0 = time.perf_counter()
+        texts = [pq.text or q for q, pq in part]
+        qvecs = embedder.encode_queries(texts) if embedder is not None else None
+        shared_ms = (time.perf_counter() - t0) * 1000 / len(part)
+        limits.checkpoint("the search")
+        responses = []
+        for i, (q, pq) in enumerate(part):
+            t1 = time.perf_counter()
+            response = self._search_one(version, q, pq, None if qvecs is None else qvecs[i], k, mode, f, opts)
+            response.took_ms = shared_ms + (time.perf_counter() - t1) * 1000
+            responses.append(response)
         return responses
 
     def scan(self, version: IndexReader) -> query_lang.PassageScan:

@@ -115,13 +115,6 @@ def _p50(server: str, queries: list[str]) -> float:
     return statistics.median(times)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap (issue 11): with sentence vectors English queries are as cheap as Chinese ones and run at "
-    "query priority, so 3 clients looping them with no pause share the 2 cores fairly; measured 5.9x on a quiet "
-    "machine at the end of the session (1.5x before, when their sentence step ran at low priority). Needs "
-    "per-client fairness; the printed ratio is the figure to watch.",
-)
 def test_chinese_queries_stay_fast_while_english_clients_and_a_batch_run(server):
     queries = chinese_queries()
     quiet_set, loaded_set, batch = queries[0:40:2], queries[1:40:2], [f"{q}（{i}）" for i, q in

@@ -119,3 +119,49 @@ def test_an_optional_step_gives_up_at_its_share_of_the_budget_and_the_request_go
     finally:
         release.set()
         holder.join(5)
+
+
+def test_the_gate_lets_slots_holders_in_and_queues_the_rest_in_arrival_order():
+    gate, order, release = limits.PriorityGate(slots=2), [], threading.Event()
+    inside = threading.Semaphore(0)
+
+    def worker(name: str) -> None:
+        with gate.hold():
+            order.append(name)
+            inside.release()
+            release.wait(5)
+
+    threads = []
+    for name in ("a", "b", "c", "d"):
+        threads.append(threading.Thread(target=worker, args=(name,)))
+        threads[-1].start()
+        time.sleep(0.05)
+    assert inside.acquire(timeout=5) and inside.acquire(timeout=5)
+    assert not inside.acquire(timeout=0.2)  # two slots: c and d wait
+    assert order == ["a", "b"]
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["a", "b", "c", "d"]
+
+
+def test_batch_work_waiting_past_max_wait_goes_even_while_interactive_work_keeps_coming():
+    gate, stop, got_in = limits.PriorityGate(slots=1, max_wait_s=0.3), threading.Event(), []
+
+    def interactive_stream() -> None:  # always one interactive request waiting or holding
+        with limits.budget(10, limits.INTERACTIVE):
+            while not stop.is_set():
+                with gate.hold():
+                    time.sleep(0.02)
+
+    streams = [threading.Thread(target=interactive_stream) for _ in range(2)]
+    for t in streams:
+        t.start()
+    time.sleep(0.1)
+    t0 = time.perf_counter()
+    with limits.budget(10, limits.BATCH), gate.hold():
+        got_in.append(time.perf_counter() - t0)
+    stop.set()
+    for t in streams:
+        t.join(5)
+    assert 0.25 <= got_in[0] < 2.0  # waited for its turn, then aged into line instead of starving
