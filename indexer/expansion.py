@@ -13,12 +13,20 @@ from collections.abc import Callable
 
 import numpy as np
 
-from indexer import textnorm
+from indexer import metadata, numbers, textnorm
 from indexer.lexical import Lexicon
 from indexer.numbers import fold_numbers
 
 _EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 _YEAR_RE = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)(?!\d)")
+# A party congress named in a question: "the 17th Party Congress", "十七大报告", "第十七次全国代表大会".
+_CONGRESS_EN = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)\s+(?:(?:cpc|communist)\s+)?(?:party\s+)?(?:national\s+)?congress"
+)
+_CN_NUM = "[一二三四五六七八九十]{1,3}"
+_CONGRESS_ZH = re.compile(
+    rf"(?<![一二三四五六七八九十])({_CN_NUM})大(?=报告|政治报告|提出|强调|指出|上的)|第({_CN_NUM})次全国代表大会"
+)
 EN_STOPWORDS = textnorm.STOPWORDS | frozenset(
     "how many much long was were there their they them its according during after before about into than also "
     "would should will can could been has have had not no yes where whom whose say said tell me please "
@@ -26,15 +34,34 @@ EN_STOPWORDS = textnorm.STOPWORDS | frozenset(
 )
 
 
-def english_terms(query: str, lexicon: Lexicon) -> dict[str, float]:
-    """Chinese terms for an English question, plus its numbers (2024, 16%) as they are tokenised."""
+def english_terms(query: str, lexicon: Lexicon, idf: Callable[[str], float] | None = None) -> dict[str, float]:
+    """Chinese terms for an English question, plus its numbers (2024, 16%) as they are tokenised.
+
+    With the index's `idf`, the corpus picks among a word's senses (see `Lexicon.terms`)."""
     folded = textnorm.fold(query)
     words = [w.strip("'") for w in _EN_WORD_RE.findall(folded.replace("'s ", " "))]
-    terms = lexicon.terms([w for w in words if w], EN_STOPWORDS)
+    terms = lexicon.terms([w for w in words if w], EN_STOPWORDS, idf)
     for token in textnorm.tokenize(query):
         if any(ch.isdigit() for ch in token):
             terms[token] = 1.0
+    for n in congresses(query):  # the congress by its Chinese names, as the documents write it
+        for token in textnorm.tokenize(f"第{numbers.cn_name(n)}次全国代表大会 {numbers.cn_name(n)}大"):
+            terms[token] = 1.0
     return terms
+
+
+def congresses(query: str) -> list[int]:
+    """Numbers of the party congresses a question names, in English or Chinese."""
+    folded = textnorm.fold(query).lower()
+    found = {int(m.group(1)) for m in _CONGRESS_EN.finditer(folded)}
+    for m in _CONGRESS_ZH.finditer(folded):
+        found.add(metadata.cn_number(m.group(1) or m.group(2)) or 0)
+    return sorted(n for n in found if n in metadata.CPC_CONGRESS_YEARS)
+
+
+def congress_years(query: str) -> list[int]:
+    """Years of the congresses a question names: their reports are documents of that year."""
+    return [metadata.CPC_CONGRESS_YEARS[n] for n in congresses(query)]
 
 
 def feedback_terms(
@@ -65,23 +92,25 @@ def prefer_years(
     rows_of_year: Callable[[int], np.ndarray | None],
     boost_next: float,
     boost_same: float,
+    congress: list[int] = (),
 ) -> list[tuple[int, float]]:
     """Fused scores plus a bonus for passages of the year asked about and of the next year.
 
     A year's results are reported in the next year's government work report ("2023年GDP增长多少"
-    is answered in the 2024 report), its targets in that year's own.
+    is answered in the 2024 report), its targets in that year's own. A congress named (`congress`
+    years) points to its own year's documents only.
     """
-    if not years or not ranked or (boost_next <= 0 and boost_same <= 0):
+    if not (years or congress) or not ranked or (boost_next <= 0 and boost_same <= 0):
         return ranked
     bonus: dict[int, float] = {}
-    for year in years:
-        for rows_year, boost in ((year + 1, boost_next), (year, boost_same)):
-            mask = rows_of_year(rows_year) if boost > 0 else None
-            if mask is None:
-                continue
-            for row, _ in ranked:
-                if mask[row]:
-                    bonus[row] = max(bonus.get(row, 0.0), boost)
+    pairs = [(y + 1, boost_next) for y in years] + [(y, boost_same) for y in [*years, *congress]]
+    for rows_year, boost in pairs:
+        mask = rows_of_year(rows_year) if boost > 0 else None
+        if mask is None:
+            continue
+        for row, _ in ranked:
+            if mask[row]:
+                bonus[row] = max(bonus.get(row, 0.0), boost)
     if not bonus:
         return ranked
     out = [(row, score + bonus.get(row, 0.0)) for row, score in ranked]

@@ -69,6 +69,14 @@ def cn_int(text: str) -> int | None:
     return int(value) if value is not None and value.is_integer() else None
 
 
+def cn_name(n: int) -> str:
+    """1..99 as Chinese numerals are written in names and ordinals: 十七, 二十, 二十一."""
+    tens, ones = divmod(n, 10)
+    digits = "〇一二三四五六七八九"
+    head = "" if tens == 0 else ("十" if tens == 1 else digits[tens] + "十")
+    return head + (digits[ones] if ones or not head else "")
+
+
 def _plain(value: float) -> str:
     """12.0 -> '12', 4.925 -> '4.925' (no exponent, no trailing zeros)."""
     text = f"{value:.6f}".rstrip("0").rstrip(".")

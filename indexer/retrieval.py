@@ -22,7 +22,7 @@ from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder, check_index_model
 from indexer.errors import QueryError, SearchEngineError
-from indexer.expansion import english_terms, feedback_terms, prefer_years, query_years
+from indexer.expansion import congress_years, english_terms, feedback_terms, prefer_years, query_years
 from indexer.lexical import Lexicon
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
@@ -668,7 +668,7 @@ class SearchEngine:
         weight = self._lexical_weight(query)
         terms = dict.fromkeys(tokens, 1.0)
         if not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
-            translated = english_terms(query, self.lexicon)
+            translated = english_terms(query, self.lexicon, version.bm25.term_idf)
             if translated:
                 terms, weight = translated, s.lexical_weight_en
         if s.prf_docs > 0 and s.prf_terms > 0 and s.prf_weight > 0 and weight > 0 and len(dense[0]):
@@ -683,8 +683,8 @@ class SearchEngine:
         s = self.settings
         if s.year_boost_next <= 0 and s.year_boost_same <= 0:
             return ranked
-        years = query_years(query)
-        if not years:
+        years, congress = query_years(query), congress_years(query)
+        if not years and not congress:
             return ranked
 
         def rows_of_year(year: int):
@@ -695,7 +695,7 @@ class SearchEngine:
                 self._year_rows[key] = version.allowed_rows(year_from=year, year_to=year)
             return self._year_rows[key]
 
-        return prefer_years(ranked, years, rows_of_year, s.year_boost_next, s.year_boost_same)
+        return prefer_years(ranked, years, rows_of_year, s.year_boost_next, s.year_boost_same, congress)
 
     @staticmethod
     def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader) -> SearchResult:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.expansion import english_terms, feedback_terms, prefer_years, query_years
+from indexer.expansion import congress_years, congresses, english_terms, feedback_terms, prefer_years, query_years
 from indexer.lexical import BM25Index, Lexicon
 from indexer.tools.lexicon import gloss_keys, reverse, write_lexicon
 
@@ -79,3 +79,37 @@ def test_feedback_terms_are_informative_and_new() -> None:
     idf = {"养老金": 3.0, "标准": 1.0, "提高": 0.5, "城乡居民": 2.0}.get
     terms = feedback_terms(["城乡居民基础养老金最低标准提高20元"], {"提高"}, lambda t: idf(t, 0.0), 2)
     assert terms == ["养老金", "城乡居民"]
+
+
+def test_the_corpus_picks_among_a_words_senses(tmp_path: Path) -> None:
+    write_lexicon(reverse(CEDICT.splitlines(), KNOWN), tmp_path / "en_zh.tsv")
+    lexicon = Lexicon.load(tmp_path / "en_zh.tsv")
+    idf = {"养老金": 2.0, "年金": 3.0}.get  # this corpus never writes 退休金
+    terms = lexicon.terms(["pension"], idf=lambda t: idf(t, 0.0))
+    assert terms == {"养老金": 0.5, "年金": 0.5}
+    assert lexicon.terms(["railway"], idf=lambda t: 0.0) == {}  # no word of the corpus: nothing added
+
+
+def test_a_party_congress_named_in_english_or_chinese() -> None:
+    assert congresses("What did the 17th Party Congress report say?") == [17]
+    assert congresses("Did the 12th CPC National Congress promise it?") == [12]
+    assert congresses("十七大报告提出的科学发展观") == [17] and congresses("党的第二十次全国代表大会") == [20]
+    assert congresses("十九大以来") == [] and congresses("the 21st century") == []  # not a congress
+    assert congress_years("the 17th Party Congress") == [2007]
+
+
+def test_an_english_congress_becomes_its_chinese_names_on_the_lexical_side(tmp_path: Path) -> None:
+    from indexer import textnorm
+
+    write_lexicon(reverse(CEDICT.splitlines(), KNOWN), tmp_path / "en_zh.tsv")
+    terms = english_terms("the 17th Party Congress", Lexicon.load(tmp_path / "en_zh.tsv"))
+    assert set(textnorm.tokenize("第十七次全国代表大会 十七大")) <= set(terms)
+
+
+def test_a_named_congress_lifts_its_own_years_documents_only() -> None:
+    ranked = [(0, 1.0), (1, 0.95), (2, 0.9)]  # rows from 2008, 2007 and 2002 documents
+    years = {2008: np.array([True, False, False]), 2007: np.array([False, True, False])}
+    out = prefer_years(ranked, [], years.get, boost_next=0.2, boost_same=0.2, congress=[2007])
+    assert [row for row, _ in out] == [1, 0, 2]
+    out = prefer_years(ranked, [], years.get, boost_next=0.2, boost_same=0.2, congress=[2006])
+    assert out == ranked  # 2006 names no document here; the year after a congress is not lifted

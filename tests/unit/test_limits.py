@@ -131,12 +131,19 @@ def test_the_gate_lets_slots_holders_in_and_queues_the_rest_in_arrival_order():
             inside.release()
             release.wait(5)
 
-    threads = []
-    for name in ("a", "b", "c", "d"):
-        threads.append(threading.Thread(target=worker, args=(name,)))
-        threads[-1].start()
-        time.sleep(0.05)
-    assert inside.acquire(timeout=5) and inside.acquire(timeout=5)
+    def queued(n: int) -> bool:  # n threads wait at the gate (polled: arrival order must be certain)
+        end = time.monotonic() + 5
+        while len(gate._queue) != n and time.monotonic() < end:
+            time.sleep(0.005)
+        return len(gate._queue) == n
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("a", "b", "c", "d")]
+    for t in threads[:2]:
+        t.start()
+        assert inside.acquire(timeout=5)
+    for n, t in enumerate(threads[2:], start=1):
+        t.start()
+        assert queued(n)
     assert not inside.acquire(timeout=0.2)  # two slots: c and d wait
     assert order == ["a", "b"]
     release.set()
