@@ -24,8 +24,10 @@ _CONGRESS_EN = re.compile(
     r"\b(\d{1,2})(?:st|nd|rd|th)\s+(?:(?:cpc|communist)\s+)?(?:party\s+)?(?:national\s+)?congress"
 )
 _CN_NUM = "[一二三四五六七八九十]{1,3}"
+# 十一大 .. 二十九大 stand alone; 三大, 五大 also mean "the three/five big ..." unless a report is meant.
 _CONGRESS_ZH = re.compile(
-    rf"(?<![一二三四五六七八九十])({_CN_NUM})大(?=报告|政治报告|提出|强调|指出|上的)|第({_CN_NUM})次全国代表大会"
+    r"(?<![一二三四五六七八九十])(十[一二三四五六七八九]|二十[一二三四五六七八九]?)大(?![学型类批量项])"
+    rf"|(?<![一二三四五六七八九十])({_CN_NUM})大(?=报告|政治报告|提出|强调|指出|上的)|第({_CN_NUM})次全国代表大会"
 )
 EN_STOPWORDS = textnorm.STOPWORDS | frozenset(
     "how many much long was were there their they them its according during after before about into than also "
@@ -55,7 +57,7 @@ def congresses(query: str) -> list[int]:
     folded = textnorm.fold(query).lower()
     found = {int(m.group(1)) for m in _CONGRESS_EN.finditer(folded)}
     for m in _CONGRESS_ZH.finditer(folded):
-        found.add(metadata.cn_number(m.group(1) or m.group(2)) or 0)
+        found.add(metadata.cn_number(m.group(1) or m.group(2) or m.group(3)) or 0)
     return sorted(n for n in found if n in metadata.CPC_CONGRESS_YEARS)
 
 

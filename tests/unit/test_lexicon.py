@@ -94,7 +94,8 @@ def test_a_party_congress_named_in_english_or_chinese() -> None:
     assert congresses("What did the 17th Party Congress report say?") == [17]
     assert congresses("Did the 12th CPC National Congress promise it?") == [12]
     assert congresses("十七大报告提出的科学发展观") == [17] and congresses("党的第二十次全国代表大会") == [20]
-    assert congresses("十九大以来") == [] and congresses("the 21st century") == []  # not a congress
+    assert congresses("十六大要求2020年GDP翻两番") == [16] and congresses("十七大 文化大革命") == [17]
+    assert congresses("三大攻坚战") == [] and congresses("十大类产品") == [] and congresses("the 21st century") == []
     assert congress_years("the 17th Party Congress") == [2007]
 
 
