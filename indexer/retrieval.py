@@ -683,7 +683,8 @@ class SearchEngine:
         s = self.settings
         if s.year_boost_next <= 0 and s.year_boost_same <= 0:
             return ranked
-        years, congress = query_years(query), congress_years(query)
+        congress = congress_years(query)
+        years = [] if congress else query_years(query)  # years beside a congress are its targets or history
         if not years and not congress:
             return ranked
 
