@@ -76,10 +76,15 @@ class Settings:
     fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)
+    lexical_digits_factor: float = 1.3  # ... times this for a Chinese question holding a number or year
     lexical_weight_no_cjk: float = 0.0  # for queries without Chinese characters (English questions)
     # Answer-quality levers (issue 10), each measured on the dev half of the policy set (README "Quality").
     lexicon_file: Path = DATA_DIR / "dict" / "en_zh.tsv"  # English -> Chinese terms (make lexicon); absent: unused
     lexical_weight_en: float = 0.3  # English questions whose words the lexicon turns into Chinese terms
+    # Colloquial word -> official corpus terms (python -m indexer.tools.colloquial); absent: unused. The terms
+    # join a Chinese question's BM25 query at colloquial_weight (its own words weigh 1; 0 = off).
+    colloquial_file: Path = DATA_DIR / "dict" / "colloquial.tsv"
+    colloquial_weight: float = 0.6
     year_boost_next: float = 0.8  # fused-score bonus for documents of the year after a year the question names
     year_boost_same: float = 0.8  # ... and for documents of that year itself
     prf_docs: int = 0  # pseudo-relevance feedback: top dense passages whose terms join the BM25 query (0: off)
@@ -174,7 +179,7 @@ class Settings:
             values["port"] = _coerce("port", "int", env["PORT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         paths = ("index_dir", "seeds_dir", "models_dir", "uploads_dir", "terms_file", "accounts_db", "audit_dir")
-        for key in (*paths, "lexicon_file"):
+        for key in (*paths, "lexicon_file", "colloquial_file"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)

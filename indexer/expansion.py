@@ -1,8 +1,9 @@
-"""The lexical side of a question beyond its own words: English -> Chinese terms, terms fed back
-from the passages found by meaning, and a preference for the documents of the year asked about.
+"""The lexical side of a question beyond its own words: English -> Chinese terms, the documents'
+official wording for a question's colloquial words, terms fed back from the passages found by
+meaning, and a preference for the documents of the year asked about.
 
-All three work on data already at hand at query time (the lexicon file, the dense ranking's
-top passages, each document's year), so none adds a model call to a query.
+All work on data already at hand at query time (the lexicon and colloquial dictionary files, the
+dense ranking's top passages, each document's year), so none adds a model call to a query.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -64,6 +66,38 @@ def congresses(query: str) -> list[int]:
 def congress_years(query: str) -> list[int]:
     """Years of the congresses a question names: their reports are documents of that year."""
     return [metadata.CPC_CONGRESS_YEARS[n] for n in congresses(query)]
+
+
+class ColloquialTerms:
+    """Colloquial word -> the corpus's official terms (data/dict/colloquial.tsv, `python -m
+    indexer.tools.colloquial`): 电费 -> 电价, 买房 -> 购房, mined from the corpus and the model alone."""
+
+    def __init__(self, entries: dict[str, list[str]]):
+        self.entries = entries
+
+    @classmethod
+    def load(cls, path: Path) -> ColloquialTerms | None:
+        """The dictionary at `path` (`word<TAB>term:score ...`), or None when there is none."""
+        if not Path(path).exists():
+            return None
+        entries: dict[str, list[str]] = {}
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("#") or "\t" not in line:
+                    continue
+                key, rest = line.rstrip("\n").split("\t", 1)
+                entries[key] = [item.rsplit(":", 1)[0] for item in rest.split()]
+        return cls(entries)
+
+    def expand(self, tokens: list[str], weight: float) -> dict[str, float]:
+        """The query's tokens at weight 1 plus the official terms of its colloquial words at `weight`."""
+        terms = dict.fromkeys(tokens, 1.0)
+        if weight <= 0:
+            return terms
+        for token in tokens:
+            for term in self.entries.get(token, ()):
+                terms.setdefault(term, weight)
+        return terms
 
 
 def feedback_terms(

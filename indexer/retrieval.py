@@ -22,7 +22,14 @@ from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder, check_index_model
 from indexer.errors import QueryError, SearchEngineError
-from indexer.expansion import congress_years, english_terms, feedback_terms, prefer_years, query_years
+from indexer.expansion import (
+    ColloquialTerms,
+    congress_years,
+    english_terms,
+    feedback_terms,
+    prefer_years,
+    query_years,
+)
 from indexer.lexical import Lexicon
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
@@ -339,6 +346,7 @@ class SearchEngine:
         self._sentences = SentenceCache(settings.sentence_cache_size)
         self._scan: tuple[IndexReader, query_lang.PassageScan] | None = None
         self._lexicon: Lexicon | None | bool = False  # False: not loaded yet
+        self._colloquial: ColloquialTerms | None | bool = False
         self._year_rows: dict[tuple[str, int], np.ndarray | None] = {}
 
     @classmethod
@@ -647,8 +655,17 @@ class SearchEngine:
             i += len(ss)
 
     def _lexical_weight(self, query: str) -> float:
-        """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise."""
-        return self.settings.lexical_weight if has_chinese(query) else self.settings.lexical_weight_no_cjk
+        """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise.
+
+        A number or year in a Chinese question (however written) is matched exactly by BM25 and only
+        loosely by the small model, so such questions lean a little more on the lexical side.
+        """
+        s = self.settings
+        if not has_chinese(query):
+            return s.lexical_weight_no_cjk
+        if any(ch.isdigit() for ch in fold_numbers(textnorm.fold(query))):
+            return s.lexical_weight * s.lexical_digits_factor
+        return s.lexical_weight
 
     @property
     def lexicon(self) -> Lexicon | None:
@@ -657,16 +674,26 @@ class SearchEngine:
             self._lexicon = Lexicon.load(self.settings.lexicon_file)
         return self._lexicon
 
+    @property
+    def colloquial(self) -> ColloquialTerms | None:
+        """The colloquial -> official wording dictionary (loaded once; None when there is none)."""
+        if self._colloquial is False:
+            self._colloquial = ColloquialTerms.load(self.settings.colloquial_file)
+        return self._colloquial
+
     def _lexical_side(self, version: IndexReader, query: str, tokens: list[str], dense, pool: int, allowed):
         """The BM25 ranking for hybrid fusion and its weight.
 
-        English questions are looked up in the lexicon (their words as Chinese terms); with
+        English questions are looked up in the lexicon (their words as Chinese terms); a Chinese
+        question's colloquial words add the documents' official terms at a lower weight; with
         feedback on, the top dense passages' most informative terms join the query at a lower
-        weight. A plain Chinese question is its own tokens, as before.
+        weight. Otherwise a question is its own tokens.
         """
         s = self.settings
         weight = self._lexical_weight(query)
         terms = dict.fromkeys(tokens, 1.0)
+        if s.colloquial_weight > 0 and has_chinese(query) and self.colloquial is not None:
+            terms = self.colloquial.expand(tokens, s.colloquial_weight)
         if not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
             translated = english_terms(query, self.lexicon, version.bm25.term_idf)
             if translated:
