@@ -15,7 +15,7 @@ LEXICON := data/dict/en_zh.tsv
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick adapt clean
+.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick adapt colloquial clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
 run: index $(LEXICON)
@@ -41,6 +41,11 @@ lexicon: $(LEXICON)
 
 $(LEXICON): $(VENV)/.installed
 	$(PY) -m indexer.tools.lexicon --out $@
+
+## colloquial: re-mine the colloquial -> official wording dictionary (data/dict/colloquial.tsv, committed) from
+## data/corpus + seeds/ with the model (deterministic, ~4-8 minutes on 2 cores); for another archive pass its folders
+colloquial: model
+	nice -n 10 $(PY) -m indexer.tools.colloquial
 
 ## index: index seeds/ into data/index (adds new or changed seeds; keeps documents added since)
 index: $(INDEX_DIR)/CURRENT
