@@ -15,7 +15,7 @@ LEXICON := data/dict/en_zh.tsv
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-quick adapt colloquial clean
+.PHONY: run install model lexicon index serve test test-fast lint browser formats eval bench bench-1m bench-quick adapt colloquial clean
 
 ## run: set everything up, index seeds/, serve the search page (HOST/PORT overridable)
 run: index $(LEXICON)
@@ -100,6 +100,15 @@ bench: model $(LEXICON)
 	    --backends faiss --out data/bench/incremental.json
 	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
 	    --backends milvus-lite --out data/bench/incremental-milvus.json
+	$(PY) -m indexer.tools.bench.serving_rss --index data/index-eval/policy --sizes 5000 100000 \
+	    --out data/bench/serving_rss.json
+	$(PY) -m indexer.tools.bench.lexical_parity --index data/index-eval/policy --out data/bench/lexical_parity.json
+
+## bench-1m: only the 1M-chunk figures of the segments bench (add/remove 10 documents, search over 10 segments
+## vs one; FAISS; one HNSW build of 1M x 384, most of the run: about an hour on 2 shared cores)
+bench-1m: install
+	nice -n 19 $(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --chunks 1000000 \
+	    --backends faiss --out data/bench/incremental-1m.json
 
 bench-quick: model $(LEXICON)
 	$(PY) -m indexer.tools.bench --quick

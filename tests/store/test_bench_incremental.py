@@ -20,4 +20,5 @@ def test_incremental_bench_runs_at_toy_size(tmp_path):
     assert milvus["add_s"] > 0 and milvus["remove_s"] > 0
     one, ten = size["segments"]["one_segment_p50_ms"], size["segments"]["ten_segments_p50_ms"]
     assert set(one) == set(ten) == {"dense", "lexical", "hybrid"}
+    assert size["segments"]["segments"][0] == 1  # the write measurement's folder, its added segment dropped
     assert not (tmp_path / "work").exists()
