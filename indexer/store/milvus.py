@@ -266,10 +266,12 @@ class MilvusVersion(DocTable):
             collection, filter=expr, output_fields=fields, consistency_level=self._consistency, **kwargs
         )
 
-    def _scan(self, collection: str, key: str, total: int, fields: list[str], extra: str = "") -> Iterator[dict]:
+    def _scan(
+        self, collection: str, key: str, total: int, fields: list[str], extra: str = "", page: int = BATCH
+    ) -> Iterator[dict]:
         """All rows with key in 0..total-1, in key order, a page at a time (servers cap one query's size)."""
-        for lo in range(0, total, BATCH):
-            hi = min(lo + BATCH, total)
+        for lo in range(0, total, page):
+            hi = min(lo + page, total)
             expr = f"{key} >= {lo} and {key} < {hi}" + (f" and {extra}" if extra else "")
             yield from sorted(self._query(collection, expr, fields, hi - lo), key=lambda r: r[key])
 
@@ -318,7 +320,8 @@ class MilvusVersion(DocTable):
         total = self.manifest.get("next_row", self.manifest["chunks"])
         fields = ["row", "doc_index", "tokens"] if with_tokens else ["row", "doc_index"]
         index_of_key = self._index_of_key
-        for r in self._scan(self.collection, "row", total, fields, self._live):
+        page = BATCH if with_tokens else 16 * BATCH  # two numbers a row: larger pages, under the 16,384 cap
+        for r in self._scan(self.collection, "row", total, fields, self._live, page):
             pks.append(r["row"])
             row_doc.append(index_of_key[r["doc_index"]])
             if with_tokens:
