@@ -182,9 +182,11 @@ class SparseBM25:
             return empty
         query = {i: float(self.idf[i] * np.float32(w)) for i, w in ids}
         wanted = min(n, self.max_hits)
-        limit = min(self.max_hits, max(2 * wanted, wanted + 100)) if self.drift else wanted
+        # Asking for every row (a count of matches) needs the set, which drift does not change: no rescoring.
+        rescore = self.drift and n < self._n_rows
+        limit = min(self.max_hits, max(2 * wanted, wanted + 100)) if rescore else wanted
         rows, scores = self._search(query, limit, allowed)
-        if self.drift and rows.size:
+        if rescore and rows.size:
             scores = self._rescore(rows, ids)
         return _top(rows, np.asarray(scores, dtype=np.float32), wanted)
 

@@ -4,9 +4,9 @@
 
 Copies the eval index into a fresh Milvus Lite file twice, without re-embedding: once as one build, once as a
 build of all but the last 10 documents followed by an `add` of those 10 (rows of two generations weighted with
-different average lengths: the rescoring path). Then every eval query runs in lexical and hybrid mode (and dense,
-as a control) on FAISS and on each Milvus copy with the real model: top-10 overlap with FAISS (chunk ids, mean
-over queries) and MRR@10 with the eval judgements, for each.
+different average lengths: the rescoring path). Then every eval query runs in lexical and hybrid mode on FAISS
+and on each Milvus copy with the real model: top-10 overlap with FAISS (chunk ids, mean over queries) and MRR@10
+with the eval judgements, for each.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer.config import DATA_DIR, Settings
 
-MODES = ("lexical", "hybrid", "dense")
+MODES = ("lexical", "hybrid")
 ADDED = 10
 
 
@@ -45,16 +45,17 @@ class CachedQueries:
         return np.stack([self._cache[t] for t in texts])
 
 
-def top_ids(engine, queries: list[str], mode: str) -> list[list[str]]:
-    return [[r.chunk_id for r in resp.results] for resp in engine.search_many(queries, k=10, mode=mode)]
+def measure(engine, queries, mode: str) -> tuple[list[list[str]], float]:
+    """Top-10 chunk ids of every query and MRR@10 under the eval judgements (one search per query)."""
+    from indexer.tools.eval.evaluate import Judge
+    from indexer.tools.eval.metrics import reciprocal_rank
 
-
-def measure(engine, queries, judge_queries, mode: str) -> tuple[list[list[str]], float]:
-    from indexer.tools.eval.evaluate import evaluate
-
-    ids = top_ids(engine, [q.query for q in queries], mode)
-    outcomes = evaluate(engine, judge_queries, modes=(mode,))
-    return ids, float(np.mean([o.metrics["MRR@10"] for o in outcomes]))
+    judge = Judge(engine)
+    ids, rr = [], []
+    for q, resp in zip(queries, engine.search_many([q.query for q in queries], k=10, mode=mode)):
+        ids.append([r.chunk_id for r in resp.results])
+        rr.append(reciprocal_rank([judge.is_relevant(q, r) for r in resp.results], 10))
+    return ids, float(np.mean(rr))
 
 
 def overlap(a: list[list[str]], b: list[list[str]]) -> float:
@@ -99,10 +100,10 @@ def run(index: Path, work: Path) -> dict:
         log(f"{name}: {type(bm25).__name__}, drift {getattr(bm25, 'drift', None)}")
     out: dict = {"index": str(index), "queries": len(queries), "modes": {}}
     for mode in MODES:
-        base, base_mrr = measure(faiss, queries, queries, mode)
+        base, base_mrr = measure(faiss, queries, mode)
         row = {"faiss_mrr": round(base_mrr, 4)}
         for name, engine in engines.items():
-            ids, mrr = measure(engine, queries, queries, mode)
+            ids, mrr = measure(engine, queries, mode)
             row[name] = {"top10_overlap": round(overlap(ids, base), 4), "mrr": round(mrr, 4),
                          "mrr_delta": round(mrr - base_mrr, 4)}
         out["modes"][mode] = row
