@@ -182,8 +182,8 @@ class SparseBM25:
             return empty
         query = {i: float(self.idf[i] * np.float32(w)) for i, w in ids}
         wanted = min(n, self.max_hits)
-        # Asking for every row (a count of matches) needs the set, which drift does not change: no rescoring.
-        rescore = self.drift and n < self._n_rows
+        # Past Milvus's top-k cap the caller counts matches ("at least"): no rescoring of 16k rows for that.
+        rescore = self.drift and n < self.max_hits
         limit = min(self.max_hits, max(2 * wanted, wanted + 100)) if rescore else wanted
         rows, scores = self._search(query, limit, allowed)
         if rescore and rows.size:
