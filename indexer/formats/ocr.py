@@ -6,6 +6,10 @@ cores, each limited to one thread: Tesseract's own threading gains little on
 small pages and would fight the other pages for the cores. Words are rejoined
 into lines here so that Chinese gets no spaces between characters (Tesseract
 puts one between every CJK "word") while Latin words keep theirs.
+Chinese pages are read with the Chinese models alone: with `eng` loaded beside
+them Tesseract replaces short Chinese words it is unsure of (a quoted phrase, a
+word before a comma) by Latin look-alikes ("深挖洞、广积粮" -> "RIS, CR"); a page
+that comes out mostly non-Chinese is read again with the other languages first.
 Missing Tesseract or language data is not an error of the file: its pages are
 skipped with a note and the caller keeps whatever text it has.
 """
@@ -28,6 +32,8 @@ from indexer.formats.lines import CJK, clean_line, glue
 
 DEFAULT_LANGS = "chi_sim+chi_tra+eng"
 INDENT_CHARS = 1.5  # a line starting this many character heights right of the page's left edge is indented
+CJK_MODELS = ("chi_", "jpn", "kor")  # Tesseract language names of CJK scripts (chi_sim, chi_tra_vert ...)
+LATIN_PAGE = 0.3  # a page whose first reading has a smaller share of CJK characters is read again (see passes)
 PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 _HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
@@ -132,7 +138,6 @@ def parse_tsv(tsv: str) -> OcrPage:
         if cleaned:
             page.lines.append(OcrLine(cleaned, words[0][0] - left_edge > INDENT_CHARS * height))
     page.confidence = round(total / weight, 1) if weight else 0.0
-    page.lines = unify_script(page.lines)
     return page
 
 
@@ -145,26 +150,67 @@ def _convert(kind: str, text: str) -> str:
         return _converters[kind].convert(text)
 
 
-def unify_script(lines: list[OcrLine]) -> list[OcrLine]:
-    """One script per page, the page's majority, and full-width punctuation between Chinese characters.
+def _script_of(lines: list[OcrLine]) -> str:
+    """"t2s" when simplified-only characters are at least as many as traditional-only ones, else "s2t"."""
+    chars = set(re.findall(f"[{CJK}]", "".join(line.text for line in lines)))
+    if not chars:
+        return ""
+    joined = "".join(sorted(chars))
+    traditional = sum(a != b for a, b in zip(joined, _convert("t2s", joined)))
+    simplified = sum(a != b for a, b in zip(joined, _convert("s2t", joined)))
+    return "t2s" if simplified >= traditional else "s2t"
+
+
+def _to_script(text: str, kind: str) -> str:
+    """Text in one script. To traditional only the simplified-only characters change, one by one:
+    OpenCC's phrase rules would also turn a traditional 周刊/了解 into 週刊/瞭解."""
+    if kind == "t2s":
+        converted = _convert("t2s", text)
+    else:
+        converted = "".join(
+            _convert("s2t", ch) if _convert("t2s", ch) == ch and re.match(f"[{CJK}]", ch) else ch for ch in text
+        )
+    return converted if len(converted) == len(text) else text
+
+
+def unify_script(lines: list[OcrLine], kind: str = "") -> list[OcrLine]:
+    """One script (`kind`, else the lines' majority) and full-width punctuation between Chinese characters.
 
     With chi_sim and chi_tra both loaded Tesseract picks a script word by word, so a
     simplified page comes out with 們/來 here and there and a "," where "，" was printed.
     """
-    text = "".join(line.text for line in lines)
-    chars = set(re.findall(f"[{CJK}]", text))
-    if not chars:
+    kind = kind or _script_of(lines)
+    if not kind:
         return lines
-    joined = "".join(sorted(chars))
-    traditional = sum(a != b for a, b in zip(joined, _convert("t2s", joined)))
-    simplified = sum(a != b for a, b in zip(joined, _convert("s2t", joined)))
-    kind = "t2s" if simplified >= traditional else "s2t"
     out = []
     for line in lines:
-        converted = _convert(kind, line.text)
-        text = converted if len(converted) == len(line.text) else line.text
+        text = _to_script(line.text, kind)
         out.append(OcrLine(_HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], text), line.indented))
     return out
+
+
+def unify_pages(pages: list[OcrPage]) -> list[OcrPage]:
+    """The whole document in its majority script: a short last page alone may look traditional."""
+    kind = _script_of([line for page in pages for line in page.lines])
+    for page in pages:
+        page.lines = unify_script(page.lines, kind)
+    return pages
+
+
+def passes(langs: str) -> list[str]:
+    """The language lists a page is read with: the CJK models alone first, then (for a page that turns out
+    mostly Latin) the others first; a list of one kind is read once."""
+    parts = langs.split("+")
+    cjk = [lang for lang in parts if lang.startswith(CJK_MODELS)]
+    rest = [lang for lang in parts if lang not in cjk]
+    if not cjk or not rest:
+        return [langs]
+    return ["+".join(cjk), "+".join(rest + cjk)]
+
+
+def cjk_share(page: OcrPage) -> float:
+    text = re.sub(r"\s", "", "".join(line.text for line in page.lines))
+    return len(re.findall(f"[{CJK}]", text)) / len(text) if text else 0.0
 
 
 def read_image(image, options: OcrOptions) -> OcrPage:
@@ -173,7 +219,12 @@ def read_image(image, options: OcrOptions) -> OcrPage:
     if reason:
         return OcrPage(error=reason)
     try:
-        return parse_tsv(_run_tesseract(_png(image.convert("L")), options.langs, options.dpi))
+        png = _png(image.convert("L"))
+        first, *others = passes(options.langs)
+        page = parse_tsv(_run_tesseract(png, first, options.dpi))
+        if others and page.lines and cjk_share(page) < LATIN_PAGE:
+            page = parse_tsv(_run_tesseract(png, others[0], options.dpi))
+        return page
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
         return OcrPage(error=f"OCR failed ({type(exc).__name__}: {exc})")
 
@@ -201,7 +252,7 @@ def read_pages(count: int, render: Callable[[int], object], options: OcrOptions,
             results.append(page)
             if options.progress:
                 _progress(options.label or label, done, count)
-    return results
+    return unify_pages(results)
 
 
 def _progress(label: str, done: int, count: int) -> None:
