@@ -50,9 +50,10 @@ _DATE_LINE = re.compile(rf"^[（(]?{_DATE}[）)]?$")
 _PRINTED = re.compile(rf"^(.+?)\s*{_DATE}\s*印\s*发$")
 _SIGNER = re.compile(r"签\s*发\s*人\s*[：:]\s*(.+?)\s*$")
 _ISSUER_MARK = re.compile(rf"^([{_CJK}\s]{{2,40}}?)\s*文\s*件$")
-_ATTACHMENT = re.compile(r"^附\s*件\s*(?:\d+)?\s*[：:]\s*(.*)$")
+# OCR reads a "：" as "；" now and then (the dots of both sit in the same place): after 附件/抄送 either counts
+_ATTACHMENT = re.compile(r"^附\s*件\s*(?:\d+)?\s*[：:；;]\s*(.*)$")
 _NUMBERED = re.compile(r"^\d{1,2}\s*[.．、]\s*(\S.*)$")
-_CC = re.compile(r"^抄\s*送\s*[：:]\s*(.+?)[。.]?$")
+_CC = re.compile(r"^抄\s*送\s*[：:；;]\s*(.+?)[。.]?$")
 _TITLE_ISSUER = re.compile(rf"^([{_CJK}、\s]{{2,40}}?)关于")
 _SENTENCE = re.compile(r"[，。；！？]")
 
@@ -104,10 +105,15 @@ def _head_fields(head: list[str], title: str) -> dict:
         mark = _ISSUER_MARK.match(line)
         if mark and "issuer" not in out and i < 4:
             out["issuer"] = " ".join(mark.group(1).split())
-        if line.endswith(("：", ":")) and "addressee" not in out and not _SIGNER.search(line) and i > 0:
-            if not _ATTACHMENT.match(line) and len(line) <= 200:
+        if _addressee_end(line, head[i - 1] if i else "") and "addressee" not in out and not _SIGNER.search(line):
+            if i > 0 and not _ATTACHMENT.match(line) and len(line) <= 200:
                 out["addressee"] = line[:-1].strip()
     return out
+
+
+def _addressee_end(line: str, before: str) -> bool:
+    """Does the line end as a 主送机关 line does: "：", or (as OCR may read it) "；" right after a "…关于…" title?"""
+    return line.endswith(("：", ":")) or (line.endswith(("；", ";")) and bool(_TITLE_ISSUER.match(before)))
 
 
 def _attachments(lines: list[str]) -> list[str]:

@@ -34,6 +34,8 @@ DEFAULT_LANGS = "chi_sim+chi_tra+eng"
 INDENT_CHARS = 1.5  # a line starting this many character heights right of the page's left edge is indented
 CJK_MODELS = ("chi_", "jpn", "kor")  # Tesseract language names of CJK scripts (chi_sim, chi_tra_vert ...)
 LATIN_PAGE = 0.3  # a page whose first reading has a smaller share of CJK characters is read again (see passes)
+SPLIT_GAP = 0.8  # lines whose centres are closer than this many character heights are pieces of one line
+# (the tightest printed line spacing is about 1.2 character heights from centre to centre)
 PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 _HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
@@ -68,6 +70,9 @@ def options_from(settings, progress: bool = False) -> OcrOptions:
 class OcrLine:
     text: str
     indented: bool = False
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in the page image's pixels
+    block: int = 0  # Tesseract's block number: lines of one block read one after the other
+    height: int = 0  # the median height of the line's words, about a character's height
 
 
 @dataclass
@@ -103,8 +108,9 @@ def _png(image) -> bytes:
     return buffer.getvalue()
 
 
-def _run_tesseract(png: bytes, langs: str, dpi: int) -> str:
-    command = ["tesseract", "stdin", "stdout", "-l", langs, "--dpi", str(dpi), "--psm", "3", "tsv"]
+def _run_tesseract(png: bytes, langs: str, dpi: int, psm: int = 3) -> str:
+    """Tesseract's TSV of one image; psm 3 = a page, found blocks, columns and lines; 7 = one line."""
+    command = ["tesseract", "stdin", "stdout", "-l", langs, "--dpi", str(dpi), "--psm", str(psm), "tsv"]
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     done = subprocess.run(command, input=png, capture_output=True, timeout=PAGE_TIMEOUT_S, env=env)
     if done.returncode != 0:
@@ -112,15 +118,22 @@ def _run_tesseract(png: bytes, langs: str, dpi: int) -> str:
     return done.stdout.decode("utf-8", "replace")
 
 
-def parse_tsv(tsv: str) -> OcrPage:
-    """Tesseract's TSV (one row per word) to clean lines, an indent flag per line and a confidence."""
-    rows: dict[tuple[int, int, int], list[tuple[int, int, float, str]]] = {}
+def _words(tsv: str) -> dict[tuple[int, int, int], list[tuple[int, int, int, int, float, str]]]:
+    """Tesseract's word rows by (block, paragraph, line): (left, top, width, height, confidence, text)."""
+    rows: dict[tuple[int, int, int], list[tuple[int, int, int, int, float, str]]] = {}
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
             continue
-        key = (int(cols[2]), int(cols[3]), int(cols[4]))  # block, paragraph, line
-        rows.setdefault(key, []).append((int(cols[6]), int(cols[9]), float(cols[10]), cols[11].strip()))
+        key = (int(cols[2]), int(cols[3]), int(cols[4]))
+        box = (int(cols[6]), int(cols[7]), int(cols[8]), int(cols[9]))
+        rows.setdefault(key, []).append((*box, float(cols[10]), cols[11].strip()))
+    return rows
+
+
+def parse_tsv(tsv: str) -> OcrPage:
+    """Tesseract's TSV (one row per word) to clean lines, an indent flag per line and a confidence."""
+    rows = _words(tsv)
     if not rows:
         return OcrPage()
     left_edge = min(words[0][0] for words in rows.values())
@@ -129,15 +142,67 @@ def parse_tsv(tsv: str) -> OcrPage:
     for key in sorted(rows):
         words = rows[key]
         text = ""
-        for _, _, conf, word in words:
+        for *_, conf, word in words:
             text = glue(text, word) if text else word
             weight += len(word)
             total += max(conf, 0.0) * len(word)
-        height = sorted(h for _, h, _, _ in words)[len(words) // 2]
+        height = sorted(w[3] for w in words)[len(words) // 2]
+        box = (min(w[0] for w in words), min(w[1] for w in words), max(w[0] + w[2] for w in words))
+        box = (*box, max(w[1] + w[3] for w in words))
         cleaned = clean_line(text)
         if cleaned:
-            page.lines.append(OcrLine(cleaned, words[0][0] - left_edge > INDENT_CHARS * height))
+            indented = words[0][0] - left_edge > INDENT_CHARS * height
+            page.lines.append(OcrLine(cleaned, indented, box, key[0], height))
     page.confidence = round(total / weight, 1) if weight else 0.0
+    return page
+
+
+def _char_height(lines: list[OcrLine]) -> int:
+    heights = sorted(line.height for line in lines if line.height)
+    return heights[len(heights) // 2] if heights else 0
+
+
+def _pieces(lines: list[OcrLine]) -> list[list[int]]:
+    """Runs of lines of one block whose centres are closer than 0.8 of a character's height and that overlap
+    sideways: pieces of one line that layout analysis cut apart (a lone "告。" ending a paragraph comes out as
+    "-一" above "户o", the character's top and bottom halves)."""
+    char = _char_height(lines)
+    if len(lines) < 2 or not char:
+        return []
+    runs, run = [], [0]
+    for i in range(1, len(lines)):
+        a, b = lines[run[-1]], lines[i]
+        centre_gap = abs((a.box[1] + a.box[3]) - (b.box[1] + b.box[3])) / 2
+        same = a.block == b.block and centre_gap < SPLIT_GAP * char and a.box[0] < b.box[2] and b.box[0] < a.box[2]
+        if same:
+            run.append(i)
+            continue
+        if len(run) > 1:
+            runs.append(run)
+        run = [i]
+    return runs + ([run] if len(run) > 1 else [])
+
+
+def mend_split_lines(image, page: OcrPage, read_line: Callable[[object], OcrPage]) -> OcrPage:
+    """Pieces of one line (see _pieces) read again together, as one line (`read_line` of the crop)."""
+    runs = _pieces(page.lines)
+    if not runs:
+        return page
+    char = _char_height(page.lines)
+    replaced: dict[int, OcrLine | None] = {}
+    for run in runs:
+        boxes = [page.lines[i].box for i in run]
+        left, top = min(b[0] for b in boxes) - char // 2, min(b[1] for b in boxes) - char // 3
+        right, bottom = max(b[2] for b in boxes) + char // 2, max(b[3] for b in boxes) + char // 3
+        crop = image.crop((max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height)))
+        text = clean_line("".join(line.text for line in read_line(crop).lines))
+        if not text:
+            continue
+        first = page.lines[run[0]]
+        union = (left, top, right, bottom)
+        replaced.update({i: None for i in run[1:]})
+        replaced[run[0]] = OcrLine(text, first.indented, union, first.block, first.height)
+    page.lines = [replaced.get(i, line) for i, line in enumerate(page.lines) if replaced.get(i, line) is not None]
     return page
 
 
@@ -151,7 +216,8 @@ def _convert(kind: str, text: str) -> str:
 
 
 def _script_of(lines: list[OcrLine]) -> str:
-    """"t2s" when simplified-only characters are at least as many as traditional-only ones, else "s2t"."""
+    """The conversion to make: "t2s" when simplified-only characters are at least as many as traditional-only
+    ones, else "s2t"."""
     chars = set(re.findall(f"[{CJK}]", "".join(line.text for line in lines)))
     if not chars:
         return ""
@@ -219,12 +285,14 @@ def read_image(image, options: OcrOptions) -> OcrPage:
     if reason:
         return OcrPage(error=reason)
     try:
-        png = _png(image.convert("L"))
-        first, *others = passes(options.langs)
-        page = parse_tsv(_run_tesseract(png, first, options.dpi))
+        grey = image.convert("L")
+        png = _png(grey)
+        langs, *others = passes(options.langs)
+        page = parse_tsv(_run_tesseract(png, langs, options.dpi))
         if others and page.lines and cjk_share(page) < LATIN_PAGE:
-            page = parse_tsv(_run_tesseract(png, others[0], options.dpi))
-        return page
+            langs = others[0]
+            page = parse_tsv(_run_tesseract(png, langs, options.dpi))
+        return mend_split_lines(grey, page, lambda crop: parse_tsv(_run_tesseract(_png(crop), langs, options.dpi, 7)))
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
         return OcrPage(error=f"OCR failed ({type(exc).__name__}: {exc})")
 

@@ -50,3 +50,37 @@ def make_mixed_pdf(path: Path, text_lines: list[str], picture) -> Path:
     return path
 
 
+
+
+def two_column_page(paragraphs: list[str], scan: Scan, lines_per_column: int, gap_chars: float = 3.0):
+    """A page printed in two columns (left column first, then right), as a gazette or a 公报 is; the picture and
+    each column's lines. The text runs on from the bottom of the left column to the top of the right one."""
+    from PIL import Image, ImageDraw
+
+    from indexer.tools.scans import A4_INCHES, MARGIN_INCHES, _font
+
+    font = _font(scan)
+    page_width = (A4_INCHES[0] - 2 * MARGIN_INCHES) * scan.dpi
+    column_width = (page_width - gap_chars * font.size) / 2
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        line = "\u3000\u3000"
+        for ch in paragraph.strip():
+            if font.getlength(line + ch) > column_width:
+                lines.append(line)
+                line = ""
+            line += ch
+        lines.append(line)
+        if len(lines) >= 2 * lines_per_column:
+            break
+    columns = [lines[:lines_per_column], lines[lines_per_column : 2 * lines_per_column]]
+    height = int(2 * MARGIN_INCHES * scan.dpi + lines_per_column * font.size * 1.6)
+    image = Image.new("L", (int(A4_INCHES[0] * scan.dpi), height), 255)
+    draw = ImageDraw.Draw(image)
+    for n, column in enumerate(columns):
+        x = MARGIN_INCHES * scan.dpi + n * (column_width + gap_chars * font.size)
+        for i, line in enumerate(column):
+            draw.text((x, MARGIN_INCHES * scan.dpi + i * font.size * 1.6), line, font=font, fill=0)
+    if scan.rotate:
+        image = image.rotate(scan.rotate, resample=Image.BICUBIC, expand=False, fillcolor=255)
+    return image, columns

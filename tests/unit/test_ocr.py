@@ -6,7 +6,16 @@ import pytest
 
 import indexer.formats.ocr as ocr
 from indexer.documents import DocumentError, load_document
-from indexer.formats.ocr import OcrLine, OcrOptions, parse_tsv, unify_script
+from indexer.formats.ocr import (
+    OcrLine,
+    OcrOptions,
+    OcrPage,
+    mend_split_lines,
+    parse_tsv,
+    passes,
+    unify_pages,
+    unify_script,
+)
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from indexer.tools.scans import Scan, cer, layout, page_text, render_page, save_tiff
@@ -58,6 +67,44 @@ def test_a_simplified_page_gets_one_script_and_chinese_punctuation():
     assert [line.text for line in lines] == ["十七大以来的五年，是我们奋勇前进的五年。", "经济平稳较快发展"]
     traditional = unify_script([OcrLine("中華人民共和國憲法"), OcrLine("國家尊重和保障人权")])
     assert traditional[1].text == "國家尊重和保障人權"
+
+
+def test_the_whole_document_gets_its_majority_script_and_traditional_text_keeps_its_own_characters():
+    simplified = OcrPage([OcrLine("我们要在一九八〇年以前建成独立的工业体系和国民经济体系，实现农业、工业现代化")])
+    short_last = OcrPage([OcrLine("們這邊來。")])  # alone, this page looks traditional
+    pages = unify_pages([simplified, short_last])
+    assert pages[1].lines[0].text == "们这边来。"
+    traditional = unify_script([OcrLine("黨的周刊，同志們不了解這個")])
+    assert traditional[0].text == "黨的周刊，同志們不了解這個"  # not 週刊/瞭解 (OpenCC phrases)
+
+
+def test_chinese_pages_are_read_with_the_chinese_models_first_then_the_others_first():
+    assert passes("chi_sim+chi_tra+eng") == ["chi_sim+chi_tra", "eng+chi_sim+chi_tra"]
+    assert passes("chi_sim+chi_tra") == ["chi_sim+chi_tra"]
+    assert passes("eng+deu") == ["eng+deu"]
+
+
+def test_pieces_of_one_cut_apart_line_are_read_again_as_one_line():
+    from PIL import Image
+
+    # a lone "告。" ending a paragraph that layout analysis cut into its top and bottom halves
+    lines = [
+        OcrLine("两个组织各有四十至五十名工人。因为我们不是该党党员", False, (199, 843, 1450, 873), 1, 30),
+        OcrLine("-一", False, (199, 895, 229, 910), 2, 15),
+        OcrLine("户o", False, (203, 907, 245, 935), 2, 14),
+        OcrLine("一月，陈独秀同志来到广州", True, (264, 941, 1450, 971), 3, 30),
+        OcrLine("左栏", False, (199, 1000, 600, 1030), 4, 30),
+        OcrLine("右栏", False, (800, 1002, 1200, 1032), 4, 30),  # same height, beside it: another column
+    ]
+    crops = []
+
+    def read_line(crop):
+        crops.append(crop.size)
+        return OcrPage([OcrLine("告。")])
+
+    page = mend_split_lines(Image.new("L", (1655, 2338), 255), OcrPage(list(lines)), read_line)
+    assert [line.text for line in page.lines] == [lines[0].text, "告。", lines[3].text, "左栏", "右栏"]
+    assert crops == [(46 + 30, 40 + 20)]  # the pieces' box, half a character wider and a third higher each side
 
 
 @pytest.mark.slow  # real Tesseract

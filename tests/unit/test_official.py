@@ -38,6 +38,23 @@ def test_fields_of_a_text_notice_and_a_signed_request(tmp_path):
     assert {k: request.meta.get(k) for k in REQUEST_FIELDS} == REQUEST_FIELDS
 
 
+def test_colons_that_ocr_read_as_semicolons_still_mark_the_addressee_attachments_and_cc():
+    swaps = (("直属机构：", "直属机构；"), ("附件：", "附件；"), ("抄送：", "抄送;"))
+    ocr_read = []
+    for line in NOTICE:
+        for colon, semicolon in swaps:
+            line = line.replace(colon, semicolon)
+        ocr_read.append(line)
+    assert ocr_read != NOTICE
+    fields = read_fields("\n".join(ocr_read))
+    assert {k: fields.get(k) for k in ("addressee", "attachments", "cc")} == {
+        k: NOTICE_FIELDS[k] for k in ("addressee", "attachments", "cc")
+    }
+    body = ["国务院文件", "国发〔2024〕1号", "一、总体要求", "坚持以人民为中心，推动政务数据共享；"]
+    body.append("国务院办公厅2024年1月8日印发")
+    assert "addressee" not in read_fields("\n".join(body))  # a body line ending in "；" is no 主送机关
+
+
 def test_a_speech_quoting_a_doc_number_gets_no_fields(tmp_path):
     speech = load_document(_write(tmp_path / "speech.txt", SPEECH))
     assert "doc_number" not in speech.meta and "issuer" not in speech.meta
