@@ -44,7 +44,7 @@ def read(raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted
     if dpi and 70 <= dpi <= 1200:
         options = dataclasses.replace(options, dpi=int(dpi))
     read_ = read_pages(len(frames), lambda i: frames[i], options, label=f"{len(frames)} image page(s)")
-    pages = [[_Line(line.text, line.indented) for line in page.lines] for page in read_]
+    pages = [[_Line(line.text, line.indented, reach=line.reach) for line in page.lines] for page in read_]
     if not any(pages):
         errors = [page.error for page in read_ if page.error]
         raise FormatError(f"no text found in the image{': ' + errors[0] if errors else ''}")

@@ -16,6 +16,7 @@ skipped with a note and the caller keeps whatever text it has.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -26,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 from indexer.formats.lines import CJK, clean_line, glue
@@ -36,9 +38,12 @@ CJK_MODELS = ("chi_", "jpn", "kor")  # Tesseract language names of CJK scripts (
 LATIN_PAGE = 0.3  # a page whose first reading has a smaller share of CJK characters is read again (see passes)
 SPLIT_GAP = 0.8  # lines whose centres are closer than this many character heights are pieces of one line
 # (the tightest printed line spacing is about 1.2 character heights from centre to centre)
+INK_SHARE = 0.08  # a character-wide strip darker than this holds a glyph (a speckled blank strip stays under 0.01)
+SAME_LINE = 0.8  # a line read again replaces the first reading when they are at least this similar (difflib ratio)
 PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 _HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
+_STRAY_DOT = re.compile(rf"(?<=[，、；：。])[.·](?=[{CJK}])")  # a speck read as "." after a comma: "同志们，.北京"
 _converters: dict[str, object] = {}
 _convert_lock = threading.Lock()
 
@@ -73,6 +78,8 @@ class OcrLine:
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in the page image's pixels
     block: int = 0  # Tesseract's block number: lines of one block read one after the other
     height: int = 0  # the median height of the line's words, about a character's height
+    band: tuple[int, int] = (0, 0)  # the median top and bottom of its words: where its characters sit
+    reach: float = 0.0  # how far right the line reaches in its column, 1.0 = to the right margin (see with_reach)
 
 
 @dataclass
@@ -136,7 +143,7 @@ def parse_tsv(tsv: str) -> OcrPage:
     rows = _words(tsv)
     if not rows:
         return OcrPage()
-    left_edge = min(words[0][0] for words in rows.values())
+    left_edge = min(min(w[0] for w in words) for words in rows.values())
     page = OcrPage()
     weight = total = 0.0
     for key in sorted(rows):
@@ -149,10 +156,13 @@ def parse_tsv(tsv: str) -> OcrPage:
         height = sorted(w[3] for w in words)[len(words) // 2]
         box = (min(w[0] for w in words), min(w[1] for w in words), max(w[0] + w[2] for w in words))
         box = (*box, max(w[1] + w[3] for w in words))
+        band = (sorted(w[1] for w in words)[len(words) // 2], sorted(w[1] + w[3] for w in words)[len(words) // 2])
         cleaned = clean_line(text)
         if cleaned:
-            indented = words[0][0] - left_edge > INDENT_CHARS * height
-            page.lines.append(OcrLine(cleaned, indented, box, key[0], height))
+            page.lines.append(OcrLine(cleaned, False, box, key[0], height, band))
+    char = _char_height(page.lines)  # the page's, not the line's: a line of small punctuation is no measure
+    for line in page.lines:
+        line.indented = line.box[0] - left_edge > INDENT_CHARS * char
     page.confidence = round(total / weight, 1) if weight else 0.0
     return page
 
@@ -162,46 +172,59 @@ def _char_height(lines: list[OcrLine]) -> int:
     return heights[len(heights) // 2] if heights else 0
 
 
+def _one_line(a: OcrLine, b: OcrLine, char: int) -> bool:
+    """Two lines whose centres are closer than SPLIT_GAP characters, one above the other or less than a
+    character apart side by side, are pieces of one printed line."""
+    centre_gap = abs((a.box[1] + a.box[3]) - (b.box[1] + b.box[3])) / 2
+    side_gap = max(a.box[0], b.box[0]) - min(a.box[2], b.box[2])
+    return centre_gap < SPLIT_GAP * char and side_gap < char
+
+
 def _pieces(lines: list[OcrLine]) -> list[list[int]]:
-    """Runs of lines of one block whose centres are closer than 0.8 of a character's height and that overlap
-    sideways: pieces of one line that layout analysis cut apart (a lone "告。" ending a paragraph comes out as
-    "-一" above "户o", the character's top and bottom halves)."""
+    """Groups of lines that are pieces of one line layout analysis cut apart (_one_line): a lone "告。" ending
+    a paragraph comes out as "-一" above "户o", the character's halves; the first character of "贡献。" as a
+    block of its own beside "献。"."""
     char = _char_height(lines)
     if len(lines) < 2 or not char:
         return []
-    runs, run = [], [0]
-    for i in range(1, len(lines)):
-        a, b = lines[run[-1]], lines[i]
-        centre_gap = abs((a.box[1] + a.box[3]) - (b.box[1] + b.box[3])) / 2
-        same = a.block == b.block and centre_gap < SPLIT_GAP * char and a.box[0] < b.box[2] and b.box[0] < a.box[2]
-        if same:
-            run.append(i)
-            continue
-        if len(run) > 1:
-            runs.append(run)
-        run = [i]
-    return runs + ([run] if len(run) > 1 else [])
+    group = list(range(len(lines)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            if _one_line(lines[i], lines[j], char):
+                group[root(j)] = root(i)
+    found: dict[int, list[int]] = {}
+    for i in range(len(lines)):
+        found.setdefault(root(i), []).append(i)
+    return [members for members in found.values() if len(members) > 1]
 
 
 def mend_split_lines(image, page: OcrPage, read_line: Callable[[object], OcrPage]) -> OcrPage:
-    """Pieces of one line (see _pieces) read again together, as one line (`read_line` of the crop)."""
+    """Pieces of one line (see _pieces) read again together, as one line (`read_line` of the crop), in the
+    place of the first piece."""
     runs = _pieces(page.lines)
     if not runs:
         return page
     char = _char_height(page.lines)
+    left_edge = min(line.box[0] for line in page.lines)
     replaced: dict[int, OcrLine | None] = {}
     for run in runs:
         boxes = [page.lines[i].box for i in run]
-        left, top = min(b[0] for b in boxes) - char // 2, min(b[1] for b in boxes) - char // 3
-        right, bottom = max(b[2] for b in boxes) + char // 2, max(b[3] for b in boxes) + char // 3
-        crop = image.crop((max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height)))
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        box = (union[0] - char // 2, union[1] - char // 3, union[2] + char // 2, union[3] + char // 3)
+        crop = image.crop((max(box[0], 0), max(box[1], 0), min(box[2], image.width), min(box[3], image.height)))
         text = clean_line("".join(line.text for line in read_line(crop).lines))
         if not text:
             continue
         first = page.lines[run[0]]
-        union = (left, top, right, bottom)
+        indented = union[0] - left_edge > INDENT_CHARS * char
         replaced.update({i: None for i in run[1:]})
-        replaced[run[0]] = OcrLine(text, first.indented, union, first.block, first.height)
+        replaced[run[0]] = OcrLine(text, indented, union, first.block, char, (union[1], union[3]))
     page.lines = [replaced.get(i, line) for i, line in enumerate(page.lines) if replaced.get(i, line) is not None]
     return page
 
@@ -251,7 +274,8 @@ def unify_script(lines: list[OcrLine], kind: str = "") -> list[OcrLine]:
     out = []
     for line in lines:
         text = _to_script(line.text, kind)
-        out.append(OcrLine(_HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], text), line.indented))
+        text = _STRAY_DOT.sub("", _HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], text))
+        out.append(dataclasses.replace(line, text=text))
     return out
 
 
@@ -279,6 +303,65 @@ def cjk_share(page: OcrPage) -> float:
     return len(re.findall(f"[{CJK}]", text)) / len(text) if text else 0.0
 
 
+def _missed_ink(pixels, line: OcrLine, char: int, others: list[OcrLine]) -> bool:
+    """Ink in the line's band just right of its last word or left of its first that no line's words cover: a
+    character layout analysis left out of the line (seen with the last one of a full line, "…革命事")."""
+    top, bottom = line.band
+    left, _, right, _ = line.box
+    for x0, x1 in ((right + 2, right + char), (left - char, left - 2)):
+        x0, x1 = max(x0, 0), min(x1, pixels.shape[1])
+        if x1 - x0 < char // 2 or bottom - top < char // 2:
+            continue
+        covered = any(o.box[0] < x1 and x0 < o.box[2] and o.box[1] < bottom and top < o.box[3] for o in others)
+        if not covered and (pixels[top:bottom, x0:x1] < 128).mean() > INK_SHARE:
+            return True
+    return False
+
+
+def mend_cut_ends(image, page: OcrPage, read_line: Callable[[object], OcrPage]) -> OcrPage:
+    """Lines that left a character out (see _missed_ink) read again as one line with a margin each side; the
+    new reading is taken when it is longer and otherwise much the same."""
+    import numpy
+
+    char = _char_height(page.lines)
+    if not char:
+        return page
+    pixels = numpy.asarray(image)
+    for i, line in enumerate(page.lines):
+        if not _missed_ink(pixels, line, char, page.lines[:i] + page.lines[i + 1 :]):
+            continue
+        (left, _, right, _), (top, bottom) = line.box, line.band
+        margin = char // 3
+        box = (max(left - char, 0), max(top - margin, 0), min(right + char, image.width), bottom + margin)
+        text = clean_line("".join(o.text for o in read_line(image.crop(box)).lines))
+        if len(text) > len(line.text) and SequenceMatcher(None, line.text, text).ratio() >= SAME_LINE:
+            page.lines[i] = dataclasses.replace(line, text=text)
+    return page
+
+
+def with_reach(lines: list[OcrLine]) -> list[OcrLine]:
+    """Each line's reach: where it ends between its column's left and right edges (high percentiles of the lines
+    beside it, so one long outlier does not count). Measured in pixels, it tells a wrapped line from a
+    paragraph's last one better than a count of characters that OCR may have missed or read half-width."""
+    out = []
+    for line in lines:
+        column = [o.box for o in lines if o.box[0] < line.box[2] and line.box[0] < o.box[2]]
+        lefts, rights = sorted(b[0] for b in column), sorted(b[2] for b in column)
+        left, right = lefts[len(lefts) // 10], rights[(len(rights) - 1) * 9 // 10]
+        reach = (line.box[2] - left) / (right - left) if right > left else 0.0
+        out.append(dataclasses.replace(line, reach=round(min(max(reach, 0.0), 1.0), 3)))
+    return out
+
+
+def _line_langs(langs: str, page: OcrPage) -> str:
+    """The models a line is read again with: the page's script alone, where the page has one. Given one line,
+    Tesseract with chi_sim and chi_tra may read a simplified line in traditional characters, and misread some."""
+    models = langs.split("+")
+    kind = _script_of(page.lines)
+    own = {"t2s": "chi_sim", "s2t": "chi_tra"}.get(kind, "")
+    return own if own in models and cjk_share(page) >= LATIN_PAGE else langs
+
+
 def read_image(image, options: OcrOptions) -> OcrPage:
     """One page image to text; a failure comes back as the page's `error`, never raised."""
     reason = missing_reason(options.langs) if options.enabled else "OCR is switched off"
@@ -292,7 +375,11 @@ def read_image(image, options: OcrOptions) -> OcrPage:
         if others and page.lines and cjk_share(page) < LATIN_PAGE:
             langs = others[0]
             page = parse_tsv(_run_tesseract(png, langs, options.dpi))
-        return mend_split_lines(grey, page, lambda crop: parse_tsv(_run_tesseract(_png(crop), langs, options.dpi, 7)))
+        line_langs = _line_langs(langs, page)
+        read_line = lambda crop: parse_tsv(_run_tesseract(_png(crop), line_langs, options.dpi, 7))  # noqa: E731
+        page = mend_cut_ends(grey, mend_split_lines(grey, page, read_line), read_line)
+        page.lines = with_reach(page.lines)
+        return page
     except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
         return OcrPage(error=f"OCR failed ({type(exc).__name__}: {exc})")
 

@@ -49,6 +49,7 @@ class _Line:
     text: str
     indented: bool = False
     table: int = 0  # a row of ruled table number `table` (cells joined by " | "); 0 = running text
+    reach: float = 0.0  # OCR: where the line ends in its column, measured in pixels (1.0 = the right margin)
 
 
 def _width(text: str) -> int:
@@ -138,7 +139,7 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
 
 def _full_width(pages: list[list[_Line]]) -> int:
     """The width of a full line: the widest line of a short text, a high percentile of a long one's."""
-    widths = sorted(_width(line.text) for page in pages for line in page if line.text)
+    widths = sorted(_width(line.text) for page in pages for line in page if line.text and not line.reach)
     if len(widths) < PERCENTILE_FROM:
         return widths[-1] if widths else 0
     return widths[int(0.9 * (len(widths) - 1))]
@@ -147,10 +148,10 @@ def _full_width(pages: list[list[_Line]]) -> int:
 def _ends_paragraph(prev: _Line, nxt: _Line, full: int) -> bool:
     if nxt.indented or HEADING_LIKE.match(nxt.text) or is_caption(nxt.text) or is_caption(prev.text):
         return True
-    width = _width(prev.text)
-    if width < SHORT_LINE * full:
+    share = prev.reach or _width(prev.text) / max(full, 1)
+    if share < SHORT_LINE:
         return True
-    return prev.text[-1] in _SENTENCE_END and width < SENTENCE_LINE * full
+    return prev.text[-1] in _SENTENCE_END and share < SENTENCE_LINE
 
 
 def _join(prev: str, nxt: str) -> str:
@@ -348,7 +349,7 @@ def read(raw: bytes, max_bytes: int, ocr: OcrOptions | None = None) -> Extracted
     _ruled_tables(raw, reader, pages)
     scanned, notes = _ocr(raw, reader, pages, ocr or OcrOptions())
     for i, page in scanned.items():
-        pages[i] = [_Line(line.text, line.indented) for line in page.lines]
+        pages[i] = [_Line(line.text, line.indented, reach=line.reach) for line in page.lines]
     if not any(line.text for page in pages for line in page):
         reason = notes[0].split(": ", 1)[-1] if notes else ("OCR found no text" if scanned else "no picture")
         raise FormatError(f"no text layer (scanned PDF?) and no page could be read: {reason}")

@@ -10,6 +10,7 @@ from indexer.formats.ocr import (
     OcrLine,
     OcrOptions,
     OcrPage,
+    mend_cut_ends,
     mend_split_lines,
     parse_tsv,
     passes,
@@ -87,24 +88,59 @@ def test_chinese_pages_are_read_with_the_chinese_models_first_then_the_others_fi
 def test_pieces_of_one_cut_apart_line_are_read_again_as_one_line():
     from PIL import Image
 
-    # a lone "告。" ending a paragraph that layout analysis cut into its top and bottom halves
     lines = [
         OcrLine("两个组织各有四十至五十名工人。因为我们不是该党党员", False, (199, 843, 1450, 873), 1, 30),
-        OcrLine("-一", False, (199, 895, 229, 910), 2, 15),
+        # a lone "告。" ending a paragraph, cut into its top and bottom halves
+        OcrLine("-一", True, (199, 895, 229, 910), 2, 15),
         OcrLine("户o", False, (203, 907, 245, 935), 2, 14),
         OcrLine("一月，陈独秀同志来到广州", True, (264, 941, 1450, 971), 3, 30),
         OcrLine("左栏", False, (199, 1000, 600, 1030), 4, 30),
-        OcrLine("右栏", False, (800, 1002, 1200, 1032), 4, 30),  # same height, beside it: another column
+        OcrLine("右栏", False, (800, 1002, 1200, 1032), 4, 30),  # same height, far beside it: another column
+        # "贡献。": its first character a block of its own (read as 意), listed after the next line
+        OcrLine("献。", False, (242, 2000, 287, 2049), 5, 30),
+        OcrLine("我们必须牢记", True, (274, 2060, 1450, 2090), 5, 30),
+        OcrLine("意", False, (209, 2005, 239, 2035), 6, 30),
     ]
+    readings = {(46 + 30, 40 + 20): "告。", (78 + 30, 49 + 20): "贡献。"}
     crops = []
 
     def read_line(crop):
         crops.append(crop.size)
-        return OcrPage([OcrLine("告。")])
+        return OcrPage([OcrLine(readings[crop.size])])
 
     page = mend_split_lines(Image.new("L", (1655, 2338), 255), OcrPage(list(lines)), read_line)
-    assert [line.text for line in page.lines] == [lines[0].text, "告。", lines[3].text, "左栏", "右栏"]
-    assert crops == [(46 + 30, 40 + 20)]  # the pieces' box, half a character wider and a third higher each side
+    texts = [line.text for line in page.lines]
+    assert texts == [lines[0].text, "告。", lines[3].text, "左栏", "右栏", "贡献。", "我们必须牢记"]
+    assert crops == list(readings)  # the pieces' box, half a character wider and a third higher each side
+    assert [line.indented for line in page.lines][:2] == [False, False]  # "告。" starts at the left margin
+
+
+def test_a_character_left_out_of_its_line_is_read_again_with_the_line():
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (1600, 400), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((1420, 105, 1445, 132), fill=0)  # the glyph right of line 1's last word that no word covers
+    draw.rectangle((800, 205, 830, 232), fill=0)  # ink of line 3's own word: covered, nothing to do
+    for x in range(0, 1600, 97):  # speckle beside line 2: not a glyph
+        image.putpixel((x % 1600, 210 if x % 2 else 170), 0)
+    lines = [
+        OcrLine("大批的无产阶级革命", False, (200, 100, 1417, 134), 1, 30, (103, 133)),
+        OcrLine("业接班人茁壮成长", False, (200, 155, 700, 188), 1, 30, (157, 187)),
+        OcrLine("左栏的字", False, (200, 200, 760, 234), 1, 30, (203, 233)),
+        OcrLine("右栏", False, (790, 200, 840, 234), 2, 30, (203, 233)),
+    ]
+    reread = {(1417 - 200 + 60, 30 + 20): "大批的无产阶级革命事"}
+    crops = []
+
+    def read_line(crop):
+        crops.append(crop.size)
+        return OcrPage([OcrLine(reread.get(crop.size, "乱码"))])
+
+    page = mend_cut_ends(image, OcrPage(list(lines)), read_line)
+    assert crops == [(1417 - 200 + 60, 30 + 20)]  # one character's width each side, a third of one above and below
+    assert [line.text for line in page.lines] == ["大批的无产阶级革命事", *(line.text for line in lines[1:])]
+    assert unify_script([OcrLine("同志们,.北京共产主义组织")])[0].text == "同志们，北京共产主义组织"
 
 
 @pytest.mark.slow  # real Tesseract
