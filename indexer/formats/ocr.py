@@ -39,6 +39,7 @@ LATIN_PAGE = 0.3  # a page whose first reading has a smaller share of CJK charac
 SPLIT_GAP = 0.8  # lines whose centres are closer than this many character heights are pieces of one line
 # (the tightest printed line spacing is about 1.2 character heights from centre to centre)
 INK_SHARE = 0.08  # a character-wide strip darker than this holds a glyph (a speckled blank strip stays under 0.01)
+REACH_PERCENTILE_FROM = 20  # lines in a column; below that its widest line gives the right margin
 SAME_LINE = 0.8  # a line read again replaces the first reading when they are at least this similar (difflib ratio)
 PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
@@ -340,14 +341,18 @@ def mend_cut_ends(image, page: OcrPage, read_line: Callable[[object], OcrPage]) 
 
 
 def with_reach(lines: list[OcrLine]) -> list[OcrLine]:
-    """Each line's reach: where it ends between its column's left and right edges (high percentiles of the lines
-    beside it, so one long outlier does not count). Measured in pixels, it tells a wrapped line from a
-    paragraph's last one better than a count of characters that OCR may have missed or read half-width."""
+    """Each line's reach: where it ends between its column's left and right edges (of a column of 20 lines or
+    more the 10th and 90th percentiles of the lines', so that one long outlier does not count). Measured in
+    pixels, it tells a wrapped line from a paragraph's last one better than a count of characters that OCR may
+    have missed or read half-width."""
     out = []
     for line in lines:
         column = [o.box for o in lines if o.box[0] < line.box[2] and line.box[0] < o.box[2]]
         lefts, rights = sorted(b[0] for b in column), sorted(b[2] for b in column)
-        left, right = lefts[len(lefts) // 10], rights[(len(rights) - 1) * 9 // 10]
+        few = len(column) < REACH_PERCENTILE_FROM  # then the widest line is the full width, as for a text layer
+        left, right = lefts[0], rights[-1]
+        if not few:
+            left, right = lefts[len(lefts) // 10], rights[(len(rights) - 1) * 9 // 10]
         reach = (line.box[2] - left) / (right - left) if right > left else 0.0
         out.append(dataclasses.replace(line, reach=round(min(max(reach, 0.0), 1.0), 3)))
     return out
