@@ -211,13 +211,18 @@ def split_name(name: str) -> tuple[str, int]:
     return collection, int(gen or 0)
 
 
-def read_term_stats(client, collection: str, gen: int, consistency: str = "Strong") -> sparse_bm25.TermStats:
-    """The BM25 statistics of a generation: the deltas of generations 0..gen summed (milvus_sparse.py)."""
+def read_term_stats(
+    client, collection: str, gen: int, consistency: str = "Strong", after: int = -1, deltas_only: bool = False
+):
+    """The BM25 statistics of a generation: the deltas of generations after+1..gen summed (milvus_sparse.py);
+    with `deltas_only`, the (gen, delta) list itself."""
     rows = client.query(
-        collection + DOCS_SUFFIX, filter=f"doc_index == {sparse_bm25.STATS_DOC_INDEX} and gen <= {gen}",
+        collection + DOCS_SUFFIX,
+        filter=f"doc_index == {sparse_bm25.STATS_DOC_INDEX} and gen <= {gen} and gen > {after}",
         output_fields=["gen", "part", "body"], limit=16384, consistency_level=consistency,
     )
-    return sparse_bm25.TermStats.from_deltas(sparse_bm25.parse_deltas(rows))
+    deltas = sparse_bm25.parse_deltas(rows)
+    return deltas if deltas_only else sparse_bm25.TermStats.from_deltas(deltas)
 
 
 class MilvusVersion(DocTable):
@@ -227,7 +232,7 @@ class MilvusVersion(DocTable):
 
     def __init__(
         self, client, collection: str, gen: int = 0, consistency: str = "Bounded", index_type: str = "FLAT",
-        lexical: str = "auto",
+        lexical: str = "auto", previous: MilvusVersion | None = None,
     ):
         self.collection, self.gen = collection, gen
         self.name = version_name(collection, gen)
@@ -247,10 +252,21 @@ class MilvusVersion(DocTable):
             self.lexical = mode = (
                 SPARSE if self.manifest.get("lexical") == SPARSE and lexical != "process" else "in-process"
             )
-            tokens = self._load_rows(with_tokens=mode != SPARSE)
+            # An older generation of this collection already read (sparse BM25): only its later rows and
+            # statistics are read; otherwise every live row.
+            self.reused = mode == SPARSE and previous is not None and previous.reusable_for(collection, gen)
+            if self.reused:
+                self._load_rows_after(previous)
+                self._stats = previous._stats.plus(
+                    read_term_stats(client, collection, gen, consistency, after=previous.gen, deltas_only=True)
+                )
+                tokens = []
+            else:
+                tokens = self._load_rows(with_tokens=mode != SPARSE)
             if mode == SPARSE:
-                stats = read_term_stats(client, collection, gen, consistency)
-                self.bm25 = sparse_bm25.SparseBM25(stats, len(self.pk), self.sparse_search, self.sparse_rows)
+                if not self.reused:
+                    self._stats = read_term_stats(client, collection, gen, consistency)
+                self.bm25 = sparse_bm25.SparseBM25(self._stats, len(self.pk), self.sparse_search, self.sparse_rows)
         if mode != SPARSE:
             self.bm25 = BM25Index.build(tokens)
         n = self.manifest["chunks"]
@@ -267,10 +283,11 @@ class MilvusVersion(DocTable):
         )
 
     def _scan(
-        self, collection: str, key: str, total: int, fields: list[str], extra: str = "", page: int = BATCH
+        self, collection: str, key: str, total: int, fields: list[str], extra: str = "", page: int = BATCH,
+        start: int = 0,
     ) -> Iterator[dict]:
-        """All rows with key in 0..total-1, in key order, a page at a time (servers cap one query's size)."""
-        for lo in range(0, total, page):
+        """All rows with key in start..total-1, in key order, a page at a time (servers cap one query's size)."""
+        for lo in range(start, total, page):
             hi = min(lo + page, total)
             expr = f"{key} >= {lo} and {key} < {hi}" + (f" and {extra}" if extra else "")
             yield from sorted(self._query(collection, expr, fields, hi - lo), key=lambda r: r[key])
@@ -329,6 +346,26 @@ class MilvusVersion(DocTable):
         self.pk = np.frombuffer(pks, dtype=np.int64).copy()  # stored primary key of each row, ascending
         self.row_doc = np.frombuffer(row_doc, dtype=np.int32).copy()
         return tokens
+
+    def reusable_for(self, collection: str, gen: int) -> bool:
+        """A later generation of the same collection can start from this one (sparse BM25: no tokens here)."""
+        return self.collection == collection and self.gen < gen and self.lexical == SPARSE
+
+    def _load_rows_after(self, previous: MilvusVersion) -> None:
+        """The live rows from an older generation's arrays: its rows less the newly deleted documents, plus the
+        rows written since (keys past its `next_row`), so a reader reloads in proportion to the change."""
+        keys = previous.doc_keys[previous.row_doc]  # stored document number of each of its rows
+        keep = np.isin(keys, self.doc_keys)
+        pks, row_keys = array("q"), array("q")
+        first = previous.manifest.get("next_row", previous.manifest["chunks"])
+        total = self.manifest.get("next_row", self.manifest["chunks"])
+        extra = f"row >= {first} and {self._live}"
+        for r in self._scan(self.collection, "row", total, ["row", "doc_index"], extra, 16 * BATCH, start=first):
+            pks.append(r["row"])
+            row_keys.append(r["doc_index"])
+        self.pk = np.concatenate([previous.pk[keep], np.frombuffer(pks, dtype=np.int64)])
+        all_keys = np.concatenate([keys[keep], np.frombuffer(row_keys, dtype=np.int64)])
+        self.row_doc = np.searchsorted(self.doc_keys, all_keys).astype(np.int32)  # doc_keys ascend
 
     def _rows_of_pks(self, pks) -> np.ndarray:
         return np.searchsorted(self.pk, np.asarray(pks, dtype=np.int64)).astype(np.int64)
@@ -533,6 +570,7 @@ class MilvusStore:
         self._lock_path = (lock_dir or default_dir) / f".milvus-{collection}.lock"
         self._caps: ServerCaps | None = None
         self._loaded: set[str] = set()  # collections whose documents this store has loaded
+        self._last: MilvusVersion | None = None  # the version open_current gave last
         self._version_re = re.compile(rf"^{re.escape(collection)}_v(\d{{6}})_\d{{8}}_\d{{6}}$")
 
     @classmethod
@@ -597,7 +635,12 @@ class MilvusStore:
                 "or copy the FAISS index with `python -m indexer migrate-to-milvus`"
             )
         collection, gen = split_name(name)
-        return MilvusVersion(self.client, collection, gen, self.consistency, self.index_type, self.lexical)
+        last = self._last
+        version = MilvusVersion(
+            self.client, collection, gen, self.consistency, self.index_type, self.lexical, previous=last
+        )
+        self._last = version  # the next generation starts from this one (see MilvusVersion.reusable_for)
+        return version
 
     @property
     def sparse(self) -> bool:

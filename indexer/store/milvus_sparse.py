@@ -63,7 +63,11 @@ class TermStats:
     @classmethod
     def from_deltas(cls, deltas: Sequence[tuple[int, dict]]) -> TermStats:
         """Sum the per-generation deltas (gen, delta), oldest first."""
-        s = cls()
+        return cls().plus(deltas, copy=False)
+
+    def plus(self, deltas: Sequence[tuple[int, dict]], copy: bool = True) -> TermStats:
+        """These statistics with later generations' deltas added (a copy unless told otherwise)."""
+        s = TermStats(dict(self.vocab), self.df.copy(), self.n, self.length, dict(self.written_avgdl)) if copy else self
         for gen, d in sorted(deltas, key=lambda x: x[0]):
             for i, term in enumerate(d.get("new_terms", []), start=int(d.get("first_id", len(s.vocab) + 1))):
                 s.vocab[term] = i

@@ -134,3 +134,24 @@ def test_capabilities_and_statistics():
     s.change([["c"]], [["a", "b", "a"]])
     assert (s.n, s.length) == (2, 1) and s.df[s.vocab["a"]] == 0 and s.idf()[s.vocab["a"]] == 0
     assert s.weights([[]]) == [{0: 1.0}]  # Milvus refuses an empty sparse vector: a placeholder no query holds
+
+
+@pytest.mark.slow
+def test_a_reader_of_the_next_generation_reads_only_what_changed(milvus, milvus_lite_uri, tmp_path):
+    with milvus.lock():
+        milvus.write(corpus(0, 12), MANIFEST)
+    first = milvus.open_current()
+    with milvus.lock():
+        milvus.add(corpus(12, 3), MANIFEST)
+        milvus.delete(("d002", "d013"))
+        milvus.add(corpus(4, 1, seed=5), MANIFEST, replace=("d004",))
+    grown = milvus.open_current()  # starts from `first`
+    fresh = MilvusStore(milvus_lite_uri, milvus.alias, lock_dir=tmp_path).open_current()  # reads everything
+    assert grown.reused and not first.reused and not fresh.reused and grown.name == fresh.name
+    np.testing.assert_array_equal(grown.pk, fresh.pk)
+    np.testing.assert_array_equal(grown.row_doc, fresh.row_doc)
+    assert grown.documents() == fresh.documents()
+    assert grown.bm25.vocab == fresh.bm25.vocab and grown.bm25.drift == fresh.bm25.drift
+    np.testing.assert_array_equal(grown.bm25.idf, fresh.bm25.idf)
+    for q in queries():
+        assert ranking(grown, q) == ranking(fresh, q)
