@@ -122,14 +122,15 @@ def test_an_optional_step_gives_up_at_its_share_of_the_budget_and_the_request_go
 
 
 def test_the_gate_lets_slots_holders_in_and_queues_the_rest_in_arrival_order():
-    gate, order, release = limits.PriorityGate(slots=2), [], threading.Event()
+    gate, order = limits.PriorityGate(slots=2), []
     inside = threading.Semaphore(0)
+    release = {name: threading.Event() for name in "abcde"}
 
     def worker(name: str) -> None:
         with gate.hold():
             order.append(name)
             inside.release()
-            release.wait(5)
+            release[name].wait(5)
 
     def queued(n: int) -> bool:  # n threads wait at the gate (polled: arrival order must be certain)
         end = time.monotonic() + 5
@@ -137,19 +138,22 @@ def test_the_gate_lets_slots_holders_in_and_queues_the_rest_in_arrival_order():
             time.sleep(0.005)
         return len(gate._queue) == n
 
-    threads = [threading.Thread(target=worker, args=(name,)) for name in ("a", "b", "c", "d")]
-    for t in threads[:2]:
-        t.start()
+    threads = {name: threading.Thread(target=worker, args=(name,)) for name in "abcde"}
+    for name in "ab":
+        threads[name].start()
         assert inside.acquire(timeout=5)
-    for n, t in enumerate(threads[2:], start=1):
-        t.start()
+    for n, name in enumerate("cde", start=1):
+        threads[name].start()
         assert queued(n)
-    assert not inside.acquire(timeout=0.2)  # two slots: c and d wait
-    assert order == ["a", "b"]
-    release.set()
-    for t in threads:
+    assert order == ["a", "b"]  # two slots: c, d and e wait
+    for freed, expected in (("a", "abc"), ("b", "abcd"), ("c", "abcde")):
+        release[freed].set()  # one slot frees: the longest waiter goes
+        assert inside.acquire(timeout=5)
+        assert "".join(order) == expected
+    for name in "de":
+        release[name].set()
+    for t in threads.values():
         t.join(5)
-    assert order == ["a", "b", "c", "d"]
 
 
 def test_batch_work_waiting_past_max_wait_goes_even_while_interactive_work_keeps_coming():
