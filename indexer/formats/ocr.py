@@ -45,6 +45,11 @@ PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 30
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
 _HALF_PUNCT = re.compile(rf"(?<=[{CJK}])[,;:!?)]|[(](?=[{CJK}])|[,;:!?](?=[{CJK}])")
 _STRAY_DOT = re.compile(rf"(?<=[，、；：。])[.·](?=[{CJK}])")  # a speck read as "." after a comma: "同志们，.北京"
+_NUMERAL = "一二三四五六七八九〇○"
+# the 〇 of a year written in Chinese numerals read as a quote or a letter: 一九八" 年, 二o二四年
+_ZERO = re.compile(
+    rf"(?<=[{_NUMERAL}]{{2}})[\"'oO0°](?=[{_NUMERAL}年])|(?<=[{_NUMERAL}])[\"'oO0°](?=[{_NUMERAL}]{{2}})"
+)
 _converters: dict[str, object] = {}
 _convert_lock = threading.Lock()
 
@@ -275,7 +280,7 @@ def unify_script(lines: list[OcrLine], kind: str = "") -> list[OcrLine]:
     out = []
     for line in lines:
         text = _to_script(line.text, kind)
-        text = _STRAY_DOT.sub("", _HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], text))
+        text = _STRAY_DOT.sub("", _HALF_PUNCT.sub(lambda m: _FULL_WIDTH[m.group()], _ZERO.sub("〇", text)))
         out.append(dataclasses.replace(line, text=text))
     return out
 

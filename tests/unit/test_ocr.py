@@ -141,6 +141,8 @@ def test_a_character_left_out_of_its_line_is_read_again_with_the_line():
     assert crops == [(1417 - 200 + 60, 30 + 20)]  # one character's width each side, a third of one above and below
     assert [line.text for line in page.lines] == ["大批的无产阶级革命事", *(line.text for line in lines[1:])]
     assert unify_script([OcrLine("同志们,.北京共产主义组织")])[0].text == "同志们，北京共产主义组织"
+    years = unify_script([OcrLine('在一九八"年以前，二o二四年，“一九”年代，第一"二号')])
+    assert years[0].text == '在一九八〇年以前，二〇二四年，“一九”年代，第一"二号'  # a lone quote stays
 
 
 @pytest.mark.slow  # real Tesseract
