@@ -223,3 +223,27 @@ def test_the_scan_script_writes_image_only_pdfs_of_corpus_documents(tmp_path):
     assert pdf.name == source.stem + ".pdf"
     reader = PdfReader(pdf)
     assert len(reader.pages) >= 1 and not "".join(p.extract_text() or "" for p in reader.pages).strip()
+
+
+def test_scanned_lines_join_by_where_they_reach_and_a_paragraph_runs_on_across_the_page_break():
+    from indexer.formats.pdf_reader import _Line, layout_text
+
+    def page(lines, number):
+        return [_Line(text, indented, reach=reach) for text, indented, reach in lines] + [_Line(f"- {number} -")]
+
+    first = [
+        ("一、总体要求", True, 0.2),
+        ("全年GDP增长5.2%，CPI上涨0.2%，推动", True, 0.99),  # a full line, but 17 "wide characters" of 22
+        ("政务数据共享和业务协同。", False, 0.4),
+        ("各地区各部门要加强组织领导，抓好贯彻落实。要", True, 1.0),  # runs on to the next page
+    ]
+    second = [("建立工作台账，明确责任分工。", False, 0.45), ("二、主要任务", True, 0.2)]
+    text, starts, _ = layout_text([page(first, 1), page(second, 2), page([("完", False, 0.1)], 3)])
+    assert text.split("\n") == [
+        "一、总体要求",
+        "全年GDP增长5.2%，CPI上涨0.2%，推动政务数据共享和业务协同。",
+        "各地区各部门要加强组织领导，抓好贯彻落实。要建立工作台账，明确责任分工。",
+        "二、主要任务",
+        "完",
+    ]
+    assert text[starts[1] :].startswith("建立工作台账")  # page 2 starts inside the paragraph
