@@ -2,6 +2,7 @@
 
     python -m indexer.tools.scan_eval                   # the whole policy eval index (88 documents)
     python -m indexer.tools.scan_eval --base data/index-eval/policy --dpi 300
+    python -m indexer.tools.scan_eval --rotate -1.0 --noise 0.002 --seed 3   # other scans of the same pages
 
 Five corpus documents that have questions in data/eval/policy_queries.jsonl are
 rendered as image-only PDFs (A4, 200 dpi, turned 0.5°, speckled: indexer.tools.scans)
@@ -91,11 +92,12 @@ def _base_index(base: Path, settings: Settings) -> Path:
     return base
 
 
-def run(base: Path, dpi: int, modes: tuple[str, ...], settings: Settings) -> dict:
+def run(base: Path, scan: Scan, modes: tuple[str, ...], settings: Settings) -> dict:
     chosen = [CORPUS_DIR / d for d in DOCS]
     queries = _queries(chosen)
     t0 = time.perf_counter()
-    pdfs = scan_documents(chosen, Scan(dpi=dpi, rotate=0.5, noise=0.001, seed=14))
+    dpi = scan.dpi
+    pdfs = scan_documents(chosen, scan)
     base = _base_index(base, settings)
     with tempfile.TemporaryDirectory() as tmp:
         text_settings = replace(settings, index_dir=Path(tmp) / "text", ocr_dpi=dpi)
@@ -116,6 +118,7 @@ def run(base: Path, dpi: int, modes: tuple[str, ...], settings: Settings) -> dic
         "index_documents": documents,
         "questions": len(queries),
         "dpi": dpi,
+        "scan": {"rotate": scan.rotate, "noise": scan.noise, "seed": scan.seed},
         "replaced": report.replaced,
         "ocr_and_add_s": round(ocr_s, 1),
         "total_s": round(time.perf_counter() - t0, 1),
@@ -134,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         "--base", type=Path, default=SUITES["policy"].index_dir, help="the text copies' index (policy eval index)"
     )
     parser.add_argument("--dpi", type=int, default=200)
+    parser.add_argument("--rotate", type=float, default=0.5, help="degrees the pages are turned")
+    parser.add_argument("--noise", type=float, default=0.001, help="share of pixels speckled")
+    parser.add_argument("--seed", type=int, default=14, help="where the specks fall")
     parser.add_argument("--modes", default="hybrid,dense,lexical")
     parser.add_argument("--json", type=Path, default=DATA_DIR / "bench" / "scan_eval.json")
     args = parser.parse_args(argv)
-    result = run(args.base, args.dpi, tuple(args.modes.split(",")), Settings.from_env())
+    scan = Scan(dpi=args.dpi, rotate=args.rotate, noise=args.noise, seed=args.seed)
+    result = run(args.base, scan, tuple(args.modes.split(",")), Settings.from_env())
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
