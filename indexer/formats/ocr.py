@@ -40,6 +40,8 @@ SPLIT_GAP = 0.8  # lines whose centres are closer than this many character heigh
 # (the tightest printed line spacing is about 1.2 character heights from centre to centre)
 INK_SHARE = 0.08  # a character-wide strip darker than this holds a glyph (a speckled blank strip stays under 0.01)
 REACH_PERCENTILE_FROM = 20  # lines in a column; below that its widest line gives the right margin
+TEXT_PX = 31  # ink height of body text Tesseract's Chinese models read best (12 pt at 200 dpi; see shrink_large_text)
+LARGE_TEXT = 1.3  # a page whose text is this many times TEXT_PX or more is scaled down to it first
 SAME_LINE = 0.8  # a line read again replaces the first reading when they are at least this similar (difflib ratio)
 PAGE_TIMEOUT_S = 600  # one page; a hung tesseract must not hold the batch (a 300 dpi page took >120 s on 2 busy cores)
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
@@ -81,7 +83,7 @@ def options_from(settings, progress: bool = False) -> OcrOptions:
 class OcrLine:
     text: str
     indented: bool = False
-    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in the page image's pixels
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, right, bottom in the pixels Tesseract read
     block: int = 0  # Tesseract's block number: lines of one block read one after the other
     height: int = 0  # the median height of the line's words, about a character's height
     band: tuple[int, int] = (0, 0)  # the median top and bottom of its words: where its characters sit
@@ -363,6 +365,36 @@ def with_reach(lines: list[OcrLine]) -> list[OcrLine]:
     return out
 
 
+def text_height(grey) -> int:
+    """The median ink height of the page's text lines (0 when it cannot tell): runs of rows with ink, found in
+    8 vertical strips, each narrow enough that the lines of a page turned by a degree stay apart."""
+    import numpy
+
+    ink = numpy.asarray(grey) < 128
+    step = max(ink.shape[1] // 8, 1)
+    runs: list[int] = []
+    for x0 in range(0, ink.shape[1], step):
+        rows = ink[:, x0 : x0 + step].sum(axis=1) > max(2, step // 100)  # specks stay under 1% of a strip's row
+        edges = numpy.diff(numpy.concatenate(([0], rows.astype(numpy.int8), [0])))
+        starts, ends = numpy.flatnonzero(edges == 1), numpy.flatnonzero(edges == -1)
+        runs += [int(end - start) for start, end in zip(starts, ends) if end - start >= 4]
+    return sorted(runs)[len(runs) // 2] if len(runs) >= 5 else 0
+
+
+def shrink_large_text(grey, dpi: int) -> tuple[object, int]:
+    """The page scaled down so that its body text is about TEXT_PX high, and the dpi that makes it; a page of
+    smaller text as it is. Measured on a 300 dpi scan of a 12 pt report page (text 46 px high): read as it is,
+    1.07% of its characters were wrong; scaled to 2/3, 0.53%, and it reads faster."""
+    height = text_height(grey)
+    if height < LARGE_TEXT * TEXT_PX:
+        return grey, dpi
+    scale = TEXT_PX / height
+    size = (max(int(grey.width * scale), 1), max(int(grey.height * scale), 1))
+    from PIL import Image
+
+    return grey.resize(size, Image.LANCZOS), max(int(dpi * scale), 1)
+
+
 def _line_langs(langs: str, page: OcrPage) -> str:
     """The models a line is read again with: the page's script alone, where the page has one. Given one line,
     Tesseract with chi_sim and chi_tra may read a simplified line in traditional characters, and misread some."""
@@ -378,15 +410,15 @@ def read_image(image, options: OcrOptions) -> OcrPage:
     if reason:
         return OcrPage(error=reason)
     try:
-        grey = image.convert("L")
+        grey, dpi = shrink_large_text(image.convert("L"), options.dpi)
         png = _png(grey)
         langs, *others = passes(options.langs)
-        page = parse_tsv(_run_tesseract(png, langs, options.dpi))
+        page = parse_tsv(_run_tesseract(png, langs, dpi))
         if others and page.lines and cjk_share(page) < LATIN_PAGE:
             langs = others[0]
-            page = parse_tsv(_run_tesseract(png, langs, options.dpi))
+            page = parse_tsv(_run_tesseract(png, langs, dpi))
         line_langs = _line_langs(langs, page)
-        read_line = lambda crop: parse_tsv(_run_tesseract(_png(crop), line_langs, options.dpi, 7))  # noqa: E731
+        read_line = lambda crop: parse_tsv(_run_tesseract(_png(crop), line_langs, dpi, 7))  # noqa: E731
         page = mend_cut_ends(grey, mend_split_lines(grey, page, read_line), read_line)
         page.lines = with_reach(page.lines)
         return page

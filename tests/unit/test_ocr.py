@@ -14,6 +14,8 @@ from indexer.formats.ocr import (
     mend_split_lines,
     parse_tsv,
     passes,
+    shrink_large_text,
+    text_height,
     unify_pages,
     unify_script,
 )
@@ -247,3 +249,16 @@ def test_scanned_lines_join_by_where_they_reach_and_a_paragraph_runs_on_across_t
         "完",
     ]
     assert text[starts[1] :].startswith("建立工作台账")  # page 2 starts inside the paragraph
+
+
+@pytest.mark.skipif(not _font_ok(), reason="CJK font missing")
+@pytest.mark.parametrize("dpi, font_pt, scaled", [(200, 12, False), (300, 12, True), (300, 9, False), (300, 16, True)])
+def test_pages_of_large_text_are_scaled_down_to_the_size_tesseract_reads_best(dpi, font_pt, scaled):
+    scan = Scan(dpi=dpi, font_pt=font_pt, rotate=0.8, noise=0.001, page_numbers=False)
+    picture, _ = scanned_page(corpus_paragraphs()[10:20], scan, lines=12)
+    ink = 0.9 * font_pt / 72 * dpi  # a Chinese character's ink is about 0.9 of the font size
+    assert abs(text_height(picture) - ink) <= 0.15 * ink
+    shrunk, new_dpi = shrink_large_text(picture, dpi)
+    assert (shrunk.size != picture.size) == scaled
+    if scaled:  # 12 pt at 300 dpi (45 px) and a 公文's 16 pt (三号) at 300 dpi (60 px) come down to 31 px
+        assert abs(text_height(shrunk) - 31) <= 4 and abs(new_dpi - dpi * shrunk.width / picture.width) <= 1
