@@ -102,6 +102,9 @@ def test_pieces_of_one_cut_apart_line_are_read_again_as_one_line():
         OcrLine("献。", False, (242, 2000, 287, 2049), 5, 30),
         OcrLine("我们必须牢记", True, (274, 2060, 1450, 2090), 5, 30),
         OcrLine("意", False, (209, 2005, 239, 2035), 6, 30),
+        # two printed lines Tesseract mixed up (one "line" three characters high): no single line to read again
+        OcrLine("同和，因為其余的材料落到", False, (203, 1060, 1444, 1158), 7, 31),
+        OcrLine("和一个同志被捕", False, (217, 1088, 785, 1170), 7, 30),
     ]
     readings = {(46 + 30, 40 + 20): "告。", (78 + 30, 49 + 20): "贡献。"}
     crops = []
@@ -112,7 +115,8 @@ def test_pieces_of_one_cut_apart_line_are_read_again_as_one_line():
 
     page = mend_split_lines(Image.new("L", (1655, 2338), 255), OcrPage(list(lines)), read_line)
     texts = [line.text for line in page.lines]
-    assert texts == [lines[0].text, "告。", lines[3].text, "左栏", "右栏", "贡献。", "我们必须牢记"]
+    assert texts == [lines[0].text, "告。", lines[3].text, "左栏", "右栏", "贡献。", "我们必须牢记", *texts[-2:]]
+    assert texts[-2:] == [lines[-2].text, lines[-1].text]
     assert crops == list(readings)  # the pieces' box, half a character wider and a third higher each side
     assert [line.indented for line in page.lines][:2] == [False, False]  # "告。" starts at the left margin
 
