@@ -309,7 +309,9 @@ def load_document(
     fields = official.read_fields(extracted.text, extracted.title)
     written = {"date": fields["written_date"]} if fields.get("written_date") else {}
     layers = [written, extracted.meta, read_sidecar(path), _overrides(path, overrides)]
-    title = _title(path, extracted.text, layers, extracted.title or official.title_line(extracted.text, fields))
+    # A converter (a scanner, print-to-PDF) often writes the file name as the title: that says nothing.
+    own = extracted.title if extracted.title.casefold() != path.stem.casefold() else ""
+    title = _title(path, extracted.text, layers, own or official.title_line(extracted.text, fields))
     meta = merge(title, extracted.text, layers, str(path), extracted.timestamp)
     meta.update(fields)
     if extracted.encoding:

@@ -18,5 +18,6 @@ def test_official_fields_of_a_scanned_notice(tmp_path):
     path = save_pdf([render_page(NOTICE, 1, scan)], tmp_path / "scan.pdf", scan.dpi)
     doc = load_document(path, ocr=OcrOptions(dpi=scan.dpi))
     assert doc.meta["ocr_pages"]["1"] > 80
+    assert doc.title == "国务院关于加快推进数字政府建设的通知"  # not "scan" (the PDF maker wrote)
     for key in NOTICE_FIELDS:  # 发文机关, 发文字号, 主送机关, 成文日期, 印发机关和日期, 附件, 抄送
         assert doc.meta.get(key) == NOTICE_FIELDS[key], (key, doc.text)

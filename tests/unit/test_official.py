@@ -11,7 +11,7 @@ from indexer.retrieval import Filters, SearchEngine
 from search_app import cli, create_app
 from tests.support.fakes import FakeEmbedder
 from tests.support.fakes_engine import test_settings
-from tests.support.filemakers import make_docx
+from tests.support.filemakers import make_docx, make_pdf
 from tests.support.official_docs import NOTICE, NOTICE_FIELDS, REQUEST, REQUEST_FIELDS, SPEECH
 
 
@@ -36,6 +36,14 @@ def test_fields_of_a_text_notice_and_a_signed_request(tmp_path):
     assert notice.meta["date"] == "2024-01-05" and notice.meta["year"] == 2024
     request = load_document(_write(tmp_path / "b.txt", REQUEST))
     assert {k: request.meta.get(k) for k in REQUEST_FIELDS} == REQUEST_FIELDS
+
+
+def test_a_pdf_whose_own_title_is_its_file_name_takes_the_notices_title(tmp_path):
+    # Converters (a scanner's PIL, print-to-PDF) write the file name as the PDF's title: it says nothing
+    pdf = make_pdf(tmp_path / "scan.pdf", [NOTICE[:40]], page_numbers=None, title="scan")
+    assert load_document(pdf).title == "国务院关于加快推进数字政府建设的通知"
+    named = make_pdf(tmp_path / "b.pdf", [NOTICE[:40]], page_numbers=None, title="数字政府建设通知（汇编本）")
+    assert load_document(named).title == "数字政府建设通知（汇编本）"  # a real title of its own still wins
 
 
 def test_colons_that_ocr_read_as_semicolons_still_mark_the_addressee_attachments_and_cc():
