@@ -598,9 +598,12 @@ class SearchEngine:
             rows = np.flatnonzero(mask) if mask is not None else np.arange(version.n_chunks)
             return rows, True
         if mode == "lexical":
-            rows, _ = version.bm25.search(tokens, version.n_chunks, mask)
-            # BM25 in Milvus (sparse vectors) returns at most max_hits rows: past that the count is "at least".
-            return np.sort(rows), rows.size < getattr(version.bm25, "max_hits", version.n_chunks + 1)
+            # BM25 in Milvus (sparse vectors, `max_hits`): every hit crosses the network, so keyword mode counts
+            # facet_depth deep there (then "at least"), as a plain question does.
+            in_store = hasattr(version.bm25, "max_hits")
+            depth = min(version.n_chunks, self.settings.facet_depth) if in_store else version.n_chunks
+            rows, _ = version.bm25.search(tokens, depth, mask)
+            return np.sort(rows), not in_store or rows.size < depth
         depth = self.settings.facet_depth
         rows, scores = version.dense(qvec, depth, mask)
         keep = scores >= self.settings.weak_match_threshold

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -155,3 +156,23 @@ def test_a_reader_of_the_next_generation_reads_only_what_changed(milvus, milvus_
     np.testing.assert_array_equal(grown.bm25.idf, fresh.bm25.idf)
     for q in queries():
         assert ranking(grown, q) == ranking(fresh, q)
+
+
+@pytest.mark.slow
+def test_keyword_mode_counts_to_facet_depth_on_the_sparse_path(milvus_lite_uri, tmp_path):
+    from indexer.backend import open_store
+    from indexer.retrieval import SearchEngine
+    from tests.support.fakes import FakeEmbedder
+    from tests.support.helpers import make_content
+    from tests.support.settings import test_settings
+
+    name = f"sp{os.getpid()}_{next(_names)}"
+    settings = test_settings(tmp_path, milvus_uri=milvus_lite_uri, milvus_collection=name, facet_depth=1)
+    store = open_store(settings)
+    with store.lock():
+        store.write(make_content(), {"model": FakeEmbedder.name, "dim": FakeEmbedder.dim, "chunker": "test"})
+    got = SearchEngine.open(settings, embedder=FakeEmbedder()).search("国内生产总值", k=5, mode="lexical")
+    assert len(got.results) == 2 and (got.total, got.total_relation) == (1, "gte")  # two match, counted 1 deep
+    full = SearchEngine.open(replace(settings, facet_depth=1000), embedder=FakeEmbedder())
+    got = full.search("国内生产总值", k=5, mode="lexical")
+    assert (got.total, got.total_relation) == (2, "eq")
