@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import metadata, numbers, textnorm
-from indexer.lexical import Lexicon
+from indexer.lexical import Lexicon, read_term_table
 from indexer.numbers import fold_numbers
 
 _EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
@@ -78,16 +78,10 @@ class ColloquialTerms:
     @classmethod
     def load(cls, path: Path) -> ColloquialTerms | None:
         """The dictionary at `path` (`word<TAB>term:score ...`), or None when there is none."""
-        if not Path(path).exists():
+        table = read_term_table(path)
+        if table is None:
             return None
-        entries: dict[str, list[str]] = {}
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("#") or "\t" not in line:
-                    continue
-                key, rest = line.rstrip("\n").split("\t", 1)
-                entries[key] = [item.rsplit(":", 1)[0] for item in rest.split()]
-        return cls(entries)
+        return cls({key: [item.rsplit(":", 1)[0] for item in items] for key, items in table.items()})
 
     def expand(self, tokens: list[str], weight: float) -> dict[str, float]:
         """The query's tokens at weight 1 plus the official terms of its colloquial words at `weight`."""

@@ -243,6 +243,22 @@ class BM25Index:
         return cls(vocab, sp.load_npz(folder / "bm25.npz").tocsc(), np.load(folder / "bm25_idf.npy"))
 
 
+def read_term_table(path: Path) -> dict[str, list[str]] | None:
+    """`key<TAB>item item ...` lines (`#` comments) as key -> items; None when the file does not exist.
+
+    The format of the query-side dictionaries built offline (en_zh.tsv, colloquial.tsv)."""
+    if not Path(path).exists():
+        return None
+    entries: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or "\t" not in line:
+                continue
+            key, items = line.rstrip("\n").split("\t", 1)
+            entries[key] = items.split()
+    return entries
+
+
 class Lexicon:
     """English -> Chinese terms (data/dict/en_zh.tsv, built by `python -m indexer.tools.lexicon`).
 
@@ -258,16 +274,8 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path) -> Lexicon | None:
         """The lexicon at `path`, or None when it has not been built."""
-        if not Path(path).exists():
-            return None
-        entries: dict[str, list[str]] = {}
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("#") or "\t" not in line:
-                    continue
-                key, words = line.rstrip("\n").split("\t", 1)
-                entries[key] = words.split()
-        return cls(entries)
+        entries = read_term_table(path)
+        return None if entries is None else cls(entries)
 
     def _variants(self, phrase: str) -> list[str]:
         """The phrase, then its last word without a plural or verb ending (pensions -> pension)."""

@@ -43,16 +43,20 @@ def layout(paragraphs: list[str], scan: Scan) -> list[list[str]]:
     width = (A4_INCHES[0] - 2 * MARGIN_INCHES) * scan.dpi
     line_height = font.size * 1.6
     per_page = int((A4_INCHES[1] - 2 * MARGIN_INCHES) * scan.dpi // line_height) - 1
-    lines: list[str] = []
-    for paragraph in paragraphs:
-        line = "\u3000\u3000"
-        for ch in paragraph.strip():
-            if font.getlength(line + ch) > width:
-                lines.append(line)
-                line = ""
-            line += ch
-        lines.append(line)
+    lines = [line for paragraph in paragraphs for line in wrap(paragraph, font, width)]
     return [lines[i : i + per_page] for i in range(0, len(lines), per_page)] or [[]]
+
+
+def wrap(paragraph: str, font, width: float) -> list[str]:
+    """One paragraph as printed lines at most `width` pixels wide, indented by two ideographic spaces."""
+    lines, line = [], "\u3000\u3000"
+    for ch in paragraph.strip():
+        if font.getlength(line + ch) > width:
+            lines.append(line)
+            line = ""
+        line += ch
+    lines.append(line)
+    return lines
 
 
 def render_page(lines: list[str], number: int, scan: Scan):

@@ -57,20 +57,14 @@ def two_column_page(paragraphs: list[str], scan: Scan, lines_per_column: int, ga
     each column's lines. The text runs on from the bottom of the left column to the top of the right one."""
     from PIL import Image, ImageDraw
 
-    from indexer.tools.scans import A4_INCHES, MARGIN_INCHES, _font
+    from indexer.tools.scans import A4_INCHES, MARGIN_INCHES, _font, wrap
 
     font = _font(scan)
     page_width = (A4_INCHES[0] - 2 * MARGIN_INCHES) * scan.dpi
     column_width = (page_width - gap_chars * font.size) / 2
     lines: list[str] = []
     for paragraph in paragraphs:
-        line = "\u3000\u3000"
-        for ch in paragraph.strip():
-            if font.getlength(line + ch) > column_width:
-                lines.append(line)
-                line = ""
-            line += ch
-        lines.append(line)
+        lines += wrap(paragraph, font, column_width)
         if len(lines) >= 2 * lines_per_column:
             break
     columns = [lines[:lines_per_column], lines[lines_per_column : 2 * lines_per_column]]

@@ -17,7 +17,6 @@ build is most of the run. The synthetic content is freed before the indexes are 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 
 from indexer.config import DATA_DIR, Settings
 from indexer.store import FaissStore, IndexContent, open_current
+from indexer.tools.bench.output import report
 
 MOVED = 10  # documents added and removed per measurement
 MANIFEST_KEYS = ("model", "dim", "chunker", "chunking")
@@ -205,9 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DATA_DIR / "bench" / "incremental.json")
     args = p.parse_args(argv)
     results = run(args.index, args.sizes, args.backends, args.work)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(json.dumps(results, ensure_ascii=False, indent=1))
+    report(results, args.out)
     return 0
 
 

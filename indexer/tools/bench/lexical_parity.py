@@ -12,7 +12,6 @@ with the eval judgements, for each.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import DATA_DIR, Settings
+from indexer.tools.bench.output import report
 
 MODES = ("lexical", "hybrid")
 ADDED = 10
@@ -124,9 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DATA_DIR / "bench" / "lexical_parity.json")
     args = ap.parse_args(argv)
     results = run(args.index, args.work)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(json.dumps(results, indent=1))
+    report(results, args.out)
     return 0
 
 

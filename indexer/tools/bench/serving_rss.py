@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indexer.config import DATA_DIR
+from indexer.tools.bench.output import report
 
 MODES = ("auto", "process")  # milvus_lexical: sparse vectors in Milvus / BM25 in the serving process
 SEARCHES = 40
@@ -168,9 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DATA_DIR / "bench" / "serving_rss.json")
     args = ap.parse_args(argv)
     results = run(args.index, args.sizes, args.work)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(json.dumps(results, indent=1))
+    report(results, args.out)
     return 0
 
 
