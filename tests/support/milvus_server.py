@@ -38,13 +38,34 @@ class MilvusServer:
     log: Path
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
+        """SIGTERM to the server's process group, then SIGKILL to whatever of it is left after 60 s.
+
+        The wrapper can exit while its `milvus run standalone` child is still shutting down; a child left running
+        keeps the fixed etcd and metrics ports, and the next test session's server cannot start."""
+        _signal_group(self.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.proc.poll()  # reap the wrapper: a zombie still counts as a member of the group
+            if not _group_alive(self.proc.pid):
+                break
+            time.sleep(0.5)
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def start(data_dir: Path, timeout: float = 180) -> MilvusServer:
