@@ -12,10 +12,12 @@ Layout: each index version is two collections, written once and never changed::
 
 A writer fills, flushes, indexes and loads both collections and checks their row counts (Strong consistency)
 before it moves the alias, so readers see the old version or the new one, never half of one; old versions
-beyond keep_versions are dropped. BM25 stays in the process: a reader rebuilds lexical.BM25Index from the token
-strings stored with the chunks, so both backends rank lexically alike (same textnorm tokens, k1/b and global
-idf) and best_sentence() keeps its idf. (Milvus Lite's own BM25 function keeps a per-segment idf and its own
-jieba analyzer; it would give other rankings than the FAISS backend.)
+beyond keep_versions are dropped. Incremental writes add generations to the live pair (see MilvusStore.add).
+BM25 runs in Milvus as sparse vectors where the server has them (milvus_sparse.py), else in the process: a reader
+builds lexical.BM25Index from the token strings stored with the chunks (and, reloading for a later generation,
+from the term frequencies it already holds plus the rows written since), so both backends rank lexically alike
+(same textnorm tokens, k1/b and global idf) and best_sentence() keeps its idf. (Milvus Lite's own BM25
+function keeps a per-segment idf and its own jieba analyzer; it would give other rankings than the FAISS backend.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from indexer import access
 from indexer.config import Settings
@@ -225,6 +228,61 @@ def read_term_stats(
     return deltas if deltas_only else sparse_bm25.TermStats.from_deltas(deltas)
 
 
+MAX_POSTING_PARTS = 8  # a reader joins its term-frequency parts into one past this many
+
+
+class TermCounts:
+    """Term frequencies of rows streamed in as space-joined token strings, held compactly (one int32 per token,
+    not Python lists), for the in-process BM25 of a reader."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.ids = array("i")
+        self.indptr = array("q", [0])
+
+    def add(self, tokens: str) -> None:
+        if tokens:
+            vocab = self.vocab
+            self.ids.extend([vocab.setdefault(t, len(vocab)) for t in tokens.split(" ")])
+        self.indptr.append(len(self.ids))
+
+    def part(self) -> tuple[sp.csr_matrix, list[str]]:
+        """(rows x local terms term frequencies, the terms in column order): a part for BM25Index.from_postings."""
+        cols = np.frombuffer(self.ids, dtype=np.int32).copy() if len(self.ids) else np.zeros(0, dtype=np.int32)
+        indptr = np.frombuffer(self.indptr, dtype=np.int64).copy()
+        tf = sp.csr_matrix((np.ones(cols.size, dtype=np.float32), cols, indptr),
+                           shape=(indptr.size - 1, max(len(self.vocab), 1)))
+        tf.sum_duplicates()
+        return tf, list(self.vocab)
+
+
+def join_postings(
+    parts: list[tuple[sp.csr_matrix, list[str]]], keep: np.ndarray | None, new: tuple[sp.csr_matrix, list[str]]
+) -> list[tuple[sp.csr_matrix, list[str]]]:
+    """An older reader's term-frequency parts with only the rows `keep` marks (its rows in order), then the rows
+    read since: the parts of the newer reader, joined into one when there would be more than MAX_POSTING_PARTS."""
+    out, lo = [], 0
+    for tf, terms in parts:
+        hi = lo + tf.shape[0]
+        mask = keep[lo:hi]
+        kept = tf if mask.all() else tf[mask]
+        if kept.shape[0]:
+            out.append((kept, terms))
+        lo = hi
+    if new[0].shape[0] or not out:
+        out.append(new)
+    if len(out) <= MAX_POSTING_PARTS:
+        return out
+    vocab: dict[str, int] = {}
+    maps = [np.array([vocab.setdefault(t, len(vocab)) for t in terms], dtype=np.int32) for _, terms in out]
+    width = max(len(vocab), 1)
+    blocks = [sp.csr_matrix((tf.data, colmap[tf.indices] if tf.nnz else tf.indices, tf.indptr),
+                            shape=(tf.shape[0], width)) for (tf, _), colmap in zip(out, maps)]
+    tf = sp.vstack(blocks, format="csr")
+    tf.sort_indices()
+    return [(tf, list(vocab))]
+
+
 class MilvusVersion(DocTable):
     """A version in Milvus (a collection at one generation): vectors and passages stay there; the row -> document
     arrays and BM25 are in memory. Rows of later generations and of documents deleted by this generation's
@@ -246,29 +304,28 @@ class MilvusVersion(DocTable):
             self.manifest = self._read_manifest()
             deleted = [int(k) for k in self.manifest.get("deleted", [])]
             self._live = f"gen <= {gen}" + (f" and doc_index not in {deleted}" if deleted else "")
-            self._load_documents()
             # BM25: in Milvus when this version was written with sparse vectors (and not turned off), else
             # rebuilt here from the stored tokens.
             self.lexical = mode = (
                 SPARSE if self.manifest.get("lexical") == SPARSE and lexical != "process" else "in-process"
             )
-            # An older generation of this collection already read (sparse BM25): only its later rows and
-            # statistics are read; otherwise every live row.
-            self.reused = mode == SPARSE and previous is not None and previous.reusable_for(collection, gen)
-            if self.reused:
-                self._load_rows_after(previous)
-                self._stats = previous._stats.plus(
-                    read_term_stats(client, collection, gen, consistency, after=previous.gen, deltas_only=True)
-                )
-                tokens = []
-            else:
-                tokens = self._load_rows(with_tokens=mode != SPARSE)
+            # An older generation of this collection already read in the same mode: only the documents, rows,
+            # tokens and statistics written since are read; otherwise everything live.
+            self.reused = previous is not None and previous.reusable_for(collection, gen, mode)
+            base = previous if self.reused else None
+            self._load_documents(base)
+            keep, new_part = self._load_rows(base, with_tokens=mode != SPARSE)
             if mode == SPARSE:
-                if not self.reused:
-                    self._stats = read_term_stats(client, collection, gen, consistency)
+                self._stats = (
+                    base._stats.plus(read_term_stats(client, collection, gen, consistency, base.gen, True))
+                    if base else read_term_stats(client, collection, gen, consistency)
+                )
                 self.bm25 = sparse_bm25.SparseBM25(self._stats, len(self.pk), self.sparse_search, self.sparse_rows)
         if mode != SPARSE:
-            self.bm25 = BM25Index.build(tokens)
+            # Term frequencies kept per part (rows of the generations read together), so the next generation
+            # adds its rows' and drops deleted ones' without reading these tokens again.
+            self._postings = join_postings(base._postings if base else [], keep, new_part)
+            self.bm25 = BM25Index.from_postings(self._postings)
         n = self.manifest["chunks"]
         if len(self.row_doc) != n or len(self.doc_ids) != self.manifest.get("n_documents", len(self.doc_ids)):
             raise IndexCorruptError(
@@ -315,57 +372,65 @@ class MilvusVersion(DocTable):
             )
         return manifest
 
-    def _load_documents(self) -> None:
+    def _load_documents(self, base: MilvusVersion | None = None) -> None:
+        """Each live document's head (id, title, metadata, hash), in stored-number order. With `base` (an older
+        generation of this collection): its documents less the newly deleted, plus those written since."""
         fields = ["doc_index", "doc_id", "title", "meta", "content_hash"]
         extra = f"part == 0 and doc_index >= 0 and {self._live}"
+        first = base.manifest["doc_rows"] if base else 0
         heads = sorted(
-            self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, extra), key=lambda h: h["doc_index"]
+            self._scan(self._docs, "pk", self.manifest["doc_rows"], fields, extra, start=first),
+            key=lambda h: h["doc_index"],
         )
-        self.doc_keys = np.array([h["doc_index"] for h in heads], dtype=np.int64)  # stored number of each document
+        ids, titles = [h["doc_id"] for h in heads], [h["title"] for h in heads]
+        metas, hashes = [h["meta"] or {} for h in heads], [h["content_hash"] or "" for h in heads]
+        keys = np.array([h["doc_index"] for h in heads], dtype=np.int64)
+        if base is not None:  # its documents have lower stored numbers than any written since
+            kept = np.flatnonzero(~np.isin(base.doc_keys, self.manifest.get("deleted", []))).tolist()
+            ids = [base.doc_ids[i] for i in kept] + ids
+            titles = [base.doc_titles[i] for i in kept] + titles
+            metas = [base.doc_meta[i] for i in kept] + metas
+            hashes = [base.doc_hash[i] for i in kept] + hashes
+            keys = np.concatenate([base.doc_keys[kept], keys])
+        self.doc_keys = keys  # stored number of each document, ascending
         self._index_of_key = {int(k): i for i, k in enumerate(self.doc_keys.tolist())}
-        self.set_documents(
-            [h["doc_id"] for h in heads],
-            [h["title"] for h in heads],
-            [h["meta"] or {} for h in heads],
-            [h["content_hash"] or "" for h in heads],
-        )
+        self.set_documents(ids, titles, metas, hashes)
 
-    def _load_rows(self, with_tokens: bool = True) -> list[list[str]]:
-        """Stored key and document of every live row (and its BM25 tokens for the in-process BM25), held as
-        compact arrays."""
-        pks, row_doc, tokens = array("q"), array("i"), []
+    def _load_rows(
+        self, base: MilvusVersion | None, with_tokens: bool
+    ) -> tuple[np.ndarray | None, tuple[sp.csr_matrix, list[str]] | None]:
+        """Stored key and document of every live row, held as compact arrays; with `base` (an older generation
+        of this collection), its rows less the newly deleted documents' plus the rows written since (keys past
+        its `next_row`), so a reader reloads in proportion to the change.
+
+        Returns which of base's rows stay (None without base) and, `with_tokens`, the term frequencies of the
+        rows read here (the in-process BM25; sparse BM25 needs no tokens)."""
+        pks, row_keys = array("q"), array("q")
+        counts = TermCounts() if with_tokens else None
+        first = base.manifest.get("next_row", base.manifest["chunks"]) if base else 0
         total = self.manifest.get("next_row", self.manifest["chunks"])
         fields = ["row", "doc_index", "tokens"] if with_tokens else ["row", "doc_index"]
-        index_of_key = self._index_of_key
         page = BATCH if with_tokens else 16 * BATCH  # two numbers a row: larger pages, under the 16,384 cap
-        for r in self._scan(self.collection, "row", total, fields, self._live, page):
-            pks.append(r["row"])
-            row_doc.append(index_of_key[r["doc_index"]])
-            if with_tokens:
-                tokens.append(r["tokens"].split(" ") if r["tokens"] else [])
-        self.pk = np.frombuffer(pks, dtype=np.int64).copy()  # stored primary key of each row, ascending
-        self.row_doc = np.frombuffer(row_doc, dtype=np.int32).copy()
-        return tokens
-
-    def reusable_for(self, collection: str, gen: int) -> bool:
-        """A later generation of the same collection can start from this one (sparse BM25: no tokens here)."""
-        return self.collection == collection and self.gen < gen and self.lexical == SPARSE
-
-    def _load_rows_after(self, previous: MilvusVersion) -> None:
-        """The live rows from an older generation's arrays: its rows less the newly deleted documents, plus the
-        rows written since (keys past its `next_row`), so a reader reloads in proportion to the change."""
-        keys = previous.doc_keys[previous.row_doc]  # stored document number of each of its rows
-        keep = np.isin(keys, self.doc_keys)
-        pks, row_keys = array("q"), array("q")
-        first = previous.manifest.get("next_row", previous.manifest["chunks"])
-        total = self.manifest.get("next_row", self.manifest["chunks"])
-        extra = f"row >= {first} and {self._live}"
-        for r in self._scan(self.collection, "row", total, ["row", "doc_index"], extra, 16 * BATCH, start=first):
+        for r in self._scan(self.collection, "row", total, fields, self._live, page, start=first):
             pks.append(r["row"])
             row_keys.append(r["doc_index"])
-        self.pk = np.concatenate([previous.pk[keep], np.frombuffer(pks, dtype=np.int64)])
-        all_keys = np.concatenate([keys[keep], np.frombuffer(row_keys, dtype=np.int64)])
-        self.row_doc = np.searchsorted(self.doc_keys, all_keys).astype(np.int32)  # doc_keys ascend
+            if counts is not None:
+                counts.add(r["tokens"])
+        pk, keys, keep = np.frombuffer(pks, dtype=np.int64), np.frombuffer(row_keys, dtype=np.int64), None
+        if base is not None:
+            old_keys = base.doc_keys[base.row_doc]  # stored document number of each of its rows
+            keep = np.isin(old_keys, self.doc_keys)
+            pk, keys = np.concatenate([base.pk[keep], pk]), np.concatenate([old_keys[keep], keys])
+        self.pk = pk.copy()  # stored primary key of each row, ascending
+        row_doc = np.searchsorted(self.doc_keys, keys)
+        if len(keys) and (row_doc.max() >= len(self.doc_keys) or (self.doc_keys[row_doc] != keys).any()):
+            raise IndexCorruptError(f"index version {self.name} has rows of documents it does not list; rebuild it")
+        self.row_doc = row_doc.astype(np.int32)
+        return keep, counts.part() if counts is not None else None
+
+    def reusable_for(self, collection: str, gen: int, lexical: str = SPARSE) -> bool:
+        """A later generation of the same collection, read in the same lexical mode, can start from this one."""
+        return self.collection == collection and self.gen < gen and self.lexical == lexical
 
     def _rows_of_pks(self, pks) -> np.ndarray:
         return np.searchsorted(self.pk, np.asarray(pks, dtype=np.int64)).astype(np.int64)

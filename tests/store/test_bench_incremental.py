@@ -22,3 +22,20 @@ def test_incremental_bench_runs_at_toy_size(tmp_path):
     assert set(one) == set(ten) == {"dense", "lexical", "hybrid"}
     assert size["segments"]["segments"][0] == 1  # the write measurement's folder, its added segment dropped
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.slow  # starts a real Milvus 2.3.5 standalone server
+def test_incremental_bench_measures_a_real_milvus_server(tmp_path, monkeypatch):
+    from indexer.tools import milvus_server
+
+    if milvus_server.executable() is None:
+        pytest.skip("milvus-server missing: pip install milvus==2.3.5 (requirements-dev.txt)")
+    monkeypatch.setattr(incremental, "SERVER_SETTLE_S", 1.0)
+    write_test_index(tmp_path / "real")
+    results = incremental.run(tmp_path / "real", [60], ["milvus-server"], tmp_path / "work", k=1)
+    server = results["sizes"][0]["milvus_server"]
+    assert server["server"].startswith("v2.3") and server["chunks"] == 60 and 0 < server["moved_chunks"] < 60
+    assert server["add_bytes_split"]["segment_files"] > 0  # the added rows' binlogs
+    assert 0 < server["add_bytes"] and server["remove_bytes"] < server["add_bytes"]
+    assert server["reload_after_add_s"] > 0 and server["fresh_open_after_remove_s"] > 0
+    assert not (tmp_path / "work").exists()

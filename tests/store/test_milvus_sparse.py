@@ -1,11 +1,14 @@
 """BM25 inside Milvus (sparse vectors, indexer/store/milvus_sparse.py) scores exactly like the in-process BM25 of
 the FAISS backend on a fixed corpus: after a build, and after adds, removes and replaces (which move N, df and
-the average length), where a reader rescores the rows written with an older average length."""
+the average length), where a reader rescores the rows written with an older average length. And a reader of a
+newer generation reads only what was written since, with sparse vectors and with the in-process BM25 (Milvus
+Lite and the real 2.3.5 server), ranking as a reader that read everything."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -176,3 +179,67 @@ def test_keyword_mode_counts_to_facet_depth_on_the_sparse_path(milvus_lite_uri, 
     full = SearchEngine.open(replace(settings, facet_depth=1000), embedder=FakeEmbedder())
     got = full.search("国内生产总值", k=5, mode="lexical")
     assert (got.total, got.total_relation) == (2, "eq")
+
+
+def count_reads(monkeypatch, client) -> Counter:
+    """Rows the client's queries return from now on: chunk rows, those with tokens, document heads."""
+    seen: Counter = Counter()
+    real = client.query
+
+    def query(collection, **kwargs):
+        rows = real(collection, **kwargs)
+        fields = kwargs.get("output_fields") or []
+        if collection.endswith("_docs"):
+            seen["document_heads"] += len(rows) if "title" in fields else 0
+        else:
+            seen["rows"] += len(rows) if "row" in fields else 0
+            seen["token_rows"] += len(rows) if "tokens" in fields else 0
+        return rows
+
+    monkeypatch.setattr(client, "query", query)
+    return seen
+
+
+@pytest.fixture(params=["lite", "server"])
+def in_process(request, milvus_lite_uri, tmp_path) -> MilvusStore:
+    """A store whose BM25 runs in the process: Milvus Lite told so, and the real 2.3.5 server (no sparse vectors)."""
+    uri = milvus_lite_uri if request.param == "lite" else request.getfixturevalue("milvus_server")
+    return MilvusStore(uri, f"ip{os.getpid()}_{next(_names)}", lock_dir=tmp_path, lexical="process")
+
+
+@pytest.mark.slow
+def test_an_in_process_reader_of_the_next_generation_reads_only_what_changed(in_process, tmp_path, monkeypatch):
+    store = in_process
+    first_docs, added, replacement = corpus(0, 12), corpus(12, 3), corpus(4, 1, seed=5)
+    with store.lock():
+        store.write(first_docs, MANIFEST)
+    first = store.open_current()
+    assert isinstance(first.bm25, BM25Index) and not first.reused
+    with store.lock():
+        store.add(added, MANIFEST)
+        store.delete(("d002", "d013"))
+        store.add(replacement, MANIFEST, replace=("d004",))
+    seen = count_reads(monkeypatch, store.client)
+    grown = store.open_current()  # starts from `first`
+    read = dict(seen)
+    monkeypatch.undo()
+    # the rows, tokens and document heads of the two adds' live documents (d012, d014, the new d004; 6 passages
+    # each), no more
+    assert read == {"rows": 18, "token_rows": 18, "document_heads": 3}
+    fresh = MilvusStore(store.uri, store.alias, lock_dir=tmp_path, lexical="process").open_current()
+    assert grown.reused and not fresh.reused and grown.name == fresh.name and grown.lexical == "in-process"
+    np.testing.assert_array_equal(grown.pk, fresh.pk)
+    np.testing.assert_array_equal(grown.row_doc, fresh.row_doc)
+    assert grown.documents() == fresh.documents() and grown.known_documents() == fresh.known_documents()
+    for q in queries():
+        assert ranking(grown, q) == ranking(fresh, q)
+    drop = frozenset({"d002", "d013", "d004"})
+    assert_same_rankings(grown, faiss_of(tmp_path, merged(merged(first_docs, added, drop=drop), replacement)))
+    with store.lock():  # a remove only: nothing new to read, the removed rows leave BM25's statistics
+        store.delete(("d000", "d014"))
+    seen = count_reads(monkeypatch, store.client)
+    removed = store.open_current()
+    assert removed.reused and seen["token_rows"] == 0 and seen["document_heads"] == 0
+    monkeypatch.undo()
+    drop |= {"d000", "d014"}
+    assert_same_rankings(removed, faiss_of(tmp_path, merged(merged(first_docs, added, drop=drop), replacement)))

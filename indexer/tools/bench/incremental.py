@@ -2,16 +2,23 @@
 ones, as the size bench), bytes written and seconds per backend; and search latency over 10 segments against one.
 
     python -m indexer.tools.bench.incremental [--index data/index] [--sizes 5000 100000 1000000]
-        [--backends faiss milvus-lite] [--out data/bench/incremental.json]
+        [--backends faiss milvus-lite milvus-server] [--out data/bench/incremental.json]
     python -m indexer.tools.bench.incremental --chunks 1000000 --backends faiss   (`make bench-1m`)
 
-Vectors come with the synthetic documents (no embedding is timed: an add costs this plus the embedding of the new
-documents' chunks). Bytes written: the size of every file created or changed under the index folder (for Milvus
-Lite: its data folder). Search: 60 queries made of real chunk tokens and random unit vectors, dense / lexical /
-hybrid through SearchEngine, p50 in ms, on one segment and on the same rows in 10 segments. The one-segment
-index is the FAISS folder the write measurement leaves (its big segment; the added segment is fully deleted by
-the remove and dropped by the merge policy), so a size is built with HNSW once, not twice: at 1M chunks that
-build is most of the run. The synthetic content is freed before the indexes are searched.
+Backends: `faiss` (segments), `milvus-lite` (a Milvus Lite file) and `milvus-server` (a real Milvus 2.3.5
+standalone from the `milvus` wheel, started for each size on a free port with its own data folder and stopped
+after; BM25 in the process, as 2.3 has no sparse vectors). Vectors come with the synthetic documents (no
+embedding is timed: an add costs this plus the embedding of the new documents' chunks). Bytes written: the size
+of every file created or changed under the index folder (for Milvus Lite: its data folder); for the server, whose
+message log and metadata store rewrite large preallocated files, the growth of its storage folder (`data/`:
+etcd, the rocksmq message log, binlogs and index files; logs and binaries excluded) once it has stopped changing
+for a few seconds (the server flushes and indexes asynchronously), and the files-changed sum beside it.
+
+Search: 60 queries made of real chunk tokens and random unit vectors, dense / lexical / hybrid through
+SearchEngine, p50 in ms, on one segment and on the same rows in 10 segments. The one-segment index is the FAISS
+folder the write measurement leaves (its big segment; the added segment is fully deleted by the remove and
+dropped by the merge policy), so a size is built with HNSW once, not twice: at 1M chunks that build is most of
+the run. The synthetic content is freed before the indexes are searched.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +39,8 @@ from indexer.store import FaissStore, IndexContent, open_current
 from indexer.tools.bench.output import report
 
 MOVED = 10  # documents added and removed per measurement
+BACKENDS = ["faiss", "milvus-lite", "milvus-server"]
+SERVER_SETTLE_S = 15.0  # a Milvus server's storage is weighed this long after a write returned
 MANIFEST_KEYS = ("model", "dim", "chunker", "chunking")
 
 
@@ -67,34 +77,93 @@ def split_last(content: IndexContent, k: int) -> tuple[IndexContent, IndexConten
     return content.rows_where(lambda d: d not in drop), content.rows_where(lambda d: d in drop), moved
 
 
-def measure_writes(store, folder: Path, content: IndexContent, manifest: dict, k: int = MOVED) -> dict:
-    """Write all but k documents, then time and weigh adding them and removing them."""
+def total(snap: dict) -> int:
+    return sum(size for size, _ in snap.values())
+
+
+STORAGE_DIRS = ("insert_log", "delta_log", "stats_log", "index_files")  # a Milvus server's segment files
+
+
+def server_bytes(folder: Path, before: dict, after: dict) -> dict:
+    """What a Milvus server wrote between two snapshots of its storage folder: new or changed segment files
+    (binlogs, index files: in a cluster, the object store's share) and the growth of the rest (the rocksmq message
+    log, which also takes the server's idle time ticks, about 1.5 kB/s, and etcd)."""
+    segment_files = other = 0
+    for path, (size, mtime) in after.items():
+        top = Path(path).relative_to(folder).parts[0]
+        if top in STORAGE_DIRS:
+            segment_files += size if before.get(path) != (size, mtime) else 0
+        else:
+            other += size - before.get(path, (0, 0))[0]
+    return {"bytes": segment_files + other, "segment_files": segment_files, "log_and_meta": other}
+
+
+def measure_writes(
+    store, folder: Path, content: IndexContent, manifest: dict, k: int = MOVED, settle_s: float = 0.0,
+    fresh: Callable[[], object] | None = None,
+) -> dict:
+    """Write all but k documents, then time and weigh adding them and removing them.
+
+    settle_s > 0: `folder` is a Milvus server's storage, weighed `settle_s` seconds after each write returned
+    (the server flushes and indexes in the background) with server_bytes. `fresh` (Milvus): a new store on the
+    same collection; then a reader is opened after each write twice, by the store that opened the previous
+    generation (it reads only what changed) and by a fresh one (it reads everything), both timed."""
     base, extra, moved = split_last(content, k)
     t0 = time.perf_counter()
     with store.lock():
         store.write(base, manifest)
-    build_s = time.perf_counter() - t0
-    before = snapshot(folder)
+    out = {"chunks": len(content.chunks), "moved_chunks": len(extra.chunks),
+           "build_s": round(time.perf_counter() - t0, 2)}
+    time.sleep(settle_s)
+    if fresh is not None:
+        out["open_s"] = timed(store.open_current)
+    for op, write in (("add", lambda: store.add(extra, manifest)), ("remove", lambda: store.delete(moved))):
+        before = snapshot(folder)
+        if op == "add":
+            out["index_bytes"] = total(before) if not settle_s else sum(
+                v[0] for p, v in before.items() if Path(p).relative_to(folder).parts[0] in STORAGE_DIRS)
+        t0 = time.perf_counter()
+        with store.lock():
+            write()
+        out[f"{op}_s"] = round(time.perf_counter() - t0, 3)
+        time.sleep(settle_s)
+        after = snapshot(folder)
+        if settle_s:
+            weighed = server_bytes(folder, before, after)
+            out[f"{op}_bytes"], out[f"{op}_bytes_split"] = weighed.pop("bytes"), weighed
+        else:
+            out[f"{op}_bytes"] = written(before, after)
+        if fresh is not None:
+            out[f"reload_after_{op}_s"] = timed(store.open_current)
+            out[f"fresh_open_after_{op}_s"] = timed(fresh().open_current)
+    if settle_s:
+        out["settle_s"] = settle_s
+    return out
+
+
+def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
-    with store.lock():
-        store.add(extra, manifest)
-    add_s = time.perf_counter() - t0
-    after_add = snapshot(folder)
-    t0 = time.perf_counter()
-    with store.lock():
-        store.delete(moved)
-    remove_s = time.perf_counter() - t0
-    after_remove = snapshot(folder)
-    return {
-        "chunks": len(content.chunks),
-        "moved_chunks": len(extra.chunks),
-        "build_s": round(build_s, 2),
-        "index_bytes": sum(size for size, _ in before.values()),
-        "add_s": round(add_s, 3),
-        "add_bytes": written(before, after_add),
-        "remove_s": round(remove_s, 3),
-        "remove_bytes": written(after_add, after_remove),
-    }
+    fn()
+    return round(time.perf_counter() - t0, 3)
+
+
+def measure_server(folder: Path, content: IndexContent, manifest: dict, n: int, k: int = MOVED) -> dict:
+    """The writes against a real Milvus standalone server started for this measurement (stopped after)."""
+    from indexer.store.milvus import MilvusStore
+    from indexer.tools import milvus_server
+
+    server = milvus_server.start(folder / "server", log=folder / "server.log")
+    try:
+        store = MilvusStore(server.uri, f"inc{n}", lock_dir=folder)
+
+        def fresh() -> MilvusStore:
+            return MilvusStore(server.uri, f"inc{n}", lock_dir=folder)
+
+        out = measure_writes(store, folder / "server" / "data", content, manifest, k, SERVER_SETTLE_S, fresh=fresh)
+        out["server"] = store.caps.version
+        return out
+    finally:
+        server.stop()
 
 
 def search_p50(settings: list[Settings], queries: list[str], name: str, dim: int) -> list[dict]:
@@ -155,15 +224,22 @@ def bench_size(
         folder = work / f"{backend}-{n}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        key = backend.replace("-", "_")
         if backend == "faiss":
             store = FaissStore(folder / "index", merge_on_write=True)
-            out["faiss"] = measure_writes(store, folder, content, manifest, k)
+            out[key] = measure_writes(store, folder, content, manifest, k)
+        elif backend == "milvus-server":
+            out[key] = measure_server(folder, content, manifest, n, k)
         else:
             from indexer.store.milvus import MilvusStore
 
-            store = MilvusStore(str(folder / "milvus.db"), f"inc{n}", lock_dir=folder)
-            out["milvus_lite"] = measure_writes(store, folder, content, manifest, k)
-        log(f"{n} chunks, {backend}: {out.get('faiss' if backend == 'faiss' else 'milvus_lite')}")
+            def fresh(folder: Path = folder) -> MilvusStore:
+                return MilvusStore(str(folder / "milvus.db"), f"inc{n}", lock_dir=folder)
+
+            out[key] = measure_writes(fresh(), folder, content, manifest, k, fresh=fresh)
+        log(f"{n} chunks, {backend}: {out[key]}")
+        if backend == "milvus-server":  # its data folder is of no further use (the server has stopped)
+            shutil.rmtree(folder, ignore_errors=True)
     if "faiss" in backends:  # segments are the FAISS backend's
         one = work / f"faiss-{n}" / "index"
         base = split_last(content, k)[0] if live_segments(one) == 1 else None
@@ -200,10 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m indexer.tools.bench.incremental", description=__doc__.split("\n")[0])
     p.add_argument("--index", type=Path, default=DATA_DIR / "index", help="the real index the chunks come from")
     p.add_argument("--sizes", "--chunks", type=int, nargs="+", default=[5000, 100_000])
-    p.add_argument("--backends", nargs="+", default=["faiss", "milvus-lite"], choices=["faiss", "milvus-lite"])
+    p.add_argument("--backends", nargs="+", default=["faiss", "milvus-lite"], choices=BACKENDS)
     p.add_argument("--work", type=Path, default=DATA_DIR / "bench" / "incremental-work")
     p.add_argument("--out", type=Path, default=DATA_DIR / "bench" / "incremental.json")
     args = p.parse_args(argv)
+    # SIGTERM unwinds like Ctrl+C, so a Milvus server this run started is stopped (it runs in its own session)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = run(args.index, args.sizes, args.backends, args.work)
     report(results, args.out)
     return 0
