@@ -73,6 +73,15 @@ class Settings:
     faiss_hnsw_m: int = 48
     faiss_hnsw_ef_construction: int = 200
     faiss_hnsw_ef_search: int = 1024
+    # Segments (an index grown by adds and merges) are searched one after the other, so their costs add up:
+    # ten exact 100k segments cost an exact scan of 1M rows. A segment beside others therefore goes HNSW above
+    # faiss_segment_hnsw_threshold rows (adds of a few documents stay exact and cheap to write; the merge that
+    # makes a larger segment builds its graph), with faiss_segment_ef_construction up to faiss_hnsw_threshold
+    # rows (mid-size segments are merged again later). A search gives each HNSW segment a share of
+    # faiss_hnsw_ef_search by its rows, at least faiss_segment_ef_search_min (README "Segments").
+    faiss_segment_hnsw_threshold: int = 50_000
+    faiss_segment_ef_construction: int = 100
+    faiss_segment_ef_search_min: int = 64
     fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)

@@ -267,35 +267,58 @@ def read_json(path: Path, what: str) -> dict:
 
 @dataclass(frozen=True)
 class VectorIndexParams:
-    """How a FAISS index is built: exact up to `hnsw_threshold` vectors, HNSW above (see Settings)."""
+    """How a segment's FAISS index is built, by its rows (see Settings):
+
+    - a segment holding the whole index: exact up to `hnsw_threshold` rows, HNSW (m, ef_construction) above;
+    - a segment beside others (an add or a partial merge): exact up to `segment_threshold` rows, above it
+      HNSW, built with `segment_ef_construction` up to `hnsw_threshold` rows (such mid-size segments are
+      merged again later), with `ef_construction` above. A search visits every segment, so ten exact 100k
+      segments cost one exact scan of 1M rows while one 1M segment is a graph walk.
+
+    `hnsw_threshold` is also the filter size searched exactly (`exact_filter_max`), counted over the index.
+    """
 
     hnsw_threshold: int = 200_000
     hnsw_m: int = 48
     ef_construction: int = 200
     ef_search: int = 1024
+    segment_threshold: int = 50_000
+    segment_ef_construction: int = 100
+    segment_ef_search_min: int = 64
 
     @classmethod
     def from_settings(cls, s: Settings) -> VectorIndexParams:
-        return cls(s.faiss_hnsw_threshold, s.faiss_hnsw_m, s.faiss_hnsw_ef_construction, s.faiss_hnsw_ef_search)
+        return cls(
+            s.faiss_hnsw_threshold,
+            s.faiss_hnsw_m,
+            s.faiss_hnsw_ef_construction,
+            s.faiss_hnsw_ef_search,
+            s.faiss_segment_hnsw_threshold,
+            s.faiss_segment_ef_construction,
+            s.faiss_segment_ef_search_min,
+        )
 
 
-def describe_faiss(n: int, params: VectorIndexParams | None = None) -> dict:
-    """The index type for n vectors, as recorded in the manifest."""
+def describe_faiss(n: int, params: VectorIndexParams | None = None, alone: bool = True) -> dict:
+    """The index type for a segment of n vectors, as recorded in the manifest; `alone`: the segment is the
+    whole index (a build, or a merge of every segment) rather than one beside others."""
     p = params or VectorIndexParams()
-    if n <= p.hnsw_threshold:
+    threshold = p.hnsw_threshold if alone else min(p.segment_threshold, p.hnsw_threshold)
+    if n <= threshold:
         return {"type": "flat"}
     return {
         "type": "hnsw",
         "m": p.hnsw_m,
-        "ef_construction": p.ef_construction,
+        "ef_construction": p.ef_construction if n > p.hnsw_threshold else p.segment_ef_construction,
         "ef_search": p.ef_search,
         "exact_filter_max": p.hnsw_threshold,
+        "ef_search_min": p.segment_ef_search_min,
     }
 
 
-def build_faiss(embeddings: np.ndarray, params: VectorIndexParams | None = None) -> faiss.Index:
+def build_faiss(embeddings: np.ndarray, params: VectorIndexParams | None = None, alone: bool = True) -> faiss.Index:
     """Inner product on normalised vectors (cosine): exact (flat) up to the threshold, HNSW above it."""
-    desc = describe_faiss(len(embeddings), params)
+    desc = describe_faiss(len(embeddings), params, alone)
     dim = embeddings.shape[1]
     if desc["type"] == "flat":
         index = faiss.IndexFlatIP(dim)
@@ -309,12 +332,20 @@ def build_faiss(embeddings: np.ndarray, params: VectorIndexParams | None = None)
 
 
 def faiss_search(
-    index: faiss.Index, qvec: np.ndarray, n: int, ok: np.ndarray | None, ef_search: int, exact_filter_max: int
+    index: faiss.Index,
+    qvec: np.ndarray,
+    n: int,
+    ok: np.ndarray | None,
+    ef_search: int,
+    exact_filter_max: int,
+    filtered_total: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-n (local ids, scores) of one FAISS index, restricted to the rows where `ok` (None: all) holds.
 
     HNSW: a filter that leaves at most `exact_filter_max` rows is searched exactly over the flat vectors HNSW
-    keeps beside its graph; a wider one walks the graph with a beam widened by the share filtered out.
+    keeps beside its graph; a wider one walks the graph with a beam widened by the share filtered out. When the
+    index is one segment of several, `filtered_total` is the rows the filter leaves in all of them: the choice
+    is made for the whole index, so a filter is searched exactly (or not) as on a one-segment index.
     """
     hnsw = isinstance(index, faiss.IndexHNSW)
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
@@ -329,7 +360,7 @@ def faiss_search(
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         bits = np.packbits(np.asarray(ok, dtype=bool), bitorder="little")  # kept alive during the search
         sel = faiss.IDSelectorBitmap(len(ok), faiss.swig_ptr(bits))
-        if hnsw and count > exact_filter_max:
+        if hnsw and (count if filtered_total is None else filtered_total) > exact_filter_max:
             ef = max(ef_search, n) * len(ok) / count
             params = faiss.SearchParametersHNSW(sel=sel, efSearch=int(min(ef, 4096)))
         else:

@@ -260,25 +260,78 @@ class SegmentedReader(DocTable):
     # -- search
 
     def dense(self, qvec: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n over every segment (each by its own index type), merged by score."""
-        all_rows, all_scores = [], []
+        """Top-n over every segment (each by its own index type), merged by score.
+
+        Exact segments are asked for n at once. An HNSW segment beside others is first asked for its share of n
+        (by the rows it may return, with a margin) with its share of efSearch, and asked for all n only when its
+        last hit still makes the merged top-n: the merged list is what asking every segment for n would give,
+        at the graph cost of about one index of all rows (ten graphs searched at full efSearch cost ten times).
+        """
+        plan = self._dense_plan(allowed)
+        total = sum(count for _, _, count in plan)
+        hits = {s: self._segment_dense(s, qvec, ok, self._share_k(s, n, ok, count, total), count, total)
+                for s, ok, count in plan}
+        rows, scores = _merge_hits(hits.values(), n)
+        cutoff = scores[-1] if rows.size >= n else -np.inf
+        for s, ok, count in plan:
+            k = self._share_k(s, n, ok, count, total)
+            found = hits[s][1]
+            if k < min(n, count) and (found.size < k or (found.size and found[-1] >= cutoff)):
+                hits[s] = self._segment_dense(s, qvec, ok, n, count, total)
+                rows, scores = None, None
+        if rows is None:
+            rows, scores = _merge_hits(hits.values(), n)
+        return rows, scores
+
+    def _dense_plan(self, allowed: np.ndarray | None) -> list[tuple[int, np.ndarray | None, int]]:
+        """(segment number, local row mask or None for all rows, rows it may return) of each segment to search."""
+        plan = []
         for s, seg in enumerate(self.segments):
             live = self.live_rows[s]
             if live.size == 0:
                 continue
-            base = int(self.row_base[s])
-            ok = None
+            ok, count = None, live.size
             if live.size != seg.n_rows or allowed is not None:
                 ok = np.zeros(seg.n_rows, dtype=bool)
+                base = int(self.row_base[s])
                 ok[live] = True if allowed is None else allowed[base : base + live.size]
-            local, scores = faiss_search(seg.faiss, qvec, n, ok, seg.ef_search, seg.exact_filter_max)
-            all_rows.append(self.rank[s][local] + base)
-            all_scores.append(scores)
-        if not all_rows:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        rows, scores = np.concatenate(all_rows), np.concatenate(all_scores)
-        order = np.lexsort((rows, -scores))[:n]  # equal scores by row, however the rows are split in segments
-        return rows[order].astype(np.int64), scores[order]
+                count = int(np.count_nonzero(ok))
+            if count:
+                plan.append((s, ok, count))
+        return plan
+
+    def _share_k(self, s: int, n: int, ok: np.ndarray | None, count: int, total: int) -> int:
+        """How many hits to ask segment s for first: n when it is searched exactly (flat, or a filter narrow
+        enough for exact search), else its share of n by rows with a margin."""
+        seg = self.segments[s]
+        if not seg.hnsw or count == total or (ok is not None and total <= seg.exact_filter_max):
+            return n
+        return min(n, math.ceil(SHARE_MARGIN * n * count / total) + SHARE_EXTRA)
+
+    def _segment_dense(self, s: int, qvec: np.ndarray, ok, k: int, count: int, total: int):
+        """(global rows, scores) of segment s's top-k; an HNSW segment searches with its share of efSearch."""
+        seg = self.segments[s]
+        ef = seg.ef_search
+        if seg.hnsw and count < total:
+            ef = max(seg.ef_search_min, math.ceil(seg.ef_search * count / total))
+        filtered_total = None if ok is None else total
+        local, scores = faiss_search(seg.faiss, qvec, k, ok, ef, seg.exact_filter_max, filtered_total)
+        return self.rank[s][local] + int(self.row_base[s]), scores
+
+
+SHARE_MARGIN = 1.25  # an HNSW segment is first asked for 1.25 x its share of the hits, plus SHARE_EXTRA
+SHARE_EXTRA = 10
+
+
+def _merge_hits(hits, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best n of several segments' (global rows, scores), equal scores by row (as in one segment)."""
+    hits = list(hits)
+    if not hits:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    rows = np.concatenate([r for r, _ in hits])
+    scores = np.concatenate([sc for _, sc in hits])
+    order = np.lexsort((rows, -scores))[:n]  # equal scores by row, however the rows are split in segments
+    return rows[order].astype(np.int64), scores[order]
 
 
 # ---------------------------------------------------------------- writing
@@ -320,7 +373,7 @@ class FaissStore:
     stores_sentences: ClassVar[bool] = True  # sentence vectors ride along as extension arrays (extras)
     index_dir: Path
     keep_versions: int = 3
-    vector_params: VectorIndexParams | None = None  # None: from the environment
+    vector_params: VectorIndexParams | None = None  # None: the defaults (open_store passes the Settings')
     policy: MergePolicy = MergePolicy()
     merge_on_write: bool = True
 
@@ -351,6 +404,18 @@ class FaissStore:
         seg = self._new_segment(content, dim)
         return self._publish(manifest, [seg])
 
+    def write_segments(self, parts: list[IndexContent], manifest: dict) -> str:
+        """Replace the index by `parts` as that many segments, published at once (as if grown by adds and
+        merges: each segment sits beside the others, so its vector index follows the segment threshold)."""
+        dim = int(manifest["dim"])
+        parts = [p for p in parts if p.chunks or p.documents]
+        for part in parts:
+            part.check(dim)
+        ids = [d.doc_id for part in parts for d in part.documents]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a document id occurs in two parts")
+        return self._publish(manifest, [self._new_segment(p, dim, alone=len(parts) == 1) for p in parts])
+
     def add(self, content: IndexContent, manifest: dict, replace: tuple[str, ...] = ()) -> str:
         current = read_manifest(self.index_dir)
         if current is None or "legacy" in current:
@@ -359,7 +424,7 @@ class FaissStore:
         content.check(dim)
         segments = self._with_deletions(current, set(replace))
         if content.chunks or content.documents:
-            segments.append(self._new_segment(content, dim))
+            segments.append(self._new_segment(content, dim, alone=not any(map(_live, segments))))
         name = self._publish(current, segments)
         if self.merge_on_write:
             name = self.merge(name)
@@ -422,12 +487,12 @@ class FaissStore:
         kept = base.content().rows_where(lambda d: d not in drop)
         return self.write(IndexContent.concat([kept, content], int(base.manifest["dim"])), base.manifest)
 
-    def _new_segment(self, content: IndexContent, dim: int) -> dict:
+    def _new_segment(self, content: IndexContent, dim: int, alone: bool = True) -> dict:
         folder = self.index_dir / "segments"
         folder.mkdir(parents=True, exist_ok=True)
         numbers = [p.name.removeprefix(".tmp-")[1:] for p in folder.iterdir()]
         seq = max((int(n) for n in numbers if n.isdigit()), default=0) + 1
-        meta = write_segment(folder, f"s{seq:06d}", content, dim, self.vector_params)
+        meta = write_segment(folder, f"s{seq:06d}", content, dim, self.vector_params, alone)
         return {
             "name": meta["name"],
             "rows": meta["rows"],
@@ -457,7 +522,8 @@ class FaissStore:
         parts = [reader.segment_content(s) for s in range(lo, hi)]
         merged = IndexContent.concat(parts, int(current["dim"]))
         segments = list(current["segments"])
-        new = [self._new_segment(merged, int(current["dim"]))] if merged.documents else []
+        alone = not any(map(_live, segments[:lo] + segments[hi:]))
+        new = [self._new_segment(merged, int(current["dim"]), alone)] if merged.documents else []
         segments[lo:hi] = new
         return self._publish(current, segments)
 
@@ -528,6 +594,11 @@ class FaissStore:
                 shutil.rmtree(seg, ignore_errors=True)
                 removed.append(seg.name)
         return removed
+
+
+def _live(entry: dict) -> bool:
+    """A manifest's segment entry still holds live rows."""
+    return entry["rows"] - entry.get("deleted_rows", 0) > 0
 
 
 def _dirs(folder: Path) -> Iterator[Path]:

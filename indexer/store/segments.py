@@ -77,8 +77,13 @@ def term_frequencies(tokens: list[list[str]]) -> tuple[sp.csr_matrix, list[str]]
     return tf, list(vocab)
 
 
-def write_segment(folder: Path, name: str, content: IndexContent, dim: int, params: VectorIndexParams | None) -> dict:
-    """Write `content` as segment `name` under `folder` (temp folder, then one rename); return its metadata."""
+def write_segment(
+    folder: Path, name: str, content: IndexContent, dim: int, params: VectorIndexParams | None, alone: bool = True
+) -> dict:
+    """Write `content` as segment `name` under `folder` (temp folder, then one rename); return its metadata.
+
+    `alone`: the segment is the whole index; else it sits beside others and its vector index follows the
+    segment threshold (core.describe_faiss)."""
     content.check(dim)
     tmp = folder / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -86,7 +91,7 @@ def write_segment(folder: Path, name: str, content: IndexContent, dim: int, para
         _write_sqlite(tmp / "chunks.sqlite", content)
         n = len(content.chunks)
         emb = np.ascontiguousarray(np.asarray(content.embeddings, dtype=np.float32).reshape(n, dim))
-        faiss.write_index(build_faiss(emb, params), str(tmp / "vectors.faiss"))
+        faiss.write_index(build_faiss(emb, params, alone), str(tmp / "vectors.faiss"))
         doc_index = {d.doc_id: i for i, d in enumerate(content.documents)}
         np.save(tmp / "row_doc.npy", np.array([doc_index[c.doc_id] for c in content.chunks], dtype=np.int32))
         tf, vocab = term_frequencies(content.tokens)
@@ -101,7 +106,7 @@ def write_segment(folder: Path, name: str, content: IndexContent, dim: int, para
             "rows": n,
             "documents": len(content.documents),
             "dim": dim,
-            "vector_index": describe_faiss(n, params),
+            "vector_index": describe_faiss(n, params, alone),
             "extras": sorted(content.extras),
             "files": {},
         }
@@ -190,10 +195,11 @@ class Segment:
         self._lock = threading.Lock()
         self._faiss: faiss.Index | None = None
         self._postings: tuple[sp.csr_matrix, list[str]] | None = None
-        self.ef_search = int(self.meta["vector_index"].get("ef_search", 0))
-        self.exact_filter_max = int(
-            self.meta["vector_index"].get("exact_filter_max", VectorIndexParams().hnsw_threshold)
-        )
+        recorded = self.meta["vector_index"]
+        self.hnsw = recorded.get("type") == "hnsw"
+        self.ef_search = int(recorded.get("ef_search", 0))
+        self.ef_search_min = int(recorded.get("ef_search_min", VectorIndexParams().segment_ef_search_min))
+        self.exact_filter_max = int(recorded.get("exact_filter_max", VectorIndexParams().hnsw_threshold))
         try:
             self._con = sqlite3.connect(f"file:{path / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             self._con.row_factory = sqlite3.Row

@@ -18,12 +18,19 @@ Search: 60 queries made of real chunk tokens and random unit vectors, dense / le
 SearchEngine, p50 in ms, on one segment and on the same rows in 10 segments. The one-segment index is the FAISS
 folder the write measurement leaves (its big segment; the added segment is fully deleted by the remove and
 dropped by the merge policy), so a size is built with HNSW once, not twice: at 1M chunks that build is most of
-the run. The synthetic content is freed before the indexes are searched.
+the run. The synthetic content is freed before the indexes are searched. Dense recall@10 against exact search
+(the depth the engine asks for, `candidate_pool` 100, cut at 10) is measured on both with 60 in-distribution query
+vectors (the mean of two passage vectors plus noise). The ten segments are written in one manifest, each beside
+the others (`FaissStore.write_segments`), as adds and merges leave them: above `faiss_segment_hnsw_threshold`
+rows each is an HNSW graph. FAISS vector index parameters come from the environment (`POLICY_SEARCH_FAISS_*`, as
+for `python -m indexer`). `--keep-work` keeps the work folder and reuses a one- or ten-segment index of the same
+rows left there by an earlier run (builds are most of a 1M run).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -35,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import DATA_DIR, Settings
-from indexer.store import FaissStore, IndexContent, open_current
+from indexer.store import FaissStore, IndexContent, VectorIndexParams, open_current
 from indexer.tools.bench.output import report
 
 MOVED = 10  # documents added and removed per measurement
@@ -193,27 +200,83 @@ def live_segments(index_dir: Path) -> int:
         version.close()
 
 
-def write_ten(ten: Path, content: IndexContent, manifest: dict) -> None:
-    """The rows of `content` as 10 segments (no merging)."""
-    store = FaissStore(ten, merge_on_write=False)
+def write_ten(ten: Path, content: IndexContent, manifest: dict, params: VectorIndexParams | None = None) -> None:
+    """The rows of `content` as 10 segments of one manifest (no merging), each beside the others."""
+    store = FaissStore(ten, vector_params=params, merge_on_write=False)
     docs = [d.doc_id for d in content.documents]
-    parts = np.array_split(np.arange(len(docs)), 10)
-    for i, part in enumerate(parts):
-        wanted = {docs[j] for j in part.tolist()}
-        piece = content.rows_where(lambda d, w=wanted: d in w)
-        store.write(piece, manifest) if i == 0 else store.add(piece, manifest)
+    parts = [
+        content.rows_where(lambda d, w=frozenset(docs[j] for j in part.tolist()): d in w)
+        for part in np.array_split(np.arange(len(docs)), 10)
+    ]
+    with store.lock():
+        store.write_segments(parts, manifest)
 
 
-def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str]) -> dict:
-    """Search p50 on one segment and on the same rows in 10 segments."""
+def reusable(index_dir: Path, rows: int, segments: int) -> bool:
+    """An index a kept work folder holds with these many live rows in these many segments (--keep-work)."""
+    try:
+        version = FaissStore(index_dir).open_current()
+    except Exception:  # nothing there, or half-written: build it
+        return False
+    try:
+        return version.n_chunks == rows and sum(1 for r in version.live_rows if len(r)) == segments
+    finally:
+        version.close()
+
+
+def near_queries(content: IndexContent, m: int = 60, seed: int = 1) -> np.ndarray:
+    """In-distribution query vectors: the mean of two passage vectors plus noise, normalised."""
+    rng = np.random.default_rng(seed)
+    emb = content.embeddings
+    q = emb[rng.integers(0, len(emb), m)] + emb[rng.integers(0, len(emb), m)]
+    q = q + rng.normal(0.0, 0.02, size=q.shape).astype(np.float32)
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def dense_recall(index_dir: Path, queries: np.ndarray, exact: np.ndarray, depth: int = 100) -> float:
+    """Mean share of the exact top-10 rows in the index's dense top-10 (asked `depth` deep, as the engine does)."""
+    version = FaissStore(index_dir).open_current()
+    try:
+        k = exact.shape[1]
+        got = [version.dense(q, depth)[0][:k] for q in queries]
+    finally:
+        version.close()
+    return round(float(np.mean([len(set(g.tolist()) & set(e.tolist())) / k for g, e in zip(got, exact)])), 4)
+
+
+def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str], near: tuple) -> dict:
+    """Search p50 on one segment and on the same rows in 10 segments; dense recall@10 of both."""
     settings = [Settings.from_env({}, index_dir=one), Settings.from_env({}, index_dir=ten)]
     p_one, p_ten = search_p50(settings, queries, manifest["model"], int(manifest["dim"]))
+    vectors, exact = near
     return {"segments": [live_segments(one), live_segments(ten)], "one_segment_p50_ms": p_one,
-            "ten_segments_p50_ms": p_ten}
+            "ten_segments_p50_ms": p_ten, "dense_recall_at_10": [dense_recall(one, vectors, exact),
+                                                                  dense_recall(ten, vectors, exact)]}
+
+
+def prepare_segments(work: Path, n: int, base: IndexContent, manifest: dict, opts: dict) -> tuple:
+    """(one-segment index: the write measurement's, or written here; the same rows in 10 segments; recall
+    queries and their exact top-10)."""
+    from indexer.tools.bench.runner import exact_top
+
+    one = work / f"faiss-{n}" / "index"
+    if live_segments(one) != 1:  # a merge left more than one segment: write the one-segment index
+        one = work / f"segments-{n}" / "one"
+        if not (opts["keep"] and reusable(one, len(base.chunks), 1)):
+            FaissStore(one, vector_params=opts["params"]).write(base, manifest)
+    vectors = near_queries(base)
+    near = (vectors, exact_top(base.embeddings, vectors, 10))
+    ten = work / f"segments-{n}" / "ten"
+    if not (opts["keep"] and reusable(ten, len(base.chunks), 10)):
+        shutil.rmtree(ten, ignore_errors=True)
+        write_ten(ten, base, manifest, opts["params"])
+    log(f"{n} chunks: ten segments written")
+    return one, ten, near
 
 
 def bench_size(
-    real: IndexContent, manifest: dict, n: int, backends: Sequence[str], work: Path, k: int = MOVED
+    real: IndexContent, manifest: dict, n: int, backends: Sequence[str], work: Path, k: int = MOVED,
+    params: VectorIndexParams | None = None, keep: bool = False,
 ) -> dict:
     from indexer.tools.bench.synth import SyntheticCorpus
 
@@ -222,11 +285,14 @@ def bench_size(
     out: dict = {"chunks": n, "documents": len(content.documents)}
     for backend in backends:
         folder = work / f"{backend}-{n}"
+        if backend == "faiss" and keep and reusable(folder / "index", len(content.chunks) - n_moved(content, k), 1):
+            out["faiss"] = {"reused": str(folder / "index")}  # --keep-work: built by an earlier run
+            continue
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         key = backend.replace("-", "_")
         if backend == "faiss":
-            store = FaissStore(folder / "index", merge_on_write=True)
+            store = FaissStore(folder / "index", vector_params=params, merge_on_write=True)
             out[key] = measure_writes(store, folder, content, manifest, k)
         elif backend == "milvus-server":
             out[key] = measure_server(folder, content, manifest, n, k)
@@ -241,34 +307,40 @@ def bench_size(
         if backend == "milvus-server":  # its data folder is of no further use (the server has stopped)
             shutil.rmtree(folder, ignore_errors=True)
     if "faiss" in backends:  # segments are the FAISS backend's
-        one = work / f"faiss-{n}" / "index"
-        base = split_last(content, k)[0] if live_segments(one) == 1 else None
-        if base is None:  # a merge left more than one segment: write the one-segment index
-            one = work / f"segments-{n}" / "one"
-            FaissStore(one).write(split_last(content, k)[0], manifest)
-            base = split_last(content, k)[0]
+        base = split_last(content, k)[0]
         del content
-        write_ten(work / f"segments-{n}" / "ten", base, manifest)
+        one, ten, near = prepare_segments(work, n, base, manifest, {"params": params, "keep": keep})
         del base
-        log(f"{n} chunks: ten segments written")
-        out["segments"] = measure_segments(one, work / f"segments-{n}" / "ten", manifest, queries)
+        out["segments"] = measure_segments(one, ten, manifest, queries, near)
         log(f"{n} chunks, search: {out['segments']}")
-        shutil.rmtree(work / f"segments-{n}", ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work / f"segments-{n}", ignore_errors=True)
     return out
+
+
+def n_moved(content: IndexContent, k: int) -> int:
+    """Chunks of the last k documents (those the write measurement adds and removes)."""
+    last = {d.doc_id for d in content.documents[-k:]}
+    return sum(1 for c in content.chunks if c.doc_id in last)
 
 
 def log(msg: str) -> None:
     print(f"[incremental {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run(index_dir: Path, sizes: Sequence[int], backends: Sequence[str], work: Path, k: int = MOVED) -> dict:
+def run(
+    index_dir: Path, sizes: Sequence[int], backends: Sequence[str], work: Path, k: int = MOVED,
+    params: VectorIndexParams | None = None, keep: bool = False,
+) -> dict:
     real_version = open_current(index_dir)
     real = real_version.content()
     manifest = {k: real_version.manifest[k] for k in MANIFEST_KEYS if k in real_version.manifest}
     results = {"source_index": str(index_dir), "moved_documents": k, "sizes": []}
     for n in sizes:
-        results["sizes"].append(bench_size(real, manifest, n, backends, work, k))
-    shutil.rmtree(work, ignore_errors=True)
+        results["sizes"].append(bench_size(real, manifest, n, backends, work, k, params, keep))
+    results["vector_index"] = dataclasses.asdict(params or VectorIndexParams())
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     return results
 
 
@@ -279,10 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", default=["faiss", "milvus-lite"], choices=BACKENDS)
     p.add_argument("--work", type=Path, default=DATA_DIR / "bench" / "incremental-work")
     p.add_argument("--out", type=Path, default=DATA_DIR / "bench" / "incremental.json")
+    p.add_argument("--keep-work", action="store_true", help="keep the work folder; reuse indexes an earlier run left")
     args = p.parse_args(argv)
     # SIGTERM unwinds like Ctrl+C, so a Milvus server this run started is stopped (it runs in its own session)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = run(args.index, args.sizes, args.backends, args.work)
+    params = VectorIndexParams.from_settings(Settings.from_env())  # POLICY_SEARCH_FAISS_* reach the store
+    results = run(args.index, args.sizes, args.backends, args.work, params=params, keep=args.keep_work)
     report(results, args.out)
     return 0
 
