@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from indexer.store import VectorIndexParams
 from indexer.tools.bench import incremental
 from tests.support.helpers import write_test_index
 
@@ -39,3 +40,24 @@ def test_incremental_bench_measures_a_real_milvus_server(tmp_path, monkeypatch):
     assert 0 < server["add_bytes"] and server["remove_bytes"] < server["add_bytes"]
     assert server["reload_after_add_s"] > 0 and server["fresh_open_after_remove_s"] > 0
     assert not (tmp_path / "work").exists()
+
+
+def test_faiss_settings_from_the_environment_reach_the_bench(tmp_path, monkeypatch):
+    """POLICY_SEARCH_FAISS_* choose the bench's vector indexes, as they do for `python -m indexer`."""
+    seen = {}
+    monkeypatch.setattr(incremental, "run", lambda *a, **kw: seen.update(kw) or {})
+    monkeypatch.setenv("POLICY_SEARCH_FAISS_HNSW_THRESHOLD", "30")
+    monkeypatch.setenv("POLICY_SEARCH_FAISS_SEGMENT_HNSW_THRESHOLD", "3")
+    assert incremental.main(["--backends", "faiss", "--out", str(tmp_path / "out.json")]) == 0
+    assert seen["params"].hnsw_threshold == 30 and seen["params"].segment_threshold == 3
+
+
+def test_bench_stores_follow_the_vector_index_parameters(tmp_path):
+    """Thresholds small enough for HNSW everywhere: the one-segment index and each of the ten segments."""
+    write_test_index(tmp_path / "real")
+    params = VectorIndexParams(hnsw_threshold=30, segment_threshold=3)
+    results = incremental.run(tmp_path / "real", [600], ["faiss"], tmp_path / "work", k=1, params=params)
+    assert results["vector_index"]["hnsw_threshold"] == 30 and results["vector_index"]["segment_threshold"] == 3
+    segments = results["sizes"][0]["segments"]
+    assert segments["vector_indexes"] == [["hnsw"], ["hnsw"] * 10]
+    assert min(segments["dense_recall_at_10"]) >= 0.9

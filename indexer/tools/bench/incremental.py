@@ -193,9 +193,14 @@ def search_p50(settings: list[Settings], queries: list[str], name: str, dim: int
 
 
 def live_segments(index_dir: Path) -> int:
+    return len(vector_indexes(index_dir))
+
+
+def vector_indexes(index_dir: Path) -> list[str]:
+    """The vector index type (flat, hnsw) of each segment with live rows."""
     version = FaissStore(index_dir).open_current()
     try:
-        return sum(1 for rows in version.live_rows if len(rows))
+        return [seg.meta["vector_index"]["type"] for seg, rows in zip(version.segments, version.live_rows) if len(rows)]
     finally:
         version.close()
 
@@ -249,7 +254,8 @@ def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str], n
     settings = [Settings.from_env({}, index_dir=one), Settings.from_env({}, index_dir=ten)]
     p_one, p_ten = search_p50(settings, queries, manifest["model"], int(manifest["dim"]))
     vectors, exact = near
-    return {"segments": [live_segments(one), live_segments(ten)], "one_segment_p50_ms": p_one,
+    return {"segments": [live_segments(one), live_segments(ten)], "vector_indexes": [vector_indexes(one),
+            vector_indexes(ten)], "one_segment_p50_ms": p_one,
             "ten_segments_p50_ms": p_ten, "dense_recall_at_10": [dense_recall(one, vectors, exact),
                                                                   dense_recall(ten, vectors, exact)]}
 
