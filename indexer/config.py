@@ -78,8 +78,11 @@ class Settings:
     # faiss_segment_hnsw_threshold rows (adds of a few documents stay exact and cheap to write; the merge that
     # makes a larger segment builds its graph), with faiss_segment_ef_construction up to faiss_hnsw_threshold
     # rows (mid-size segments are merged again later). A search gives each HNSW segment a share of
-    # faiss_hnsw_ef_search by its rows, at least faiss_segment_ef_search_min (README "Segments").
-    faiss_segment_hnsw_threshold: int = 50_000
+    # faiss_hnsw_ef_search by its rows, at least faiss_segment_ef_search_min (README "Segments"). 16,000 is
+    # merge_floor_rows x merge_factor: every merge into the third size tier builds a graph, so the exact segments
+    # beside others are at most 7 of <= 2,000 rows and 7 of <= 16,000 (a graph walk at efSearch 64 beats an exact
+    # scan from a few thousand rows on).
+    faiss_segment_hnsw_threshold: int = 16_000
     faiss_segment_ef_construction: int = 100
     faiss_segment_ef_search_min: int = 64
     fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`

@@ -282,7 +282,7 @@ class VectorIndexParams:
     hnsw_m: int = 48
     ef_construction: int = 200
     ef_search: int = 1024
-    segment_threshold: int = 50_000
+    segment_threshold: int = 16_000
     segment_ef_construction: int = 100
     segment_ef_search_min: int = 64
 
