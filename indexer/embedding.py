@@ -289,6 +289,49 @@ def load_sentence_transformer(
     return model
 
 
+HUGE_PAGE = 2 << 20
+HUGE_PAGES_MAX_PARAM = 50_000_000  # the word-embedding table stays where it is: a query reads ~20 of its rows
+
+
+def weights_on_huge_pages(model):
+    """Move the model's weights (all but the word-embedding table) into one block on 2 MiB pages.
+
+    Why: a query-sized forward pass is bound by reading ~40 MB of weights, and on this VM each 4 KiB
+    page of them costs a TLB miss through nested paging. On transparent huge pages the same kernels on
+    the same numbers run ~2.5x faster per linear layer (measured: 0.27 vs 0.70 ms for a cold
+    384x1536 bf16 layer; whole query forward -25% CPU time). The values are copied bit for bit, so
+    vectors do not change. Returns the memory block, which must live as long as the model (kept apart
+    from the model so that it can still be deep-copied), or None where the OS gives no huge pages.
+    """
+    import mmap
+
+    import torch
+
+    advice = getattr(mmap, "MADV_HUGEPAGE", None)
+    params = [p for p in model.parameters() if p.numel() <= HUGE_PAGES_MAX_PARAM and p.device.type == "cpu"]
+    total = sum(_aligned(p.numel() * p.element_size()) for p in params)
+    if advice is None or not total:
+        return None
+    block = mmap.mmap(-1, _aligned(total, HUGE_PAGE) + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        block.madvise(advice)
+    except OSError:  # kernel without transparent huge pages
+        block.close()
+        return None
+    raw = torch.frombuffer(block, dtype=torch.uint8)
+    offset = (-raw.data_ptr()) % HUGE_PAGE  # the first weight starts on a huge-page boundary
+    with torch.no_grad():
+        for p in params:
+            n = p.numel() * p.element_size()
+            p.data = raw[offset : offset + n].view(p.dtype).view(p.shape).copy_(p.data)
+            offset += _aligned(n)
+    return block
+
+
+def _aligned(n: int, to: int = 64) -> int:
+    return -(-n // to) * to
+
+
 def resolve_prompts(settings: Settings, saved: dict[str, str | None], name: str) -> tuple[str, str]:
     """Settings override, else the prompts saved with the model, else known defaults by name."""
     lowered = name.lower()
@@ -601,6 +644,7 @@ def _as_list(texts: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 _MODELS: dict[tuple[str, str, str, str], SentenceTransformer] = {}
+_WEIGHT_BLOCKS: dict[tuple[str, str, str, str], object] = {}  # the huge-page memory under each CPU model's weights
 _EMBEDDERS: dict[tuple, SentenceEmbedder] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -618,6 +662,8 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
             if device == "cpu":
                 _single_interop_thread()
             model = load_sentence_transformer(ref, device, dtype, settings.adapter)
+            if device == "cpu":
+                _WEIGHT_BLOCKS[model_key] = weights_on_huge_pages(model)
             _MODELS[model_key] = model
         query, passage = resolve_prompts(settings, dict(getattr(model, "prompts", {}) or {}), ref.name)
         key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size)

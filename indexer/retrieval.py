@@ -250,12 +250,15 @@ def score_fuse(rankings: list[tuple[np.ndarray, np.ndarray]], weights: list[floa
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def best_sentence(text: str, query_tokens: list[str], idf) -> tuple[int, int]:
-    """The sentence holding the most query information (sum of idf of the terms it contains)."""
+def best_sentence(text: str, query_tokens: list[str], idf, folded: str | None = None) -> tuple[int, int]:
+    """The sentence holding the most query information (sum of idf of the terms it contains).
+
+    `folded`: textnorm.fold(text) when the caller has it already (folding is most of this function's cost).
+    """
     spans = split_sentences(text)
     if not spans:
         return 0, 0
-    folded = textnorm.fold(text)
+    folded = textnorm.fold(text) if folded is None else folded
     terms = set(query_tokens)
     best, best_score = spans[0], 0.0
     for s, e in spans:
@@ -315,9 +318,15 @@ def sentence_ranking(sentences, rankings, weights, qvec) -> tuple[np.ndarray, np
     return rows[order].astype(np.int64), scores[order]
 
 
-def mark_stored_sentences(results: list[SearchResult], rows: list[int], tokens: list[str], qvec, sentences) -> None:
-    """Where no query word occurs in a passage, mark its sentence closest in meaning (vectors from the index)."""
-    todo = [(r, row) for r, row in zip(results, rows) if not any(t in textnorm.fold(r.text) for t in tokens)]
+def mark_stored_sentences(
+    results: list[SearchResult], rows: list[int], tokens: list[str], qvec, sentences, folded: list[str] | None = None
+) -> None:
+    """Where no query word occurs in a passage, mark its sentence closest in meaning (vectors from the index).
+
+    `folded`: the results' texts folded (textnorm.fold), when the caller has them already.
+    """
+    folded = [textnorm.fold(r.text) for r in results] if folded is None else folded
+    todo = [(r, row) for r, row, f in zip(results, rows, folded) if not any(t in f for t in tokens)]
     if not todo:
         return
     _, spans = sentences.best([row for _, row in todo], qvec)
@@ -433,8 +442,10 @@ class SearchEngine:
         check_index_model(version.manifest, embedder, version.name)
 
     def warm_up(self) -> None:
-        """Load index and model now rather than on the first query, and run the query path once per length."""
+        """Load index, jieba's dictionaries and the model now rather than on the first query, and run the
+        query path once per length."""
         _ = self.version
+        textnorm.tokenize("预热")  # jieba builds its prefix dictionary on first use (~1 s)
         self.embedder.warm_up()
 
     # -- search
@@ -612,9 +623,10 @@ class SearchEngine:
 
     def _results(self, version, page, tokens, qvec, query, start: int = 1) -> list[SearchResult]:
         chunks = version.chunks_at([row for row, _ in page])
+        folded = [textnorm.fold(c.text) for c in chunks]  # once per passage: both sentence marks use it
         results = [
-            self._result(rank, score, chunk, tokens, version)
-            for rank, ((_, score), chunk) in enumerate(zip(page, chunks), start=start)
+            self._result(rank, score, chunk, tokens, version, text)
+            for rank, ((_, score), chunk, text) in enumerate(zip(page, chunks, folded), start=start)
         ]
         if qvec is not None and page:
             q = np.asarray(qvec, dtype=np.float32).ravel()
@@ -624,7 +636,7 @@ class SearchEngine:
                 r.weak = r.similarity < threshold
         sentences = RowSentences.of(version) if qvec is not None and page else None
         if sentences is not None:  # stored at index time: no model call
-            mark_stored_sentences(results, [row for row, _ in page], tokens, qvec, sentences)
+            mark_stored_sentences(results, [row for row, _ in page], tokens, qvec, sentences, folded)
         elif qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
             with limits.optional_step():
                 self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
@@ -729,8 +741,10 @@ class SearchEngine:
         return prefer_years(ranked, years, rows_of_year, s.year_boost_next, s.year_boost_same, congress)
 
     @staticmethod
-    def _result(rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader) -> SearchResult:
-        s, e = best_sentence(chunk.text, tokens, version.bm25.term_idf)
+    def _result(
+        rank: int, score: float, chunk: Chunk, tokens: list[str], version: IndexReader, folded: str | None = None
+    ) -> SearchResult:
+        s, e = best_sentence(chunk.text, tokens, version.bm25.term_idf, folded)
         meta = version.doc_meta[version.doc_index_of[chunk.doc_id]]
         return SearchResult(
             rank=rank,
