@@ -8,6 +8,7 @@ the test's clients.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -28,8 +29,11 @@ def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
     from indexer.tools.eval.evaluate import SUITES, build_suite
 
     suite = SUITES["policy"]
-    if current_version_name(suite.index_dir) is None:
-        build_suite(suite, test_settings(model=str(model_dir)), progress=False)
+    suite.index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(suite.index_dir.parent / ".policy-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # make test runs files in parallel: one worker builds, the others wait
+        if current_version_name(suite.index_dir) is None:
+            build_suite(suite, test_settings(model=str(model_dir)), progress=False)
     shutil.copytree(suite.index_dir, dest / "index", ignore=shutil.ignore_patterns(".lock"))
     return test_settings(index_dir=dest / "index", model=str(model_dir), **overrides)
 
