@@ -94,13 +94,16 @@ eval: model $(LEXICON)
 	$(PY) -m indexer.tools.eval --json data/bench/eval.json
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
-## bench also compares the FAISS and Milvus Lite stores on the policy eval index
+## bench also compares the FAISS and Milvus Lite stores on the policy eval index, and measures incremental writes
+## on FAISS, a real Milvus 2.3.5 standalone (5k, 100k, 1M chunks) and Milvus Lite (5k, 100k: a pure-Python server)
 bench: model $(LEXICON)
 	$(PY) -m indexer.tools.bench
 	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
 	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
 	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
 	    --backends faiss --out data/bench/incremental.json
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
+	    --backends milvus-server --out data/bench/incremental-milvus-server.json
 	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
 	    --backends milvus-lite --out data/bench/incremental-milvus.json
 	$(PY) -m indexer.tools.bench.serving_rss --index data/index-eval/policy --sizes 5000 100000 \

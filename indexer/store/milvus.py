@@ -233,7 +233,8 @@ MAX_POSTING_PARTS = 8  # a reader joins its term-frequency parts into one past t
 
 class TermCounts:
     """Term frequencies of rows streamed in as space-joined token strings, held compactly (one int32 per token,
-    not Python lists), for the in-process BM25 of a reader."""
+    not Python lists, while reading; then an int32 term and a uint16 count per distinct term of a row), for the
+    in-process BM25 of a reader."""
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
@@ -253,6 +254,8 @@ class TermCounts:
         tf = sp.csr_matrix((np.ones(cols.size, dtype=np.float32), cols, indptr),
                            shape=(indptr.size - 1, max(len(self.vocab), 1)))
         tf.sum_duplicates()
+        if not tf.nnz or tf.data.max() <= np.iinfo(np.uint16).max:  # counts as uint16: a quarter less memory
+            tf.data = tf.data.astype(np.uint16)
         return tf, list(self.vocab)
 
 
