@@ -2,6 +2,11 @@
 
 import sys
 
-from search_app.cli import main
+from indexer.config import Settings
+from indexer.embedding import restart_with_malloc_huge_pages
+
+restart_with_malloc_huge_pages(Settings.from_env())  # once, before any work (README "Speed")
+
+from search_app.cli import main  # noqa: E402 - after the restart: nothing loaded twice
 
 sys.exit(main())
