@@ -111,7 +111,7 @@ bench: model $(LEXICON)
 	$(PY) -m indexer.tools.bench.lexical_parity --index data/index-eval/policy --out data/bench/lexical_parity.json
 
 ## bench-1m: only the 1M-chunk figures of the segments bench (add/remove 10 documents, search over 10 segments
-## vs one; FAISS; one HNSW build of 1M x 384, most of the run: 72 minutes at nice 19 on 2 shared cores)
+## vs one; FAISS; one HNSW build of 1M x 384 is most of the run: 31 minutes in all on 2 mostly free cores)
 bench-1m: install
 	nice -n 19 $(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --chunks 1000000 \
 	    --backends faiss --out data/bench/incremental-1m.json
