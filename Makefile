@@ -74,8 +74,8 @@ formats:
 	  else echo "note: $(FORMAT_PACKAGES) missing and not root: scanned pages, images and .doc/.wps are skipped (their tests too)"; fi; }
 
 ## test: the whole test suite (installs first): files on TEST_WORKERS processes, then SERIAL_TESTS alone (the
-## load and latency-ratio tests measure the machine, and the CLI against a real Milvus server is the heaviest file)
-SERIAL_TESTS := tests/e2e/test_milvus_server.py tests/e2e/test_limits_real.py tests/e2e/test_load.py
+## load and latency-ratio tests measure the machine; Milvus servers take free ports, so they run in parallel)
+SERIAL_TESTS := tests/e2e/test_limits_real.py tests/e2e/test_load.py
 test: install model browser formats
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(SERIAL_TESTS))
 	$(PY) -m pytest -q $(SERIAL_TESTS)
