@@ -35,6 +35,18 @@ def _top(rows: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.n
     return rows[order].astype(np.int64), scores[order]
 
 
+def stack_postings(parts: list[tuple[sp.csr_matrix, list[str]]]) -> tuple[sp.csr_matrix, list[str]]:
+    """Several parts' term frequencies (rows x local terms) as one matrix over the union of their terms, rows in
+    order, with the terms in column order (first seen first)."""
+    vocab: dict[str, int] = {}
+    maps = [np.array([vocab.setdefault(t, len(vocab)) for t in terms], dtype=np.int32) for _, terms in parts]
+    width = max(len(vocab), 1)
+    blocks = [sp.csr_matrix((tf.data, colmap[tf.indices] if tf.nnz else tf.indices, tf.indptr),
+                            shape=(tf.shape[0], width)) for (tf, _), colmap in zip(parts, maps)]
+    stacked = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, width), dtype=np.float32)
+    return stacked, list(vocab)
+
+
 class BM25Index:
     def __init__(self, vocab: dict[str, int], weights: sp.csc_matrix, idf: np.ndarray):
         if not weights.has_sorted_indices:  # the pruned search binary-searches each column
@@ -88,24 +100,15 @@ class BM25Index:
         N, document frequencies and the average length are summed over all parts, so every weight equals
         the one `build` gives for the same token lists in one piece (same float32 operations, same order).
         """
-        vocab: dict[str, int] = {}
-        maps = [np.array([vocab.setdefault(t, len(vocab)) for t in terms], dtype=np.int64) for _, terms in parts]
-        n = sum(tf.shape[0] for tf, _ in parts)
-        df = np.zeros(max(len(vocab), 1), dtype=np.int64)
-        blocks = []
-        for (tf, _), colmap in zip(parts, maps):
-            if tf.nnz:
-                np.add.at(df, colmap, np.bincount(tf.indices, minlength=len(colmap))[: len(colmap)])
-            blocks.append(sp.csr_matrix((tf.data, colmap[tf.indices] if tf.nnz else tf.indices, tf.indptr),
-                                        shape=(tf.shape[0], df.size)))
+        stacked, terms = stack_postings(parts)
+        n = stacked.shape[0]
+        df = np.bincount(stacked.indices, minlength=stacked.shape[1]).astype(np.int64)  # a term once per row
         live = np.flatnonzero(df > 0)  # terms that only deleted rows held are not in a fresh build either
         new_id = np.full(df.size, -1, dtype=np.int64)
         new_id[live] = np.arange(live.size)
-        terms = list(vocab)
         vocab = {terms[i]: j for j, i in enumerate(live.tolist())}
         if parts and n:
-            tf = sp.vstack(blocks, format="csr")
-            tf = sp.csr_matrix((tf.data, new_id[tf.indices], tf.indptr), shape=(n, max(live.size, 1)))
+            tf = sp.csr_matrix((stacked.data, new_id[stacked.indices], stacked.indptr), shape=(n, max(live.size, 1)))
             tf.sort_indices()
         else:
             tf = sp.csr_matrix((n, max(live.size, 1)), dtype=np.float32)

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from indexer import access
 from indexer.config import Settings
 from indexer.errors import IndexCorruptError, IndexNotFoundError, SearchEngineError
-from indexer.lexical import BM25Index
+from indexer.lexical import BM25Index, stack_postings
 from indexer.models import Chunk, Document
 from indexer.store import milvus_sparse as sparse_bm25
 from indexer.store.core import FORMAT_VERSION, MANIFEST_KEYS, DocTable, IndexContent, file_lock, make_chunk
@@ -276,14 +276,9 @@ def join_postings(
         out.append(new)
     if len(out) <= MAX_POSTING_PARTS:
         return out
-    vocab: dict[str, int] = {}
-    maps = [np.array([vocab.setdefault(t, len(vocab)) for t in terms], dtype=np.int32) for _, terms in out]
-    width = max(len(vocab), 1)
-    blocks = [sp.csr_matrix((tf.data, colmap[tf.indices] if tf.nnz else tf.indices, tf.indptr),
-                            shape=(tf.shape[0], width)) for (tf, _), colmap in zip(out, maps)]
-    tf = sp.vstack(blocks, format="csr")
+    tf, terms = stack_postings(out)
     tf.sort_indices()
-    return [(tf, list(vocab))]
+    return [(tf, terms)]
 
 
 class MilvusVersion(DocTable):
