@@ -269,12 +269,12 @@ class SegmentedReader(DocTable):
         """
         plan = self._dense_plan(allowed)
         total = sum(count for _, _, count in plan)
-        hits = {s: self._segment_dense(s, qvec, ok, self._share_k(s, n, ok, count, total), count, total)
-                for s, ok, count in plan}
+        share = {s: self._share_k(s, n, ok, count, total) for s, ok, count in plan}
+        hits = {s: self._segment_dense(s, qvec, ok, share[s], count, total) for s, ok, count in plan}
         rows, scores = _merge_hits(hits.values(), n)
         cutoff = scores[-1] if rows.size >= n else -np.inf
         for s, ok, count in plan:
-            k = self._share_k(s, n, ok, count, total)
+            k = share[s]
             found = hits[s][1]
             if k < min(n, count) and (found.size < k or (found.size and found[-1] >= cutoff)):
                 hits[s] = self._segment_dense(s, qvec, ok, n, count, total)
