@@ -26,6 +26,7 @@ def open_store(settings: Settings) -> IndexStore:
         VectorIndexParams.from_settings(settings),
         MergePolicy(settings.merge_factor, settings.merge_floor_rows, settings.merge_max_deleted),
         settings.merge_on_write,
+        settings.faiss_search_threads,
     )
 
 

@@ -89,6 +89,9 @@ class Settings:
     faiss_segment_hnsw_threshold: int = 16_000
     faiss_segment_ef_construction: int = 100
     faiss_segment_ef_search_min: int = 64
+    # Graph segments searched at once by one query (a process-wide pool shared by concurrent queries, so they
+    # never run more searches than this at a time); 1 searches them one after the other.
+    faiss_search_threads: int = min(2, os.cpu_count() or 1)
     fusion: str = "sum"  # sum (weighted sum of max-normalised scores) | rrf; chosen by `make eval`
     rrf_k: int = 60
     lexical_weight: float = 1.0  # weight of the BM25 ranking in fusion (dense is 1.0)

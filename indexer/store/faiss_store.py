@@ -27,7 +27,8 @@ import math
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -93,8 +94,9 @@ def open_segment(path: Path) -> Segment:
 class SegmentedReader(DocTable):
     """One manifest's snapshot over its segments (IndexReader)."""
 
-    def __init__(self, index_dir: Path, manifest: dict):
+    def __init__(self, index_dir: Path, manifest: dict, search_threads: int = 1):
         self.name = manifest["name"]
+        self.search_threads = search_threads
         self.manifest = manifest
         self.path = index_dir
         self.segments = [open_segment(index_dir / "segments" / s["name"]) for s in manifest["segments"]]
@@ -270,18 +272,22 @@ class SegmentedReader(DocTable):
         plan = self._dense_plan(allowed)
         total = sum(count for _, _, count in plan)
         share = {s: self._share_k(s, n, ok, count, total) for s, ok, count in plan}
-        hits = {s: self._segment_dense(s, qvec, ok, share[s], count, total) for s, ok, count in plan}
+        hits = dict(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], share[p[0]], p[2], total), plan))
         rows, scores = _merge_hits(hits.values(), n)
         cutoff = scores[-1] if rows.size >= n else -np.inf
-        for s, ok, count in plan:
-            k = share[s]
-            found = hits[s][1]
-            if k < min(n, count) and (found.size < k or (found.size and found[-1] >= cutoff)):
-                hits[s] = self._segment_dense(s, qvec, ok, n, count, total)
-                rows, scores = None, None
-        if rows is None:
+        again = [p for p in plan if _may_hold_more(hits[p[0]][1], share[p[0]], min(n, p[2]), cutoff)]
+        if again:
+            hits.update(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], n, p[2], total), again))
             rows, scores = _merge_hits(hits.values(), n)
         return rows, scores
+
+    def _each(self, search: Callable, plan: list) -> list:
+        """(segment number, search(plan entry)) for each entry; several graph segments are searched at once on
+        the shared pool when `search_threads` > 1 (FAISS releases the GIL), as Lucene searches segments
+        concurrently: one graph walk cannot be split, but ten can run side by side on free cores."""
+        if self.search_threads <= 1 or sum(self.segments[s].hnsw for s, _, _ in plan) < 2:
+            return [(p[0], search(p)) for p in plan]
+        return list(zip([p[0] for p in plan], _search_pool(self.search_threads).map(search, plan)))
 
     def _dense_plan(self, allowed: np.ndarray | None) -> list[tuple[int, np.ndarray | None, int]]:
         """(segment number, local row mask or None for all rows, rows it may return) of each segment to search."""
@@ -317,6 +323,25 @@ class SegmentedReader(DocTable):
         filtered_total = None if ok is None else total
         local, scores = faiss_search(seg.faiss, qvec, k, ok, ef, seg.exact_filter_max, filtered_total)
         return self.rank[s][local] + int(self.row_base[s]), scores
+
+
+def _may_hold_more(found: np.ndarray, asked: int, wanted: int, cutoff: float) -> bool:
+    """A segment asked for fewer hits than wanted may hold more of the merged top-n: it returned fewer than
+    asked, or its last hit still makes the merged list."""
+    return asked < wanted and (found.size < asked or (found.size > 0 and found[-1] >= cutoff))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _search_pool(threads: int) -> ThreadPoolExecutor:
+    """One process-wide pool per size: concurrent queries share its threads, so they never oversubscribe."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="segment-search")
+        return pool
 
 
 SHARE_MARGIN = 1.25  # an HNSW segment is first asked for 1.25 x its share of the hits, plus SHARE_EXTRA
@@ -376,6 +401,7 @@ class FaissStore:
     vector_params: VectorIndexParams | None = None  # None: the defaults (open_store passes the Settings')
     policy: MergePolicy = MergePolicy()
     merge_on_write: bool = True
+    search_threads: int = 1  # segments searched at once (Settings.faiss_search_threads)
 
     # -- IndexStore
 
@@ -396,7 +422,7 @@ class FaissStore:
             return legacy.open_version(self.index_dir, m["legacy"])
         if m.get("layout") != LAYOUT:
             raise IndexCorruptError(f"{self.index_dir}/CURRENT is not a manifest this program reads; rebuild the index")
-        return SegmentedReader(self.index_dir, m)
+        return SegmentedReader(self.index_dir, m, self.search_threads)
 
     def write(self, content: IndexContent, manifest: dict) -> str:
         dim = int(manifest["dim"])

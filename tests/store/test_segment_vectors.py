@@ -5,6 +5,8 @@ returns the exact top-n, filtered or not, on data small enough for the graphs to
 
 from __future__ import annotations
 
+import threading
+
 import faiss
 import numpy as np
 import pytest
@@ -127,10 +129,39 @@ def test_the_whole_index_above_hnsw_threshold_is_hnsw_with_full_ef_construction(
 def test_settings_and_environment_reach_the_store(tmp_path):
     env = {"POLICY_SEARCH_FAISS_HNSW_THRESHOLD": "40", "POLICY_SEARCH_FAISS_SEGMENT_HNSW_THRESHOLD": "7",
            "POLICY_SEARCH_FAISS_SEGMENT_EF_CONSTRUCTION": "33", "POLICY_SEARCH_FAISS_SEGMENT_EF_SEARCH_MIN": "9",
-           "POLICY_SEARCH_FAISS_HNSW_M": "12"}
+           "POLICY_SEARCH_FAISS_HNSW_M": "12", "POLICY_SEARCH_FAISS_SEARCH_THREADS": "3"}
     settings = Settings.from_env(env, index_dir=tmp_path)
     store = open_store(settings)
     assert store.vector_params == VectorIndexParams(40, 12, 200, 1024, 7, 33, 9)
+    assert store.search_threads == 3
+
+
+def test_graph_segments_searched_at_once_give_the_serial_result(ten, toy, monkeypatch):
+    """With search_threads > 1 the graph segments are searched on the shared pool's threads (a lone re-asked
+    segment on the caller's), and the merged hits (first shares, re-asks, filters) are the same as searching them one after the other."""
+    ten_dir, _ = ten
+    serial, threaded = FaissStore(ten_dir).open_current(), FaissStore(ten_dir, search_threads=2).open_current()
+    threads: set[str] = set()
+    original = faiss_store.faiss_search
+
+    def spy(*args):
+        threads.add(threading.current_thread().name)
+        return original(*args)
+
+    try:
+        allowed = serial.allowed_rows(doc_types=("even",))
+        for q in queries(toy, 20):
+            for n, keep in ((10, None), (50, None), (30, allowed)):
+                want_rows, want_scores = serial.dense(q, n, keep)
+                monkeypatch.setattr(faiss_store, "faiss_search", spy)
+                rows, scores = threaded.dense(q, n, keep)
+                monkeypatch.setattr(faiss_store, "faiss_search", original)
+                assert rows.tolist() == want_rows.tolist()
+                np.testing.assert_array_equal(scores, want_scores)
+        assert len({name for name in threads if name.startswith("segment-search")}) == 2  # both pool threads
+    finally:
+        serial.close()
+        threaded.close()
 
 
 def test_merged_search_over_hnsw_segments_equals_the_exact_top_n(ten, toy):

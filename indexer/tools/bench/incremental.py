@@ -250,14 +250,25 @@ def dense_recall(index_dir: Path, queries: np.ndarray, exact: np.ndarray, depth:
 
 
 def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str], near: tuple) -> dict:
-    """Search p50 on one segment and on the same rows in 10 segments; dense recall@10 of both."""
-    settings = [Settings.from_env({}, index_dir=one), Settings.from_env({}, index_dir=ten)]
-    p_one, p_ten = search_p50(settings, queries, manifest["model"], int(manifest["dim"]))
+    """Search p50 on one segment and on the same rows in 10 segments (searched one after the other, and
+    `faiss_search_threads` at once); dense recall@10 of both."""
+    threads = Settings().faiss_search_threads
+    settings = [
+        Settings.from_env({}, index_dir=one),
+        Settings.from_env({}, index_dir=ten, faiss_search_threads=1),
+        Settings.from_env({}, index_dir=ten, faiss_search_threads=threads),
+    ]
+    p_one, p_serial, p_ten = search_p50(settings, queries, manifest["model"], int(manifest["dim"]))
     vectors, exact = near
-    return {"segments": [live_segments(one), live_segments(ten)], "vector_indexes": [vector_indexes(one),
-            vector_indexes(ten)], "one_segment_p50_ms": p_one,
-            "ten_segments_p50_ms": p_ten, "dense_recall_at_10": [dense_recall(one, vectors, exact),
-                                                                  dense_recall(ten, vectors, exact)]}
+    return {
+        "segments": [live_segments(one), live_segments(ten)],
+        "vector_indexes": [vector_indexes(one), vector_indexes(ten)],
+        "one_segment_p50_ms": p_one,
+        "ten_segments_p50_ms": p_ten,
+        "search_threads": threads,
+        "ten_segments_one_thread_p50_ms": p_serial,
+        "dense_recall_at_10": [dense_recall(one, vectors, exact), dense_recall(ten, vectors, exact)],
+    }
 
 
 def prepare_segments(work: Path, n: int, base: IndexContent, manifest: dict, opts: dict) -> tuple:
