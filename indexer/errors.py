@@ -17,5 +17,9 @@ class IndexCorruptError(SearchEngineError):
     """The index folder exists but a file is missing, truncated or inconsistent."""
 
 
+class EmbeddingModelError(SearchEngineError, ValueError):
+    """The configured embedding model cannot be found, loaded or run as configured."""
+
+
 class ModelMismatchError(SearchEngineError):
     """The index was built with another embedding model than the one configured."""
