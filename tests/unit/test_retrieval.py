@@ -215,3 +215,23 @@ def test_chinese_query_never_pays_for_sentence_embedding(engine):
     fake.calls.clear()
     engine.search("防汛抗旱救灾", k=3, mode="dense")  # no word of it occurs in any passage
     assert fake.calls == [("query", 1)]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_one_dense_search_serves_the_ranking_and_the_count(engine, mode, monkeypatch):
+    """The candidates and the match count are prefixes of one search facet_depth deep (at 1M chunks a second
+    graph walk would cost as much as the first)."""
+    version = engine.version
+    asked = []
+    original = type(version).dense
+
+    def spy(self, q, n, allowed=None):
+        asked.append(n)
+        return original(self, q, n, allowed)
+
+    monkeypatch.setattr(type(version), "dense", spy)
+    assert engine.search("经济发展", k=5, mode=mode).results
+    assert asked == [engine.settings.facet_depth]
+    asked.clear()
+    engine.search('"意识形态" 安全屏障', k=5, mode=mode)  # a phrase is counted by the phrase: no deep dense search
+    assert asked == [engine.settings.candidate_pool]
