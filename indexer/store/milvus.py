@@ -46,7 +46,8 @@ from indexer.store.core import FORMAT_VERSION, MANIFEST_KEYS, DocTable, IndexCon
 DOCS_SUFFIX = "_docs"
 MAX_VARCHAR = 65535  # bytes, Milvus's limit for one VARCHAR value
 PART_CHARS = 16000  # a document's text is stored in parts of this many characters (<= 4 bytes each)
-BATCH = 1000  # rows per insert / query page
+BATCH = 1000  # rows per query page
+INSERT_BATCH = 4000  # chunk rows built and inserted at a time (a few MB per request; a build holds one page of rows)
 CHUNK_FIELDS = ["row", "chunk_id", "doc_index", "ordinal", "heading_path", "text", "start", "end", "page"]
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
 _TEXT_FIELDS = ("chunk_id", "doc_id", "doc_type")
@@ -714,9 +715,9 @@ class MilvusStore:
         n = len(content.chunks)
         dim = int(manifest["dim"])
         content.check(dim)
+        _check_chunks(content)
         name = self._next_name()
         docs_name = name + DOCS_SUFFIX
-        chunk_rows = _chunk_rows(content, row0=0, doc0=0, gen=0)
         doc_rows = _doc_rows(content.documents, pk0=0, doc0=0, gen=0)
         full = {k: manifest[k] for k in (*MANIFEST_KEYS, "migrated_from") if k in manifest}
         full["sentence_vectors"] = "off"  # refused here (stores_sentences): marks embed at query time instead
@@ -735,10 +736,10 @@ class MilvusStore:
         )
         sparse = self.sparse
         full["lexical"] = SPARSE if sparse else "in-process"
+        stats = None
         if sparse:
             stats = sparse_bm25.TermStats()
             delta = stats.change(content.tokens, [])
-            _add_sparse(chunk_rows, stats.weights(content.tokens), content.tokens)
             doc_rows += sparse_bm25.delta_rows(delta, len(doc_rows), 0, PART_CHARS, _EMPTY_DOC)
         full["doc_rows"] = len(doc_rows)  # documents are pk 0..doc_rows-1; the manifest's parts follow
         manifest_rows = _manifest_rows(full, first_pk=len(doc_rows), gen=0)
@@ -748,7 +749,7 @@ class MilvusStore:
         try:
             with _milvus_errors(f"writing index version {name}"):
                 c.create_collection(name, schema=_chunk_schema(dim, sparse), consistency_level=self.consistency)
-                self._insert(name, chunk_rows, content.embeddings)
+                self._insert_chunks(name, content, 0, 0, 0, stats)
                 c.create_collection(docs_name, schema=_docs_schema(), consistency_level=self.consistency)
                 self._insert(docs_name, doc_rows, None)
                 for collection, expected in ((name, n), (docs_name, len(doc_rows))):
@@ -779,6 +780,7 @@ class MilvusStore:
         collection, gen = split_name(name)
         m = self._manifest(collection, gen)
         content.check(int(m["dim"]))
+        _check_chunks(content)
         keys, gone_rows = self._doc_keys(collection, m, replace)
         nxt = dict(m, gen=gen + 1, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         nxt.update(
@@ -788,16 +790,15 @@ class MilvusStore:
             next_doc=m["next_doc"] + len(content.documents),
             deleted=sorted(set(m.get("deleted", [])) | set(keys)),
         )
-        chunk_rows = _chunk_rows(content, m["next_row"], m["next_doc"], gen + 1)
         doc_rows = _doc_rows(content.documents, m["doc_rows"], m["next_doc"], gen + 1)
         with _milvus_errors(f"adding to {collection}"):
+            stats = None
             if m.get("lexical") == SPARSE:
                 stats = read_term_stats(self.client, collection, gen)
                 delta = stats.change(content.tokens, self._tokens_of(collection, keys))
-                _add_sparse(chunk_rows, stats.weights(content.tokens), content.tokens)
                 first = m["doc_rows"] + len(doc_rows)
                 doc_rows += sparse_bm25.delta_rows(delta, first, gen + 1, PART_CHARS, _EMPTY_DOC)
-            self._insert(collection, chunk_rows, content.embeddings)
+            self._insert_chunks(collection, content, m["next_row"], m["next_doc"], gen + 1, stats)
             self.client.flush(collection)
             return self._publish(collection, nxt, doc_rows)
 
@@ -917,6 +918,20 @@ class MilvusStore:
             params.add_index(field_name=f, index_type=self.caps.scalar_index(f in _TEXT_FIELDS))
         return params
 
+    def _insert_chunks(
+        self, name: str, content: IndexContent, row0: int, doc0: int, gen: int, stats=None
+    ) -> None:
+        """Insert the chunk rows of `content` (with their BM25 sparse vectors when `stats` is given), built a page
+        at a time: a large build never holds every row as a Milvus dict beside the content itself."""
+        for lo in range(0, len(content.chunks), INSERT_BATCH):
+            hi = min(lo + INSERT_BATCH, len(content.chunks))
+            page = _chunk_rows(content, row0, doc0, gen, lo, hi)
+            if stats is not None:
+                _add_sparse(page, stats.weights(content.tokens[lo:hi]), content.tokens[lo:hi])
+            for r, v in zip(page, np.asarray(content.embeddings[lo:hi], dtype=np.float32)):
+                r["vector"] = v
+            self.client.insert(name, page)
+
     def _insert(self, name: str, rows: list[dict], vectors: np.ndarray | None) -> None:
         for lo in range(0, len(rows), BATCH):
             page = rows[lo : lo + BATCH]
@@ -972,11 +987,23 @@ def _check_len(value: str, what: str) -> str:
     return value
 
 
-def _chunk_rows(content: IndexContent, row0: int, doc0: int, gen: int) -> list[dict]:
+def _check_chunks(content: IndexContent) -> None:
+    """Refuse, before anything is written, a chunk whose text, heading or tokens would not fit a VARCHAR."""
+    for c, toks in zip(content.chunks, content.tokens):
+        _check_len(json.dumps(c.heading_path, ensure_ascii=False), f"{c.chunk_id} heading")
+        _check_len(c.text, f"{c.chunk_id} text")
+        _check_len(" ".join(toks), f"{c.chunk_id} tokens")
+
+
+def _chunk_rows(
+    content: IndexContent, row0: int, doc0: int, gen: int, lo: int = 0, hi: int | None = None
+) -> list[dict]:
+    """The Milvus rows of content's chunks lo..hi-1 (all by default); chunk i is row row0 + i."""
     doc_index = {d.doc_id: doc0 + i for i, d in enumerate(content.documents)}
     meta = {d.doc_id: d.meta for d in content.documents}
     rows = []
-    for row, (c, toks) in enumerate(zip(content.chunks, content.tokens), start=row0):
+    pairs = zip(content.chunks[lo:hi], content.tokens[lo:hi])
+    for row, (c, toks) in enumerate(pairs, start=row0 + lo):
         m = meta[c.doc_id]
         rows.append(
             {
@@ -988,12 +1015,12 @@ def _chunk_rows(content: IndexContent, row0: int, doc0: int, gen: int) -> list[d
                 "year": _year(m.get("year")),
                 "doc_type": str(m.get("type") or ""),
                 "ordinal": c.ordinal,
-                "heading_path": _check_len(json.dumps(c.heading_path, ensure_ascii=False), f"{c.chunk_id} heading"),
-                "text": _check_len(c.text, f"{c.chunk_id} text"),
+                "heading_path": json.dumps(c.heading_path, ensure_ascii=False),
+                "text": c.text,
                 "start": c.start,
                 "end": c.end,
                 "page": -1 if c.page is None else c.page,
-                "tokens": _check_len(" ".join(toks), f"{c.chunk_id} tokens"),
+                "tokens": " ".join(toks),
             }
         )
     return rows

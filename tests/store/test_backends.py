@@ -18,7 +18,7 @@ import pytest
 from indexer import cli
 from indexer.backend import FaissStore, IndexReader, IndexStore, open_store
 from indexer.config import PROJECT_ROOT, Settings
-from indexer.errors import IndexNotFoundError, ModelMismatchError
+from indexer.errors import IndexNotFoundError, ModelMismatchError, SearchEngineError
 from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_expr, migrate_from_faiss
 from indexer.models import Chunk, Document
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
@@ -387,6 +387,34 @@ def test_milvus_add_and_remove_write_in_the_live_collection(tmp_path, lite_uri, 
     with store.lock():
         store.optimize()  # deleted documents' rows go for good
     assert count()[0]["count(*)"] == 3 and store.open_current().n_chunks == 3
+
+
+@pytest.mark.slow  # Milvus Lite starts a server
+def test_milvus_inserts_chunk_rows_a_page_at_a_time(tmp_path, lite_uri, monkeypatch):
+    """A build and an add insert their chunk rows in pages (numbered on across pages, read back in order); an add
+    with a chunk over the VARCHAR limit is refused before it inserts anything."""
+    import indexer.store.milvus as milvus
+
+    monkeypatch.setattr(milvus, "INSERT_BATCH", 2)
+    settings = _milvus_settings(tmp_path, lite_uri)
+    store = open_store(settings)
+    pages = []
+    insert = store.client.insert
+    monkeypatch.setattr(store.client, "insert", lambda c, rows: pages.append((c, len(rows))) or insert(c, rows))
+    first = write(settings)
+    assert [n for name, n in pages if name == first] == [2, 2, 1]
+    extra = make_content(passages={"notice": ("通知", {}, [(["一"], "做好防汛抗旱工作。"), (["二"], "加强值守。")])})
+    with store.lock():
+        store.add(extra, {"model": "fake-hash", "dim": 64})
+    back = store.open_current().content()
+    assert [c.chunk_id for c in back.chunks] == [c.chunk_id for c in make_content().chunks] + ["notice#0", "notice#1"]
+    assert back.tokens[-2:] == extra.tokens
+    pages.clear()
+    long = "长" * (milvus.MAX_VARCHAR // 3 + 1)
+    bad = make_content(passages={"big": ("大", {}, [(["一"], "正常。"), (["二"], "也正常。"), (["三"], long)])})
+    with store.lock(), pytest.raises(SearchEngineError, match="over Milvus"):
+        store.add(bad, {"model": "fake-hash", "dim": 64})
+    assert pages == [] and store.open_current().n_chunks == 7
 
 
 def test_sentence_vectors_on_faiss_refused_on_milvus(settings, corpus):

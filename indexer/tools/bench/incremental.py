@@ -106,21 +106,26 @@ def server_bytes(folder: Path, before: dict, after: dict) -> dict:
 
 
 def measure_writes(
-    store, folder: Path, content: IndexContent, manifest: dict, k: int = MOVED, settle_s: float = 0.0,
-    fresh: Callable[[], object] | None = None,
+    store, folder: Path, parts: list, manifest: dict, settle_s: float = 0.0,
+    fresh: Callable[[], object] | None = None, release: bool = False,
 ) -> dict:
-    """Write all but k documents, then time and weigh adding them and removing them.
+    """Write all but the moved documents, then time and weigh adding them and removing them.
 
-    settle_s > 0: `folder` is a Milvus server's storage, weighed `settle_s` seconds after each write returned
-    (the server flushes and indexes in the background) with server_bytes. `fresh` (Milvus): a new store on the
-    same collection; then a reader is opened after each write twice, by the store that opened the previous
-    generation (it reads only what changed) and by a fresh one (it reads everything), both timed."""
-    base, extra, moved = split_last(content, k)
+    `parts`: [content without the moved documents, the moved documents, their ids] (split_last). `release`: no
+    later measurement needs the first, so it is dropped once written (at 1M chunks, gigabytes the server and
+    readers need). settle_s > 0: `folder` is a Milvus server's storage, weighed `settle_s` seconds after each
+    write returned (the server flushes and indexes in the background) with server_bytes. `fresh` (Milvus): a new
+    store on the same collection; then a reader is opened after each write twice, by the store that opened the
+    previous generation (it reads only what changed) and by a fresh one (it reads everything), both timed."""
+    base, extra, moved = parts
+    out = {"chunks": len(base.chunks) + len(extra.chunks), "moved_chunks": len(extra.chunks)}
     t0 = time.perf_counter()
     with store.lock():
         store.write(base, manifest)
-    out = {"chunks": len(content.chunks), "moved_chunks": len(extra.chunks),
-           "build_s": round(time.perf_counter() - t0, 2)}
+    out["build_s"] = round(time.perf_counter() - t0, 2)
+    if release:
+        del base
+        parts[0] = None
     time.sleep(settle_s)
     if fresh is not None:
         out["open_s"] = timed(store.open_current)
@@ -154,7 +159,7 @@ def timed(fn: Callable[[], object]) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
-def measure_server(folder: Path, content: IndexContent, manifest: dict, n: int, k: int = MOVED) -> dict:
+def measure_server(folder: Path, parts: list, manifest: dict, n: int, release: bool = False) -> dict:
     """The writes against a real Milvus standalone server started for this measurement (stopped after)."""
     from indexer.store.milvus import MilvusStore
     from indexer.tools import milvus_server
@@ -166,7 +171,7 @@ def measure_server(folder: Path, content: IndexContent, manifest: dict, n: int, 
         def fresh() -> MilvusStore:
             return MilvusStore(server.uri, f"inc{n}", lock_dir=folder)
 
-        out = measure_writes(store, folder / "server" / "data", content, manifest, k, SERVER_SETTLE_S, fresh=fresh)
+        out = measure_writes(store, folder / "server" / "data", parts, manifest, SERVER_SETTLE_S, fresh, release)
         out["server"] = store.caps.version
         return out
     finally:
@@ -300,32 +305,35 @@ def bench_size(
     content = SyntheticCorpus(real, seed=0).content(n)
     queries = [" ".join(t[:6]) or "发展" for t in content.tokens[:: max(1, len(content.tokens) // 60)]][:60]
     out: dict = {"chunks": n, "documents": len(content.documents)}
-    for backend in backends:
+    parts = list(split_last(content, k))  # [the rest, the moved documents, their ids]: all any backend needs
+    del content
+    for i, backend in enumerate(backends):
         folder = work / f"{backend}-{n}"
-        if backend == "faiss" and keep and reusable(folder / "index", len(content.chunks) - n_moved(content, k), 1):
+        if backend == "faiss" and keep and reusable(folder / "index", len(parts[0].chunks), 1):
             out["faiss"] = {"reused": str(folder / "index")}  # --keep-work: built by an earlier run
             continue
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         key = backend.replace("-", "_")
+        release = "faiss" not in backends and i == len(backends) - 1  # nothing reads the rest after this write
         if backend == "faiss":
             store = FaissStore(folder / "index", vector_params=params, merge_on_write=True)
-            out[key] = measure_writes(store, folder, content, manifest, k)
+            out[key] = measure_writes(store, folder, parts, manifest)
         elif backend == "milvus-server":
-            out[key] = measure_server(folder, content, manifest, n, k)
+            out[key] = measure_server(folder, parts, manifest, n, release)
         else:
             from indexer.store.milvus import MilvusStore
 
             def fresh(folder: Path = folder) -> MilvusStore:
                 return MilvusStore(str(folder / "milvus.db"), f"inc{n}", lock_dir=folder)
 
-            out[key] = measure_writes(fresh(), folder, content, manifest, k, fresh=fresh)
+            out[key] = measure_writes(fresh(), folder, parts, manifest, fresh=fresh, release=release)
         log(f"{n} chunks, {backend}: {out[key]}")
         if backend == "milvus-server":  # its data folder is of no further use (the server has stopped)
             shutil.rmtree(folder, ignore_errors=True)
     if "faiss" in backends:  # segments are the FAISS backend's
-        base = split_last(content, k)[0]
-        del content
+        base = parts[0]
+        del parts
         one, ten, near = prepare_segments(work, n, base, manifest, {"params": params, "keep": keep})
         del base
         out["segments"] = measure_segments(one, ten, manifest, queries, near)
@@ -333,12 +341,6 @@ def bench_size(
         if not keep:
             shutil.rmtree(work / f"segments-{n}", ignore_errors=True)
     return out
-
-
-def n_moved(content: IndexContent, k: int) -> int:
-    """Chunks of the last k documents (those the write measurement adds and removes)."""
-    last = {d.doc_id for d in content.documents[-k:]}
-    return sum(1 for c in content.chunks if c.doc_id in last)
 
 
 def log(msg: str) -> None:
