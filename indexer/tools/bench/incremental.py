@@ -123,6 +123,7 @@ def measure_writes(
     with store.lock():
         store.write(base, manifest)
     out["build_s"] = round(time.perf_counter() - t0, 2)
+    log(f"{out['chunks']} chunks: built in {out['build_s']} s")  # a long run's progress, should it be cut short
     if release:
         del base
         parts[0] = None
@@ -148,6 +149,7 @@ def measure_writes(
         if fresh is not None:
             out[f"reload_after_{op}_s"] = timed(store.open_current)
             out[f"fresh_open_after_{op}_s"] = timed(fresh().open_current)
+        log(f"{out['chunks']} chunks, after the {op}: {out}")
     if settle_s:
         out["settle_s"] = settle_s
     return out
@@ -303,6 +305,7 @@ def bench_size(
     from indexer.tools.bench.synth import SyntheticCorpus
 
     content = SyntheticCorpus(real, seed=0).content(n)
+    log(f"{n} chunks synthesised")
     queries = [" ".join(t[:6]) or "发展" for t in content.tokens[:: max(1, len(content.tokens) // 60)]][:60]
     out: dict = {"chunks": n, "documents": len(content.documents)}
     parts = list(split_last(content, k))  # [the rest, the moved documents, their ids]: all any backend needs
