@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
@@ -29,7 +30,7 @@ from indexer.models import Chunk
 from indexer.sentences import split_sentences
 
 DEFAULT_OUT = DATA_DIR / "adapters" / "corpus"
-PAIR_KINDS = ("heading", "path", "cloze", "next")
+PAIR_KINDS = ("heading", "path", "cloze", "next", "keywords")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class AdaptOptions:
     seed: int = 13
     threads: int = 1  # fixed for determinism (and to leave the other core to others)
     min_chars: int = 12  # shorter anchors (a bare "一是") carry no meaning to learn from
+    kinds: tuple[str, ...] = ("heading", "path", "cloze", "next")  # which of PAIR_KINDS to train on
 
 
 def _rest_of(text: str, span: tuple[int, int]) -> str:
@@ -61,6 +63,7 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, st
     by_kind: dict[str, list[tuple[str, str, str]]] = {k: [] for k in PAIR_KINDS}
     seen_heading: set[tuple[str, str]] = set()
     ordered = sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
+    keywords = _keyword_queries(ordered, rng) if "keywords" in options.kinds else {}
     for i, c in enumerate(ordered):
         if len(c.text) < options.min_chars:
             continue
@@ -76,13 +79,50 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, st
         nxt = ordered[i + 1] if i + 1 < len(ordered) else None
         if nxt is not None and nxt.doc_id == c.doc_id and len(nxt.text) >= options.min_chars:
             by_kind["next"].append(("next", c.text, nxt.text))
-    share = max(1, options.pairs // len(PAIR_KINDS))
+        if keywords.get(i):
+            by_kind["keywords"].append(("keywords", keywords[i], c.text))
+    kinds = [k for k in PAIR_KINDS if k in options.kinds]
+    share = max(1, options.pairs // max(1, len(kinds)))
     picked: list[tuple[str, str, str]] = []
-    for kind in PAIR_KINDS:
+    for kind in kinds:
         items = by_kind[kind]
         picked += rng.sample(items, min(share, len(items)))
     rng.shuffle(picked)
     return _no_duplicate_in_batch(picked, options.batch_size)
+
+
+def _keyword_queries(ordered: list[Chunk], rng: random.Random) -> dict[int, str]:
+    """A short keyword query per passage: 2-4 of its most distinctive words (tf-idf over the corpus).
+
+    Teaches the model what a reader who types the documents' own terms wants, so adapting to
+    sentences and headings does not unlearn plain term matching (keyword questions). Words
+    common in general Chinese (jieba's frequency >= 1000: 这里, 考虑, 方法) are no keywords.
+    """
+    import jieba
+
+    from indexer.textnorm import has_chinese, segment
+
+    jieba.initialize()  # jieba's own dictionary: general Chinese, without the policy terms
+    general = jieba.dt.FREQ
+    words = [
+        [w for w in segment(c.text) if len(w) >= 2 and has_chinese(w) and general.get(w, 0) < 1000] for c in ordered
+    ]
+    df: dict[str, int] = {}
+    for ws in words:
+        for w in set(ws):
+            df[w] = df.get(w, 0) + 1
+    n = len(ordered)
+    out: dict[int, str] = {}
+    for i, ws in enumerate(words):
+        tf: dict[str, int] = {}
+        for w in ws:
+            if 2 <= df[w] <= max(2, n // 20):  # in two passages at least (no typo), in 5% at most (not 发展)
+                tf[w] = tf.get(w, 0) + 1
+        best = sorted(tf, key=lambda w: (-tf[w] * math.log(n / df[w]), w))[:6]
+        if len(best) >= 2:
+            chosen = set(rng.sample(best, min(len(best), rng.randint(2, 4))))
+            out[i] = " ".join(sorted(chosen, key=ws.index))  # in the passage's own order
+    return out
 
 
 def _no_duplicate_in_batch(pairs: list[tuple[str, str, str]], batch: int) -> list[tuple[str, str, str]]:
@@ -172,7 +212,7 @@ def train(chunks: list[Chunk], settings: Settings, options: AdaptOptions, out: P
     info = {
         "base_model": resolve_model_name(settings),
         "options": asdict(options),
-        "pairs": {k: sum(1 for p in pairs if p[0] == k) for k in PAIR_KINDS},
+        "pairs": {k: sum(1 for p in pairs if p[0] == k) for k in options.kinds},
         "steps": steps,
         "first_loss": round(losses[0], 4),
         "last_loss": round(sum(losses[-10:]) / len(losses[-10:]), 4),
@@ -211,6 +251,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for name in ("pairs", "batch_size", "epochs", "max_seq_length", "rank", "layers", "seed", "threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--scale", type=float, default=d.scale, help="similarity scale of the ranking loss (1/temperature)")
+    p.add_argument("--kinds", default=",".join(d.kinds), help=f"comma list of pair kinds of {', '.join(PAIR_KINDS)}")
     p.add_argument("--fp32", action="store_true", help="train in fp32 even where the CPU has native bf16")
     return p.parse_args(argv)
 
@@ -225,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **{k: getattr(args, k) for k in ("pairs", "batch_size", "epochs", "max_seq_length", "rank", "layers", "seed")},
         threads=args.threads,
         lr=args.lr,
+        scale=args.scale,
+        kinds=tuple(k for k in PAIR_KINDS if k in args.kinds.split(",")),
         bf16=not args.fp32,
     )
     try:

@@ -1,0 +1,38 @@
+"""Training pairs of the corpus adapter (no model): keyword queries come from each passage's own distinctive words."""
+
+from indexer.models import Chunk
+from indexer.tools.adapt import AdaptOptions, make_pairs
+
+TERMS = (
+    "乡村振兴 碳达峰 医保 棚户区 义务教育 养老保险 自贸区 脱贫攻坚 城镇化 营商环境 "
+    "新能源 公积金 高速铁路 疫苗 退耕还林 南水北调 人工智能 集成电路 三农 房地产"
+).split()
+COMMON = {"这里", "我们", "认为", "继续", "推进", "工作", "考虑", "方法", "发展", "要求"}
+
+
+def _chunks() -> list[Chunk]:
+    """20 passages of 5 documents, each naming two terms (each term in two passages) among common words."""
+    out = []
+    for i in range(20):
+        a, b = TERMS[i % 10], TERMS[10 + i // 2]
+        text = f"这里我们认为，要继续推进{a}工作。同时考虑{b}的方法，这里的发展要求。"
+        doc = f"d{i // 4}"
+        out.append(Chunk(f"{doc}#{i % 4}", doc, f"文件{i // 4}", [f"第{i % 4}部分"], text, 0, len(text), i % 4))
+    return out
+
+
+def test_keyword_pairs_name_their_passages_distinctive_words():
+    options = AdaptOptions(pairs=200, batch_size=8, kinds=("keywords",))
+    pairs = make_pairs(_chunks(), options)
+    assert len(pairs) >= 10 and {kind for kind, _, _ in pairs} == {"keywords"}
+    for _, query, passage in pairs:
+        words = query.split(" ")
+        assert len(words) == 2 and set(words) <= set(TERMS)  # the passage's two terms, nothing common
+        assert [passage.index(w) for w in words] == sorted(passage.index(w) for w in words)  # in its order
+    assert not COMMON & {w for _, q, _ in pairs for w in q.split(" ")}
+    assert make_pairs(_chunks(), options) == pairs  # deterministic for a given seed
+
+
+def test_only_the_chosen_kinds_are_made():
+    pairs = make_pairs(_chunks(), AdaptOptions(pairs=90, batch_size=8, kinds=("path", "cloze", "keywords")))
+    assert {kind for kind, _, _ in pairs} == {"path", "cloze", "keywords"}
