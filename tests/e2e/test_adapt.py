@@ -48,7 +48,7 @@ def test_span_vectors_come_from_the_passage_pass(real_model_dir):
 
 def test_adapter_is_reproducible_recorded_and_checked(real_model_dir, tmp_path):
     chunks = _chunks()
-    assert {p[0] for p in make_pairs(chunks, TINY)} >= {"path", "next"}
+    assert {p[0] for p in make_pairs(chunks, TINY)} >= {"path", "cloze"}
     settings = test_settings(None, model=str(real_model_dir))
     first = train(chunks, settings, TINY, tmp_path / "a1", log=lambda m: None)
     second = train(chunks, settings, TINY, tmp_path / "a2", log=lambda m: None)
