@@ -138,7 +138,8 @@ def test_settings_and_environment_reach_the_store(tmp_path):
 
 def test_graph_segments_searched_at_once_give_the_serial_result(ten, toy, monkeypatch):
     """With search_threads > 1 the graph segments are searched on the shared pool's threads (a lone re-asked
-    segment on the caller's), and the merged hits (first shares, re-asks, filters) are the same as searching them one after the other."""
+    segment on the caller's), and the merged hits (first shares, re-asks, filters) are the same as searching
+    them one after the other."""
     ten_dir, _ = ten
     serial, threaded = FaissStore(ten_dir).open_current(), FaissStore(ten_dir, search_threads=2).open_current()
     threads: set[str] = set()
