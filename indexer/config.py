@@ -31,9 +31,10 @@ class Settings:
     # Embedding model: a sentence-transformers id or a local folder. Prompts default
     # to the ones saved with the model (e5: "query: " / "passage: ").
     model: str = str(DATA_DIR / "models" / "multilingual-e5-small")
-    # A LoRA adapter folder (`make adapt`, indexer/tools/adapt.py) merged into the model at load time;
-    # None = the base model. Indexes record model + adapter (name, sha256); a mismatch is an error.
-    adapter: str | None = None
+    # A LoRA adapter folder (`make adapt`, indexer/tools/adapt.py) merged into the model at load time; None
+    # (POLICY_SEARCH_ADAPTER=) = the base model. Indexes record model + adapter (name, sha256); a mismatch is an
+    # error. The default, trained on this repository's policy corpus, won on the dev and the test half (README).
+    adapter: str | None = str(DATA_DIR / "adapters" / "policy")
     query_prompt: str | None = None
     passage_prompt: str | None = None
     device: str = "auto"  # auto | cpu | cuda

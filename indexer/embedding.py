@@ -269,12 +269,22 @@ def check_index_model(manifest: dict, embedder, index_name: str) -> None:
 
     built = (manifest.get("model"), manifest.get("adapter"))
     here = (embedder.name, getattr(embedder, "adapter", None))
-    if built != here:
+    if not same_model(built, here):
         raise ModelMismatchError(
             f"the index {index_name} was built with model {describe_model(*built)} but the configured model is "
             f"{describe_model(*here)}; rebuild the index with this model (`python -m indexer build`) or configure "
             "the one it was built with (POLICY_SEARCH_MODEL, POLICY_SEARCH_ADAPTER)"
         )
+
+
+def same_model(built: tuple[str | None, dict | None], here: tuple[str | None, dict | None]) -> bool:
+    """Whether two (model name, adapter identity) pairs make comparable vectors: the same model and the same
+    adapter weights (an adapter folder's name is only a label: a renamed copy still fits)."""
+
+    def key(pair: tuple[str | None, dict | None]) -> tuple[str | None, str | None]:
+        return pair[0], (pair[1] or {}).get("sha256")
+
+    return key(built) == key(here)
 
 
 def apply_adapter(model: SentenceTransformer, path: str | Path) -> None:
@@ -729,8 +739,9 @@ def load_embedder(settings: Settings) -> SentenceEmbedder:
                 adapter=adapter,
             )
             if device == "cpu":  # the ONNX query body is a CPU path; a GPU keeps torch
+                body_dir = settings.adapter or ref.spec  # an adapter's merged model has its own export
                 embedder.query_body = open_query_body(
-                    settings.query_runtime, model, ref.spec, query, embedder._torch_forward
+                    settings.query_runtime, model, str(body_dir), query, embedder._torch_forward
                 )
             _EMBEDDERS[key] = embedder
         return embedder

@@ -5,7 +5,8 @@ overhead and bf16 weight reads. ONNX Runtime runs the same graph in fp32 on one 
 torch bf16 takes ~22 ms (README "Speed"). Only query-sized calls use it: passages (batched, bf16) stay on torch
 and the index's vectors do not change.
 
-The graph (`FILE` in the model folder, written by `python -m indexer.tools.query_export`, part of `make model`)
+The graph (`FILE` in the model folder, or in the adapter folder for the model with that adapter merged; written
+by `python -m indexer.tools.query_export`, part of `make model`)
 takes word embeddings, looked up in the torch model's own table so the 250k-row table is held once, and returns
 the mean-pooled, normalised sentence vector. `open_query_body` accepts it only when it agrees with the torch
 model on probe queries (cosine >= `AGREEMENT`): an adapter merged into the torch model, a re-built model folder
@@ -54,8 +55,9 @@ class QueryBody:
         return self.session.run(None, {"embeds": embeds, "mask": mask})[0]
 
 
-def open_query_body(runtime: str, model, model_dir: str, prompt: str, forward) -> QueryBody | None:
-    """The ONNX query body for this torch model, or None to keep queries on torch.
+def open_query_body(runtime: str, model, folder: str, prompt: str, forward) -> QueryBody | None:
+    """The ONNX query body in `folder` (the model's, or the adapter's when one is merged) for this torch model, or
+    None to keep queries on torch.
 
     `runtime`: `torch` never uses it; `auto` uses it when the file is there and agrees with `forward` (the torch
     path: texts, prompt -> vectors) on the probes; `onnx` requires that and raises EmbeddingModelError naming why.
@@ -64,7 +66,7 @@ def open_query_body(runtime: str, model, model_dir: str, prompt: str, forward) -
         raise EmbeddingModelError(f"query_runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "torch":
         return None
-    path = Path(model_dir) / FILE
+    path = Path(folder) / FILE
     try:
         body = _checked(path, model, prompt, forward)
     except _Declined as exc:

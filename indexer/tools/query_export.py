@@ -1,6 +1,6 @@
 """Export a sentence-transformers model's transformer + mean pooling to ONNX for query-sized calls.
 
-    python -m indexer.tools.query_export [--model data/models/multilingual-e5-small]
+    python -m indexer.tools.query_export [--model data/models/multilingual-e5-small] [--adapter data/adapters/policy]
 
 Part of `make model`. Writes `onnx/query_body.onnx` (indexer/query_body.py: `FILE`) into the model folder: the
 graph takes word embeddings and the attention mask and returns the mean-pooled, normalised vector, in fp32 from
@@ -36,18 +36,23 @@ def exportable(model) -> str | None:
     return None
 
 
-def export(model_dir: Path) -> Path:
-    """Write the ONNX query body into `model_dir` (atomically) and return its path."""
+def export(model_dir: Path, adapter: Path | None = None) -> Path:
+    """Write the ONNX query body of the model (with `adapter` merged, into the adapter's folder) and return its
+    path; the file is replaced atomically."""
     from sentence_transformers import SentenceTransformer
+
+    from indexer.embedding import apply_adapter
 
     model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True).float().eval()
     reason = exportable(model)
     if reason:
         raise SystemExit(f"{model_dir}: cannot export the query body: {reason}")
+    if adapter is not None:
+        apply_adapter(model, adapter)
     body = Body(model[0].auto_model)
     sample = model.preprocess(["query: 2021年政府工作报告"])
     embeds = model[0].auto_model.get_input_embeddings()(sample["input_ids"]).detach()
-    out = model_dir / FILE
+    out = (adapter or model_dir) / FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}")
     axes = {"embeds": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "vector": {0: "batch"}}
@@ -75,12 +80,14 @@ class Body(torch.nn.Module):
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, help="model folder (default: the configured model)")
+    p.add_argument("--adapter", type=Path, help="LoRA adapter folder merged first; the body is written into it")
     args = p.parse_args(argv)
     folder = args.model or Path(Settings.from_env().model)
-    if not folder.is_dir():
-        print(f"no model folder {folder}: run `make model` first", file=sys.stderr)
-        return 2
-    print(f"wrote {export(folder)}")
+    for need in (folder, args.adapter):
+        if need is not None and not need.is_dir():
+            print(f"no folder {need}: run `make model` (or `make adapt`) first", file=sys.stderr)
+            return 2
+    print(f"wrote {export(folder, args.adapter)}")
     return 0
 
 

@@ -49,7 +49,7 @@ def test_span_vectors_come_from_the_passage_pass(real_model_dir):
 def test_adapter_is_reproducible_recorded_and_checked(real_model_dir, tmp_path):
     chunks = _chunks()
     assert {p[0] for p in make_pairs(chunks, TINY)} >= {"path", "cloze"}
-    settings = test_settings(None, model=str(real_model_dir))
+    settings = test_settings(None, model=str(real_model_dir), adapter="")  # the base model ("" = no adapter)
     first = train(chunks, settings, TINY, tmp_path / "a1", log=lambda m: None)
     second = train(chunks, settings, TINY, tmp_path / "a2", log=lambda m: None)
     assert first["sha256"] == second["sha256"]  # same corpus, same options: the same adapter file
@@ -65,6 +65,6 @@ def test_adapter_is_reproducible_recorded_and_checked(real_model_dir, tmp_path):
     base = load_embedder(settings)
     assert not np.allclose(load_embedder(adapted).encode_query("意识形态"), base.encode_query("意识形态"))
     with pytest.raises(ModelMismatchError, match="a1"):
-        SearchEngine.open(test_settings(None, index_dir=tmp_path / "idx"), embedder=base)
+        SearchEngine.open(test_settings(None, index_dir=tmp_path / "idx", adapter=""), embedder=base)
     engine = SearchEngine.open(adapted)
     assert engine.search("意识形态安全屏障", k=1).results

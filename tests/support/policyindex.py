@@ -26,14 +26,15 @@ from tests.support.settings import test_settings
 
 def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
     """Settings whose index_dir (under `dest`) holds a copy of the policy eval index."""
-    from indexer.tools.eval.evaluate import SUITES, build_suite
+    from indexer.tools.eval.evaluate import SUITES, build_suite, model_change
 
     suite = SUITES["policy"]
     suite.index_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings = test_settings(model=str(model_dir))
     with open(suite.index_dir.parent / ".policy-build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # make test runs files in parallel: one worker builds, the others wait
-        if current_version_name(suite.index_dir) is None:
-            build_suite(suite, test_settings(model=str(model_dir)), progress=False)
+        if current_version_name(suite.index_dir) is None or model_change(suite.index_dir, settings):
+            build_suite(suite, settings, progress=False)
     shutil.copytree(suite.index_dir, dest / "index", ignore=shutil.ignore_patterns(".lock"))
     return test_settings(index_dir=dest / "index", model=str(model_dir), **overrides)
 

@@ -118,6 +118,11 @@ def test_adapter_mismatch_is_a_clear_error(corpus, settings):
     with pytest.raises(ModelMismatchError, match="no adapter"):
         add_documents([corpus], settings, embedder=FakeEmbedder())
 
+    class Renamed(FakeEmbedder):  # the same weights in a folder of another name: the vectors fit
+        adapter = {"name": "copy-of-corpus", "sha256": "ab" * 32}
+
+    assert SearchEngine.open(settings, embedder=Renamed()).search("两个确立", k=1, mode="hybrid").results
+
     class Other(FakeEmbedder):
         adapter = {"name": "corpus", "sha256": "cd" * 32}
 

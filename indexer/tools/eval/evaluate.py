@@ -191,6 +191,20 @@ SUITES = {
 }
 
 
+def model_change(index_dir: Path, settings: Settings) -> str | None:
+    """Why a suite's existing index does not fit the configured model and adapter (None: it fits, or there is
+    none): `make eval` then rebuilds it instead of stopping at the engine's mismatch error."""
+    from indexer.embedding import adapter_identity, describe_model, resolve_model, same_model
+    from indexer.store import read_manifest
+
+    manifest = read_manifest(index_dir) or {}
+    if "model" not in manifest:
+        return None
+    built = (manifest.get("model"), manifest.get("adapter"))
+    here = (resolve_model(settings.model).name, adapter_identity(settings.adapter))
+    return None if same_model(built, here) else f"built with {describe_model(*built)}, now {describe_model(*here)}"
+
+
 def build_suite(suite: Suite, settings: Settings, embedder=None, progress: bool = True):
     """Build the suite's index afresh (a new version in its folder); returns the BuildReport."""
     from indexer.pipeline import build_index
@@ -508,7 +522,10 @@ def _suite_jobs(names: list[str], build: bool, settings: Settings, embedder) -> 
     jobs = []
     for name in names:
         suite = SUITES[name]
-        if build or current_version_name(suite.index_dir) is None:
+        changed = model_change(suite.index_dir, settings)
+        if changed:
+            print(f"rebuilding {suite.index_dir}: {changed}", file=sys.stderr)
+        if build or changed or current_version_name(suite.index_dir) is None:
             try:
                 report = build_suite(suite, settings, embedder=embedder)
             except SearchEngineError as exc:
