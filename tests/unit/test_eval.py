@@ -329,6 +329,12 @@ def test_cli_build_makes_the_suite_index_then_evaluates(
     assert "built" in captured.err and (tmp_path / "index-eval" / "tiny").is_dir()
     assert main(["--suite", "tiny", "--modes", "lexical"], embedder=FakeEmbedder()) == 0
     assert "built" not in capsys.readouterr().err  # present now: reused
+
+    class Adapted(FakeEmbedder):
+        adapter = {"name": "a", "sha256": "cd" * 32}
+
+    assert main(["--suite", "tiny", "--modes", "lexical"], embedder=Adapted()) == 0
+    assert "rebuilding" in capsys.readouterr().err  # another adapter: rebuilt, not refused
     assert main(["--build", "--modes", "lexical"], embedder=FakeEmbedder()) == 0
     captured = capsys.readouterr()
     assert "built" in captured.err  # --build rebuilds

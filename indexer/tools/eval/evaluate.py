@@ -191,9 +191,10 @@ SUITES = {
 }
 
 
-def model_change(index_dir: Path, settings: Settings) -> str | None:
-    """Why a suite's existing index does not fit the configured model and adapter (None: it fits, or there is
-    none): `make eval` then rebuilds it instead of stopping at the engine's mismatch error."""
+def model_change(index_dir: Path, settings: Settings, embedder=None) -> str | None:
+    """Why a suite's existing index does not fit the configured model and adapter, or `embedder`'s when given
+    (None: it fits, or there is none): `make eval` then rebuilds it instead of stopping at the engine's mismatch
+    error."""
     from indexer.embedding import adapter_identity, describe_model, resolve_model, same_model
     from indexer.store import read_manifest
 
@@ -201,7 +202,10 @@ def model_change(index_dir: Path, settings: Settings) -> str | None:
     if "model" not in manifest:
         return None
     built = (manifest.get("model"), manifest.get("adapter"))
-    here = (resolve_model(settings.model).name, adapter_identity(settings.adapter))
+    if embedder is not None:
+        here = (embedder.name, getattr(embedder, "adapter", None))
+    else:
+        here = (resolve_model(settings.model).name, adapter_identity(settings.adapter))
     return None if same_model(built, here) else f"built with {describe_model(*built)}, now {describe_model(*here)}"
 
 
@@ -522,7 +526,7 @@ def _suite_jobs(names: list[str], build: bool, settings: Settings, embedder) -> 
     jobs = []
     for name in names:
         suite = SUITES[name]
-        changed = model_change(suite.index_dir, settings)
+        changed = model_change(suite.index_dir, settings, embedder)
         if changed:
             print(f"rebuilding {suite.index_dir}: {changed}", file=sys.stderr)
         if build or changed or current_version_name(suite.index_dir) is None:
