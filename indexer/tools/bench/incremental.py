@@ -180,21 +180,27 @@ def measure_server(folder: Path, parts: list, manifest: dict, n: int, release: b
         server.stop()
 
 
-def search_p50(settings: list[Settings], queries: list[str], name: str, dim: int) -> list[dict]:
-    """p50 ms per mode for each index, the indexes timed in turn on every query (a shared machine's load hits
-    all of them alike)."""
+def search_p50(variants: list[tuple[Settings, int | None]], queries: list[str], name: str, dim: int) -> list[dict]:
+    """p50 ms per mode for each (index settings, segment search threads or None) variant, the variants timed in
+    turn on every query (a shared machine's load hits all of them alike). Variants of one index share one engine
+    (one BM25 in memory: at 1M chunks a second copy is gigabytes), its threads set before each query."""
     from indexer.retrieval import SearchEngine
 
-    engines = [SearchEngine.open(s, embedder=RandomQueries(name, dim)) for s in settings]
-    out: list[dict] = [{} for _ in engines]
+    engines: dict[Path, SearchEngine] = {}
+    for s, _ in variants:
+        engines.setdefault(s.index_dir, SearchEngine.open(s, embedder=RandomQueries(name, dim)))
+    out: list[dict] = [{} for _ in variants]
     for mode in ("dense", "lexical", "hybrid"):
-        ms: list[list[float]] = [[] for _ in engines]
+        ms: list[list[float]] = [[] for _ in variants]
         for q in [queries[0], *queries]:
-            for i, engine in enumerate(engines):
+            for i, (s, threads) in enumerate(variants):
+                engine = engines[s.index_dir]
+                if threads is not None:
+                    engine.version.search_threads = threads
                 t0 = time.perf_counter()
                 engine.search(q, k=10, mode=mode)
                 ms[i].append((time.perf_counter() - t0) * 1000)
-        for i in range(len(engines)):
+        for i in range(len(variants)):
             out[i][mode] = round(float(np.percentile(ms[i][1:], 50)), 2)  # the first query warms up
     return out
 
@@ -260,12 +266,9 @@ def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str], n
     """Search p50 on one segment and on the same rows in 10 segments (searched one after the other, and
     `faiss_search_threads` at once); dense recall@10 of both."""
     threads = Settings().faiss_search_threads
-    settings = [
-        Settings.from_env({}, index_dir=one),
-        Settings.from_env({}, index_dir=ten, faiss_search_threads=1),
-        Settings.from_env({}, index_dir=ten, faiss_search_threads=threads),
-    ]
-    p_one, p_serial, p_ten = search_p50(settings, queries, manifest["model"], int(manifest["dim"]))
+    variants = [(Settings.from_env({}, index_dir=one), None), (Settings.from_env({}, index_dir=ten), 1)]
+    variants.append((variants[1][0], threads))
+    p_one, p_serial, p_ten = search_p50(variants, queries, manifest["model"], int(manifest["dim"]))
     vectors, exact = near
     return {
         "segments": [live_segments(one), live_segments(ten)],
