@@ -594,31 +594,28 @@ class SentenceEmbedder:
         """Query-sized: one padded batch on one thread (see _threads_for)."""
         return len(texts) <= self.batch_size and sum(len(t) for t in texts) <= SMALL_CALL_CHARS
 
-    def _forward(self, texts: list[str], prompt: str):
+    def _forward(self, texts: list[str], prompt: str, onnx: bool = True):
         """One padded batch straight through the model's modules.
 
         Exactly what model.encode computes for a call that fits one batch, without its per-call
         bookkeeping (eval(), device lookups, length sorting): ~1.5 ms of a ~10 ms bf16 query on
         a 2-core CPU. Used for query-sized calls only; bulk passages go through encode(). Query-prompted
-        calls run on the ONNX query body when one was accepted for this model (indexer/query_body.py).
+        calls run on the ONNX query body when one was accepted for this model (indexer/query_body.py) and
+        `onnx` is left on.
         """
         import torch
         from sentence_transformers.util import batch_to_device
 
         with torch.inference_mode():
             features = self.model.preprocess(texts, prompt=prompt or None)
-            if self.query_body is not None and prompt == self.query_prompt:
+            if onnx and self.query_body is not None and prompt == self.query_prompt:
                 return torch.from_numpy(self.query_body.encode(features))
             features = batch_to_device(features, self.model.device)
             return self.model(features)["sentence_embedding"]
 
     def _torch_forward(self, texts: list[str], prompt: str) -> np.ndarray:
         """The torch model's vectors (the reference the ONNX query body is checked against)."""
-        body, self.query_body = self.query_body, None
-        try:
-            return self._forward(texts, prompt).float().cpu().numpy()
-        finally:
-            self.query_body = body
+        return self._forward(texts, prompt, onnx=False).float().cpu().numpy()
 
     def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
         """Encode in slices: threads are re-chosen per slice and queries can get in between."""

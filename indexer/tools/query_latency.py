@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import DATA_DIR, Settings
+from indexer.embedding import MALLOC_HUGE_PAGES
 from indexer.retrieval import SearchEngine, has_chinese
 from indexer.tools.eval.evaluate import POLICY_QUERIES, load_queries
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = os.getloadavg()[0]
     report = measure(engine, queries, args.mode, args.rounds)
     report["load_1min"] = {"before": round(load, 2), "after": round(os.getloadavg()[0], 2)}
-    report["malloc_huge_pages"] = "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", "")
+    report["malloc_huge_pages"] = MALLOC_HUGE_PAGES in os.environ.get("GLIBC_TUNABLES", "").split(":")
     print(json.dumps(report, indent=1))
     return 0
 
