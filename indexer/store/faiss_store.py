@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import faiss
 import numpy as np
 
 from indexer.errors import IndexCorruptError, IndexNotFoundError
@@ -265,21 +266,23 @@ class SegmentedReader(DocTable):
         """Top-n over every segment (each by its own index type), merged by score.
 
         Exact segments are asked for n at once. An HNSW segment beside others is first asked for its share of n
-        (by the rows it may return, with a margin) with its share of efSearch, and asked for all n only when its
-        last hit still makes the merged top-n: the merged list is what asking every segment for n would give,
-        at the graph cost of about one index of all rows (ten graphs searched at full efSearch cost ten times).
+        (by the rows it may return, with a margin) with its share of efSearch, and asked again, for twice as many
+        each time up to n, while its last hit still makes the merged top-n: the merged list is what asking every
+        segment for n would give, at the graph cost of about one index of all rows (ten graphs searched at full
+        efSearch cost ten times), and a segment holding most of the hits costs a few short walks, not one of n.
         """
         plan = self._dense_plan(allowed)
         total = sum(count for _, _, count in plan)
-        share = {s: self._share_k(s, n, ok, count, total) for s, ok, count in plan}
-        hits = dict(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], share[p[0]], p[2], total), plan))
-        rows, scores = _merge_hits(hits.values(), n)
-        cutoff = scores[-1] if rows.size >= n else -np.inf
-        again = [p for p in plan if _may_hold_more(hits[p[0]][1], share[p[0]], min(n, p[2]), cutoff)]
-        if again:
-            hits.update(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], n, p[2], total), again))
+        asked = {s: self._share_k(s, n, ok, count, total) for s, ok, count in plan}
+        hits = dict(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], asked[p[0]], p[2], total), plan))
+        while True:
             rows, scores = _merge_hits(hits.values(), n)
-        return rows, scores
+            cutoff = scores[-1] if rows.size >= n else -np.inf
+            again = [p for p in plan if _may_hold_more(hits[p[0]][1], asked[p[0]], min(n, p[2]), cutoff)]
+            if not again:
+                return rows, scores
+            asked.update({p[0]: min(n, 2 * asked[p[0]]) for p in again})
+            hits.update(self._each(lambda p: self._segment_dense(p[0], qvec, p[1], asked[p[0]], p[2], total), again))
 
     def _each(self, search: Callable, plan: list) -> list:
         """(segment number, search(plan entry)) for each entry; several graph segments are searched at once on
@@ -336,11 +339,15 @@ _POOLS_LOCK = threading.Lock()
 
 
 def _search_pool(threads: int) -> ThreadPoolExecutor:
-    """One process-wide pool per size: concurrent queries share its threads, so they never oversubscribe."""
+    """One process-wide pool per size: concurrent queries share its threads, so they never oversubscribe. Its
+    threads run FAISS with one OpenMP thread each: a one-query search gains nothing from a team, and two
+    teams spinning beside each other on two cores slow both."""
     with _POOLS_LOCK:
         pool = _POOLS.get(threads)
         if pool is None:
-            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="segment-search")
+            pool = _POOLS[threads] = ThreadPoolExecutor(
+                threads, thread_name_prefix="segment-search", initializer=faiss.omp_set_num_threads, initargs=(1,)
+            )
         return pool
 
 

@@ -183,15 +183,15 @@ def test_merged_search_over_hnsw_segments_equals_the_exact_top_n(ten, toy):
 
 
 def test_a_segment_holding_most_hits_is_asked_again(ten, toy, monkeypatch):
-    """Each HNSW segment is first asked for its share of k with its share of efSearch; the one holding most of
-    the top hits is asked again for all of them."""
+    """Each HNSW segment is first asked for its share of k with its share of efSearch; one holding most of the
+    top hits is asked again, for twice as many each time up to k, until its last hit falls out of the top."""
     ten_dir, _ = ten
     version = FaissStore(ten_dir).open_current()
-    asked: list[tuple[int, int]] = []
+    asked: list[tuple[int, int, int]] = []
     original = faiss_store.faiss_search
 
     def spy(index, qvec, n, ok, ef_search, *rest):
-        asked.append((n, ef_search))
+        asked.append((id(index), n, ef_search))
         return original(index, qvec, n, ok, ef_search, *rest)
 
     monkeypatch.setattr(faiss_store, "faiss_search", spy)
@@ -200,8 +200,14 @@ def test_a_segment_holding_most_hits_is_asked_again(ten, toy, monkeypatch):
         rows, _ = version.dense(q, 50)
         assert rows.tolist() == exact(toy.embeddings, q, 50)[0].tolist()
         first, again = asked[:10], asked[10:]
-        assert first == [(17, 205)] * 10  # ceil(1.25 x 50 / 10) + 10 hits, 2048 / 10 efSearch
-        assert again and all(n == 50 for n, _ in again) and len(again) < 10
+        assert [(n, ef) for _, n, ef in first] == [(17, 205)] * 10  # ceil(1.25 x 50 / 10) + 10 hits, 2048 / 10 ef
+        per_segment: dict[int, list[int]] = {}
+        for index, n, _ in again:
+            per_segment.setdefault(index, []).append(n)
+        assert 0 < len(per_segment) < 10
+        for sizes in per_segment.values():  # 2 x 17, then all 50 (never more than k)
+            assert sizes == [34, 50][: len(sizes)]
+        assert [34] in per_segment.values()  # for one of them, a second ask of twice its share was enough
     finally:
         version.close()
 
