@@ -58,17 +58,25 @@ class AdaptOptions:
     # one kept what each does best on dev (keyword questions of the base, paraphrase of the trained; README)
     strength: float = 0.7
     kinds: tuple[str, ...] = ("heading", "path", "cloze", "keywords")  # which of PAIR_KINDS to train on
+    # a mined hard negative per pair (the anchor's best BM25 passage outside the positive's section), so the loss
+    # also ranks the positive above a passage sharing its words, not only above random ones of the batch
+    hard_negatives: bool = False
+
+
+Pair = tuple[str, str, str] | tuple[str, str, str, str]  # (kind, anchor, positive[, negative])
 
 
 def _rest_of(text: str, span: tuple[int, int]) -> str:
     return (text[: span[0]] + text[span[1] :]).strip()
 
 
-def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, str, str]]:
-    """(kind, anchor, positive) pairs from the passages alone, in a fixed order for a given seed."""
+def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
+    """(kind, anchor, positive) pairs from the passages alone, in a fixed order for a given seed; with
+    `hard_negatives`, each with a mined negative passage as a fourth member."""
     rng = random.Random(options.seed)
     by_kind: dict[str, list[tuple[str, str, str]]] = {k: [] for k in PAIR_KINDS}
     seen_heading: set[tuple[str, str]] = set()
+    section: dict[str, tuple[str, str]] = {}  # passage text -> (document, heading path)
     ordered = sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
     keywords = _keyword_queries(ordered, rng) if "keywords" in options.kinds else {}
     for i, c in enumerate(ordered):
@@ -79,6 +87,7 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, st
             seen_heading.add((c.doc_id, path))  # a heading's first passage: the start of its section
             by_kind["heading"].append(("heading", c.heading_path[-1], c.text))
         by_kind["path"].append(("path", f"{c.title} {path}".strip(), c.text))
+        section[c.text] = (c.doc_id, path)
         spans = [s for s in split_sentences(c.text) if s[1] - s[0] >= options.min_chars]
         if len(spans) >= 2:
             span = spans[rng.randrange(len(spans))]
@@ -95,7 +104,30 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[tuple[str, st
         items = by_kind[kind]
         picked += rng.sample(items, min(share, len(items)))
     rng.shuffle(picked)
+    if options.hard_negatives:
+        picked = _with_hard_negatives(picked, ordered, section)
     return _no_duplicate_in_batch(picked, options.batch_size)
+
+
+def _with_hard_negatives(pairs: list[Pair], ordered: list[Chunk], section: dict[str, tuple[str, str]]) -> list[Pair]:
+    """Each pair with the anchor's best BM25 passage outside the positive's section (document + heading path):
+    a passage sharing the anchor's words that another section holds. Passages of the same section may answer
+    the anchor as well, so they are never taken as negatives; a pair with no such passage is dropped."""
+    from indexer.lexical import BM25Index
+    from indexer.textnorm import tokenize
+
+    texts = [c.text for c in ordered]
+    bm25 = BM25Index.build([tokenize(t) for t in texts])
+    out: list[Pair] = []
+    for kind, anchor, positive, *_ in pairs:
+        home = section.get(positive)
+        rows, _ = bm25.search(tokenize(anchor), 20)
+        for r in rows.tolist():
+            other = ordered[r]
+            if other.text != positive and (other.doc_id, " > ".join(other.heading_path)) != home:
+                out.append((kind, anchor, positive, other.text))
+                break
+    return out
 
 
 def _keyword_queries(ordered: list[Chunk], rng: random.Random) -> dict[int, str]:
@@ -132,14 +164,15 @@ def _keyword_queries(ordered: list[Chunk], rng: random.Random) -> dict[int, str]
     return out
 
 
-def _no_duplicate_in_batch(pairs: list[tuple[str, str, str]], batch: int) -> list[tuple[str, str, str]]:
-    """Drop a pair whose anchor or positive already occurs in its batch (a duplicate is a false negative)."""
-    out: list[tuple[str, str, str]] = []
+def _no_duplicate_in_batch(pairs: list[Pair], batch: int) -> list[Pair]:
+    """Drop a pair whose anchor, positive or negative already occurs in its batch (a duplicate is a false
+    negative)."""
+    out: list[Pair] = []
     texts: set[str] = set()
     for p in pairs:
         if len(out) % batch == 0:
             texts = set()
-        if p[1] in texts or p[2] in texts:
+        if any(t in texts for t in p[1:]):
             continue
         texts.update(p[1:])
         out.append(p)
@@ -251,12 +284,14 @@ def resolve_model_name(settings: Settings) -> str:
 
 
 def _batch_loss(model, batch, query_prompt: str, passage_prompt: str, scale: float):
-    """Multiple-negatives ranking loss: each anchor must pick its own positive among the batch's."""
+    """Multiple-negatives ranking loss: each anchor must pick its own positive among the batch's positives
+    (and the batch's hard negatives, when the pairs carry them)."""
     import torch
 
-    anchors = model(model.preprocess([a for _, a, _ in batch], prompt=query_prompt or None))["sentence_embedding"]
-    positives = model(model.preprocess([p for _, _, p in batch], prompt=passage_prompt or None))["sentence_embedding"]
-    sims = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
+    anchors = model(model.preprocess([p[1] for p in batch], prompt=query_prompt or None))["sentence_embedding"]
+    passages = [p[2] for p in batch] + [p[3] for p in batch if len(p) > 3]
+    candidates = model(model.preprocess(passages, prompt=passage_prompt or None))["sentence_embedding"]
+    sims = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(candidates, dim=-1).T
     return torch.nn.functional.cross_entropy(sims * scale, torch.arange(len(batch)))
 
 
@@ -273,6 +308,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=d.scale, help="similarity scale of the ranking loss (1/temperature)")
     p.add_argument("--kinds", default=",".join(d.kinds), help=f"comma list of pair kinds of {', '.join(PAIR_KINDS)}")
     p.add_argument("--fp32", action="store_true", help="train in fp32 even where the CPU has native bf16")
+    p.add_argument("--hard-negatives", action="store_true", help="add a mined BM25 negative to every pair")
     return p.parse_args(argv)
 
 
@@ -291,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         strength=args.strength,
         kinds=tuple(k for k in PAIR_KINDS if k in args.kinds.split(",")),
         bf16=not args.fp32,
+        hard_negatives=args.hard_negatives,
     )
     try:
         version = open_store(settings).open_current()

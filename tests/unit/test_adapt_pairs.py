@@ -36,3 +36,16 @@ def test_keyword_pairs_name_their_passages_distinctive_words():
 def test_only_the_chosen_kinds_are_made():
     pairs = make_pairs(_chunks(), AdaptOptions(pairs=90, batch_size=8, kinds=("path", "cloze", "keywords")))
     assert {kind for kind, _, _ in pairs} == {"path", "cloze", "keywords"}
+
+
+def test_a_hard_negative_shares_the_anchors_words_but_not_the_positives_section():
+    chunks = _chunks()
+    section = {c.text: (c.doc_id, c.heading_path[-1]) for c in chunks}
+    pairs = make_pairs(chunks, AdaptOptions(pairs=200, batch_size=8, kinds=("keywords",), hard_negatives=True))
+    assert len(pairs) >= 10 and all(len(p) == 4 for p in pairs)
+    for _, query, positive, negative in pairs:
+        assert negative != positive and section[negative] != section[positive]
+        assert any(w in negative for w in query.split(" "))  # the words matched, in another section
+    for start in range(0, len(pairs), 8):  # no text twice in a batch: a duplicate would be a false negative
+        texts = [t for p in pairs[start : start + 8] for t in p[1:]]
+        assert len(texts) == len(set(texts))
