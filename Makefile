@@ -127,7 +127,7 @@ bench-1m: install
 	    --backends faiss --out data/bench/incremental-1m.json
 
 ## bench-milvus-1m: add/remove 10 documents on a real Milvus 2.3.5 standalone at 1M chunks, out of `make bench`:
-## about an hour on 2 free cores and ~20 GB of memory (bench process + server), from runs at 100k and 200k
+## about 15 minutes and ~14 GB of memory (bench process + server; measured 2026-11-30: build 401 s, add 10.8 s)
 bench-milvus-1m: install
 	nice -n 19 $(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 1000000 \
 	    --backends milvus-server --out data/bench/incremental-milvus-server-1m.json
