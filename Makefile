@@ -104,15 +104,15 @@ eval: model $(LEXICON)
 
 ## bench / bench-quick: speed and memory figures (printed and written as JSON under data/bench/);
 ## bench also compares the FAISS and Milvus Lite stores on the policy eval index, and measures incremental writes
-## on FAISS (5k, 100k, 1M chunks), a real Milvus 2.3.5 standalone (5k, 100k; 1M: bench-milvus-1m) and Milvus Lite
-## (5k, 100k: a pure-Python server)
+## on FAISS and a real Milvus 2.3.5 standalone (5k, 100k, 1M chunks) and Milvus Lite (5k, 100k: a pure-Python
+## server); the 1M sizes need ~14 GB of memory each, one after the other
 bench: model $(LEXICON)
 	$(PY) -m indexer.tools.bench
 	$(PY) -m indexer.tools.eval --suite policy --modes hybrid
 	$(PY) -m indexer.tools.bench.backends --index data/index-eval/policy --json data/bench/backends.json
 	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
 	    --backends faiss --out data/bench/incremental.json
-	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
+	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 1000000 \
 	    --backends milvus-server --out data/bench/incremental-milvus-server.json
 	$(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 5000 100000 \
 	    --backends milvus-lite --out data/bench/incremental-milvus.json
@@ -126,7 +126,7 @@ bench-1m: install
 	nice -n 19 $(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --chunks 1000000 \
 	    --backends faiss --out data/bench/incremental-1m.json
 
-## bench-milvus-1m: add/remove 10 documents on a real Milvus 2.3.5 standalone at 1M chunks, out of `make bench`:
+## bench-milvus-1m: only the 1M-chunk figures of a real Milvus 2.3.5 standalone (add/remove 10 documents):
 ## about 15 minutes and ~14 GB of memory (bench process + server; measured 2026-11-30: build 401 s, add 10.8 s)
 bench-milvus-1m: install
 	nice -n 19 $(PY) -m indexer.tools.bench.incremental --index data/index-eval/policy --sizes 1000000 \
