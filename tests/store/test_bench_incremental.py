@@ -3,6 +3,7 @@ less still, and the search comparison of one segment against ten runs."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from indexer.store import VectorIndexParams
@@ -61,3 +62,21 @@ def test_bench_stores_follow_the_vector_index_parameters(tmp_path):
     segments = results["sizes"][0]["segments"]
     assert segments["vector_indexes"] == [["hnsw"], ["hnsw"] * 10]
     assert min(segments["dense_recall_at_10"]) >= 0.9
+
+
+def test_a_kept_index_of_other_vectors_is_not_reused(tmp_path):
+    """--keep-work reuses an index only when it holds the same rows: a corpus synthesised again from a source
+    index whose vectors changed (another model or adapter) is written anew, not compared with stale vectors."""
+    write_test_index(tmp_path / "real")
+    incremental.run(tmp_path / "real", [60], ["faiss"], tmp_path / "work", k=1, keep=True)
+    ten = tmp_path / "work" / "segments-60" / "ten"
+    version = incremental.FaissStore(ten).open_current()
+    try:
+        stored = np.stack([version.vector(r) for r in range(version.n_chunks)])
+    finally:
+        version.close()
+    segments = incremental.live_segments(ten)  # at toy size, fewer than ten documents' worth of parts
+    assert segments > 1 and incremental.reusable(ten, stored, segments)
+    assert not incremental.reusable(ten, stored[:-1], segments)  # another row count
+    assert not incremental.reusable(ten, -stored, segments)  # the same count, other vectors
+    assert not incremental.reusable(ten, stored, 1)  # another segment count

@@ -230,14 +230,19 @@ def write_ten(ten: Path, content: IndexContent, manifest: dict, params: VectorIn
         store.write_segments(parts, manifest)
 
 
-def reusable(index_dir: Path, rows: int, segments: int) -> bool:
-    """An index a kept work folder holds with these many live rows in these many segments (--keep-work)."""
+def reusable(index_dir: Path, embeddings: np.ndarray, segments: int) -> bool:
+    """An index a kept work folder holds with these rows (same count, and the same vectors at the first, middle
+    and last row: a corpus synthesised from another source index is not reused) in these many segments
+    (--keep-work)."""
     try:
         version = FaissStore(index_dir).open_current()
     except Exception:  # nothing there, or half-written: build it
         return False
     try:
-        return version.n_chunks == rows and sum(1 for r in version.live_rows if len(r)) == segments
+        rows = len(embeddings)
+        if version.n_chunks != rows or sum(1 for r in version.live_rows if len(r)) != segments:
+            return False
+        return all(np.allclose(version.vector(r), embeddings[r], atol=1e-3) for r in {0, rows // 2, rows - 1})
     finally:
         version.close()
 
@@ -289,12 +294,12 @@ def prepare_segments(work: Path, n: int, base: IndexContent, manifest: dict, opt
     one = work / f"faiss-{n}" / "index"
     if live_segments(one) != 1:  # a merge left more than one segment: write the one-segment index
         one = work / f"segments-{n}" / "one"
-        if not (opts["keep"] and reusable(one, len(base.chunks), 1)):
+        if not (opts["keep"] and reusable(one, base.embeddings, 1)):
             FaissStore(one, vector_params=opts["params"]).write(base, manifest)
     vectors = near_queries(base)
     near = (vectors, exact_top(base.embeddings, vectors, 10))
     ten = work / f"segments-{n}" / "ten"
-    if not (opts["keep"] and reusable(ten, len(base.chunks), 10)):
+    if not (opts["keep"] and reusable(ten, base.embeddings, 10)):
         shutil.rmtree(ten, ignore_errors=True)
         write_ten(ten, base, manifest, opts["params"])
     log(f"{n} chunks: ten segments written")
@@ -315,7 +320,7 @@ def bench_size(
     del content
     for i, backend in enumerate(backends):
         folder = work / f"{backend}-{n}"
-        if backend == "faiss" and keep and reusable(folder / "index", len(parts[0].chunks), 1):
+        if backend == "faiss" and keep and reusable(folder / "index", parts[0].embeddings, 1):
             out["faiss"] = {"reused": str(folder / "index")}  # --keep-work: built by an earlier run
             continue
         shutil.rmtree(folder, ignore_errors=True)
