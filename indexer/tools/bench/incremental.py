@@ -36,6 +36,7 @@ import shutil
 import signal
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -52,14 +53,15 @@ MANIFEST_KEYS = ("model", "dim", "chunker", "chunking")
 
 
 class RandomQueries:
-    """An embedder stand-in: random unit query vectors of the index's width (search cost, not quality)."""
+    """An embedder stand-in: random unit query vectors of the index's width (search cost, not quality), drawn from
+    the query text, so every variant timed on a query searches the same vector."""
 
     def __init__(self, name: str, dim: int):
         self.name, self.dim = name, dim
-        self._rng = np.random.default_rng(0)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        v = self._rng.normal(size=(len(texts), self.dim)).astype(np.float32)
+        v = np.stack([np.random.default_rng(zlib.crc32(t.encode())).normal(size=self.dim) for t in texts])
+        v = v.astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
@@ -314,7 +316,7 @@ def bench_size(
 
     content = SyntheticCorpus(real, seed=0).content(n)
     log(f"{n} chunks synthesised")
-    queries = [" ".join(t[:6]) or "发展" for t in content.tokens[:: max(1, len(content.tokens) // 60)]][:60]
+    queries = [" ".join(t[:6]) or "发展" for t in content.tokens[:: max(1, len(content.tokens) // 120)]][:120]
     out: dict = {"chunks": n, "documents": len(content.documents)}
     parts = list(split_last(content, k))  # [the rest, the moved documents, their ids]: all any backend needs
     del content
