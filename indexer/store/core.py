@@ -283,7 +283,7 @@ class VectorIndexParams:
     ef_construction: int = 200
     ef_search: int = 1024
     segment_threshold: int = 16_000
-    segment_ef_construction: int = 100
+    segment_ef_construction: int = 200
     segment_ef_search_min: int = 64
 
     @classmethod

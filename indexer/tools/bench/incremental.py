@@ -258,8 +258,10 @@ def near_queries(content: IndexContent, m: int = 60, seed: int = 1) -> np.ndarra
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
-def dense_recall(index_dir: Path, queries: np.ndarray, exact: np.ndarray, depth: int = 100) -> float:
-    """Mean share of the exact top-10 rows in the index's dense top-10 (asked `depth` deep, as the engine does)."""
+def dense_recall(index_dir: Path, queries: np.ndarray, exact: np.ndarray, depth: int | None = None) -> float:
+    """Mean share of the exact top-10 rows in the index's dense top-10, asked `depth` deep (default: as deep as
+    the engine asks, `facet_depth`: its ranking and match count share one search)."""
+    depth = depth or Settings().facet_depth
     version = FaissStore(index_dir).open_current()
     try:
         k = exact.shape[1]
