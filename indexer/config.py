@@ -86,8 +86,8 @@ class Settings:
     # faiss_segment_hnsw_threshold rows (adds of a few documents stay exact and cheap to write; the merge that
     # makes a larger segment builds its graph), with faiss_segment_ef_construction up to faiss_hnsw_threshold
     # rows: 200, as the one graph's (at 1M chunks ten graphs built at 100 found 0.93 of the exact top 10 against
-    # 0.97 for one graph, and searched no faster; at 200 they find 0.97, README "Segments"). A search gives each HNSW segment a share of
-    # faiss_hnsw_ef_search by its rows, at least faiss_segment_ef_search_min (README "Segments"). 16,000 is
+    # 0.97 for one graph, and searched no faster; at 200 they find 0.97). A search gives each HNSW segment a share
+    # of faiss_hnsw_ef_search by its rows, at least faiss_segment_ef_search_min (README "Segments"). 16,000 is
     # merge_floor_rows x merge_factor: every merge into the third size tier builds a graph, so the exact segments
     # beside others are at most 7 of <= 2,000 rows and 7 of <= 16,000 (a graph walk at efSearch 64 beats an exact
     # scan from a few thousand rows on).
