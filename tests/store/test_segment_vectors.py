@@ -256,3 +256,14 @@ def test_write_segments_refuses_a_document_in_two_parts(tmp_path, toy):
     part = toy.rows_where(lambda d: d == "d000")
     with store.lock(), pytest.raises(ValueError, match="two parts"):
         store.write_segments([part, part], MANIFEST)
+
+
+def test_segment_search_threads_run_faiss_with_one_openmp_thread():
+    """Two OpenMP teams spinning side by side on two cores slow both: the pool's threads run FAISS alone, and
+    the caller's own setting (index builds use every core) is left as it was."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    pool = faiss_store._search_pool(2)
+    assert set(pool.map(lambda _: faiss.omp_get_max_threads(), range(4))) == {1}
+    assert faiss.omp_get_max_threads() == before
