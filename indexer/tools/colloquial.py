@@ -163,14 +163,15 @@ def write_dictionary(entries: dict[str, list[tuple[str, float]]], out: Path, hea
 
 
 def _embed_with(settings: Settings):
-    from indexer.embedding import load_embedder
+    """The embedding function and a description of the model (+ adapter) that mines."""
+    from indexer.embedding import describe_model, load_embedder
 
     embedder = load_embedder(settings)
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.vstack([embedder.encode_queries(texts[i : i + 512]) for i in range(0, len(texts), 512)])
 
-    return embed, embedder.name
+    return embed, describe_model(embedder.name, getattr(embedder, "adapter", None))
 
 
 def main(argv: list[str] | None = None) -> int:
