@@ -928,15 +928,13 @@ class MilvusStore:
             page = _chunk_rows(content, row0, doc0, gen, lo, hi)
             if stats is not None:
                 _add_sparse(page, stats.weights(content.tokens[lo:hi]), content.tokens[lo:hi])
-            for r, v in zip(page, np.asarray(content.embeddings[lo:hi], dtype=np.float32)):
-                r["vector"] = v
-            self.client.insert(name, page)
+            self._insert(name, page, content.embeddings[lo:hi], batch=INSERT_BATCH)
 
-    def _insert(self, name: str, rows: list[dict], vectors: np.ndarray | None) -> None:
-        for lo in range(0, len(rows), BATCH):
-            page = rows[lo : lo + BATCH]
+    def _insert(self, name: str, rows: list[dict], vectors: np.ndarray | None, batch: int = BATCH) -> None:
+        for lo in range(0, len(rows), batch):
+            page = rows[lo : lo + batch]
             if vectors is not None:
-                for r, v in zip(page, np.asarray(vectors[lo : lo + BATCH], dtype=np.float32)):
+                for r, v in zip(page, np.asarray(vectors[lo : lo + batch], dtype=np.float32)):
                     r["vector"] = v
             self.client.insert(name, page)
 
