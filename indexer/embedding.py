@@ -263,12 +263,21 @@ def describe_model(name: str | None, adapter: dict | None) -> str:
     return f"{name!r} + adapter {adapter.get('name')!r} (sha256 {str(adapter.get('sha256'))[:12]}…)"
 
 
+def embedder_identity(embedder) -> tuple[str | None, dict | None]:
+    """(model name, adapter identity or None) of an embedder: what an index records of the model it was built with."""
+    return embedder.name, getattr(embedder, "adapter", None)
+
+
+def index_identity(manifest: dict) -> tuple[str | None, dict | None]:
+    """(model name, adapter identity or None) an index's manifest records."""
+    return manifest.get("model"), manifest.get("adapter")
+
+
 def check_index_model(manifest: dict, embedder, index_name: str) -> None:
     """Raise ModelMismatchError unless the index was built with this embedder's model and adapter."""
     from indexer.errors import ModelMismatchError
 
-    built = (manifest.get("model"), manifest.get("adapter"))
-    here = (embedder.name, getattr(embedder, "adapter", None))
+    built, here = index_identity(manifest), embedder_identity(embedder)
     if not same_model(built, here):
         raise ModelMismatchError(
             f"the index {index_name} was built with model {describe_model(*built)} but the configured model is "
