@@ -55,7 +55,7 @@ $(LEXICON): $(VENV)/.installed
 ## data/corpus + seeds/ with the base model on torch (deterministic: the committed file byte for byte, ~2-8 minutes
 ## on 2 cores; mined with the corpus adapter it did no better on dev, README); for another archive pass its folders
 colloquial: model
-	POLICY_SEARCH_ADAPTER= POLICY_SEARCH_QUERY_RUNTIME=torch nice -n 10 $(PY) -m indexer.tools.colloquial
+	nice -n 10 $(PY) -m indexer.tools.colloquial
 
 ## index: index seeds/ into data/index (adds new or changed seeds; keeps documents added since)
 index: $(INDEX_DIR)/CURRENT

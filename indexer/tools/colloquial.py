@@ -12,7 +12,10 @@ MAX_PER_KEY, leaving out terms inside the word itself (search-mode tokens alread
 
 Nothing here reads an eval question. Given the corpus, the model and jieba's dictionary the output is
 the same on every run: words and terms are processed in sorted order, similarities are rounded to three
-decimals and ties broken by the term, so the file can be committed and diffed.
+decimals and ties broken by the term, so the file can be committed and diffed. The model is the configured one
+without its adapter, on torch (queries' ONNX body can move a score in the third decimal): mined with the
+corpus adapter the dictionary did no better on dev (README), and this way the committed file is rebuilt byte
+for byte whatever POLICY_SEARCH_ADAPTER says.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,14 +167,14 @@ def write_dictionary(entries: dict[str, list[tuple[str, float]]], out: Path, hea
 
 def _embed_with(settings: Settings):
     """The embedding function and a description of the model (+ adapter) that mines."""
-    from indexer.embedding import describe_model, load_embedder
+    from indexer.embedding import describe_model, embedder_identity, load_embedder
 
     embedder = load_embedder(settings)
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.vstack([embedder.encode_queries(texts[i : i + 512]) for i in range(0, len(texts), 512)])
 
-    return embed, describe_model(embedder.name, getattr(embedder, "adapter", None))
+    return embed, describe_model(*embedder_identity(embedder))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-score", type=float, default=MineOptions.min_score)
     p.add_argument("--key-max-df", type=int, default=MineOptions.key_max_df)
     args = p.parse_args(argv)
-    settings = Settings.from_env(query_cache_size=0)
+    settings = replace(Settings.from_env(query_cache_size=0), adapter=None, query_runtime="torch")  # see above
     out = args.out or settings.colloquial_file
     options = MineOptions(min_score=args.min_score, key_max_df=args.key_max_df)
     from indexer import textnorm
