@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from indexer.config import DATA_DIR, Settings
@@ -31,7 +32,7 @@ from indexer.models import Chunk
 from indexer.sentences import split_sentences
 
 DEFAULT_OUT = DATA_DIR / "adapters" / "corpus"
-PAIR_KINDS = ("heading", "path", "cloze", "next", "keywords")
+PAIR_KINDS = ("heading", "path", "cloze", "next", "keywords", "english", "colloquial")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
     seen_heading: set[tuple[str, str]] = set()
     section: dict[str, tuple[str, str]] = {}  # passage text -> (document, heading path)
     ordered = sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
-    keywords = _keyword_queries(ordered, rng) if "keywords" in options.kinds else {}
+    wants_keywords = {"keywords", "english", "colloquial"} & set(options.kinds)
+    keywords = _keyword_queries(ordered, rng) if wants_keywords else {}
     for i, c in enumerate(ordered):
         if len(c.text) < options.min_chars:
             continue
@@ -97,6 +99,8 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
             by_kind["next"].append(("next", c.text, nxt.text))
         if keywords.get(i):
             by_kind["keywords"].append(("keywords", keywords[i], c.text))
+            for kind, anchor in _reworded(keywords[i], options, rng).items():
+                by_kind[kind].append((kind, anchor, c.text))
     kinds = [k for k in PAIR_KINDS if k in options.kinds]
     share = max(1, options.pairs // max(1, len(kinds)))
     picked: list[tuple[str, str, str]] = []
@@ -162,6 +166,45 @@ def _keyword_queries(ordered: list[Chunk], rng: random.Random) -> dict[int, str]
             chosen = set(rng.sample(best, min(len(best), rng.randint(2, 4))))
             out[i] = " ".join(sorted(chosen, key=ws.index))  # in the passage's own order
     return out
+
+
+def _reworded(query: str, options: AdaptOptions, rng: random.Random) -> dict[str, str]:
+    """A keyword query in a reader's other words: English (CC-CEDICT glosses of its words) and colloquial (an
+    official word swapped for a citizen's word that the colloquial dictionary maps to it). Only words of the
+    corpus and the two dictionaries are read, never a question."""
+    words = query.split()
+    out: dict[str, str] = {}
+    if "english" in options.kinds:
+        english = [g for g in (_glosses().get(w) for w in words) if g]
+        if len(english) >= 2:
+            out["english"] = " ".join(english)
+    if "colloquial" in options.kinds:
+        plain = _plain_words()
+        swapped = [rng.choice(plain[w]) if w in plain else w for w in words]
+        if swapped != words:
+            out["colloquial"] = " ".join(swapped)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _glosses() -> dict[str, str]:
+    """Simplified headword -> its first English gloss (CC-CEDICT, the dictionary `make lexicon` reverses)."""
+    from indexer.tools.lexicon import cedict_gloss
+
+    return cedict_gloss()
+
+
+@lru_cache(maxsize=1)
+def _plain_words() -> dict[str, list[str]]:
+    """Official term -> the colloquial words mapped to it (data/dict/colloquial.tsv read backwards)."""
+    from indexer.expansion import ColloquialTerms
+
+    terms = ColloquialTerms.load(Settings().colloquial_file)
+    back: dict[str, list[str]] = {}
+    for word, officials in sorted((terms.entries if terms else {}).items()):
+        for official in officials:
+            back.setdefault(official, []).append(word)
+    return back
 
 
 def _no_duplicate_in_batch(pairs: list[Pair], batch: int) -> list[Pair]:

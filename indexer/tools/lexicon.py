@@ -55,6 +55,19 @@ def gloss_keys(gloss: str) -> list[str]:
     return keys
 
 
+def cedict_gloss(lines: Iterable[str] | None = None) -> dict[str, str]:
+    """Simplified headword -> the first usable English key of its first entry ("农民工" -> "migrant worker")."""
+    out: dict[str, str] = {}
+    for line in lines if lines is not None else cedict_lines():
+        m = _ENTRY_RE.match(line)
+        if not m or line.startswith("#") or m.group(2) in out:
+            continue
+        keys = [k for gloss in m.group(3).split("/") for k in gloss_keys(gloss)]
+        if keys:
+            out[m.group(2)] = keys[0]
+    return out
+
+
 def reverse(lines: Iterable[str], known: dict[str, int]) -> dict[str, list[str]]:
     """key -> Chinese headwords (known to the tokenizer), most frequent first, MAX_PER_KEY at most."""
     found: dict[str, set[str]] = {}
