@@ -56,15 +56,17 @@ def gloss_keys(gloss: str) -> list[str]:
 
 
 def cedict_gloss(lines: Iterable[str] | None = None) -> dict[str, str]:
-    """Simplified headword -> the first usable English key of its first entry ("农民工" -> "migrant worker")."""
+    """Simplified headword -> the first usable English key of its first entry ("农民工" -> "migrant worker"); a
+    spelled-out key before an abbreviation ("人工智能" -> "artificial intelligence", not "ai")."""
     out: dict[str, str] = {}
     for line in lines if lines is not None else cedict_lines():
         m = _ENTRY_RE.match(line)
         if not m or line.startswith("#") or m.group(2) in out:
             continue
         keys = [k for gloss in m.group(3).split("/") for k in gloss_keys(gloss)]
+        abbreviations = {a.lower() for a in _ABBR_RE.findall(m.group(3))}
         if keys:
-            out[m.group(2)] = keys[0]
+            out[m.group(2)] = next((k for k in keys if k not in abbreviations), keys[0])
     return out
 
 

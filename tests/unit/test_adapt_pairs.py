@@ -49,3 +49,18 @@ def test_a_hard_negative_shares_the_anchors_words_but_not_the_positives_section(
     for start in range(0, len(pairs), 8):  # no text twice in a batch: a duplicate would be a false negative
         texts = [t for p in pairs[start : start + 8] for t in p[1:]]
         assert len(texts) == len(set(texts))
+
+
+def test_english_pairs_are_the_keyword_queries_in_cc_cedict_glosses():
+    from indexer.tools.lexicon import cedict_gloss
+
+    gloss = cedict_gloss()
+    assert gloss["疫苗"] == "vaccine" and gloss["人工智能"] == "artificial intelligence"
+    options = AdaptOptions(pairs=400, batch_size=8, kinds=("keywords", "english"))
+    pairs = make_pairs(_chunks(), options)
+    english = [(q, p) for kind, q, p in pairs if kind == "english"]
+    assert english and all(q.isascii() for q, _ in english)
+    for query, passage in english:  # both words of the passage glossed, in its order
+        words = sorted((t for t in TERMS if t in passage and t in gloss), key=passage.index)
+        assert query == " ".join(gloss[w] for w in words)
+    assert make_pairs(_chunks(), options) == pairs
