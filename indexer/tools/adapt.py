@@ -62,6 +62,9 @@ class AdaptOptions:
     # a mined hard negative per pair (the anchor's best BM25 passage outside the positive's section), so the loss
     # also ranks the positive above a passage sharing its words, not only above random ones of the batch
     hard_negatives: bool = False
+    # a passage of the positive's own document, outside its section, drawn at random, as the negative instead:
+    # the engine's misses find the right document and then the wrong passage of it
+    document_negatives: bool = False
 
 
 Pair = tuple[str, str, str] | tuple[str, str, str, str]  # (kind, anchor, positive[, negative])
@@ -110,6 +113,8 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
     rng.shuffle(picked)
     if options.hard_negatives:
         picked = _with_hard_negatives(picked, ordered, section)
+    elif options.document_negatives:
+        picked = _with_document_negatives(picked, ordered, section, rng)
     return _no_duplicate_in_batch(picked, options.batch_size)
 
 
@@ -131,6 +136,24 @@ def _with_hard_negatives(pairs: list[Pair], ordered: list[Chunk], section: dict[
             if other.text != positive and (other.doc_id, " > ".join(other.heading_path)) != home:
                 out.append((kind, anchor, positive, other.text))
                 break
+    return out
+
+
+def _with_document_negatives(
+    pairs: list[Pair], ordered: list[Chunk], section: dict[str, tuple[str, str]], rng: random.Random
+) -> list[Pair]:
+    """Each pair with a random passage of the positive's document from another section (dropped when the
+    document has no other section)."""
+    by_doc: dict[str, list[str]] = {}
+    for c in ordered:
+        if c.text in section:
+            by_doc.setdefault(c.doc_id, []).append(c.text)
+    out: list[Pair] = []
+    for kind, anchor, positive, *_ in pairs:
+        doc, path = section[positive]
+        others = [t for t in by_doc[doc] if section[t][1] != path]
+        if others:
+            out.append((kind, anchor, positive, rng.choice(others)))
     return out
 
 
@@ -352,6 +375,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--kinds", default=",".join(d.kinds), help=f"comma list of pair kinds of {', '.join(PAIR_KINDS)}")
     p.add_argument("--fp32", action="store_true", help="train in fp32 even where the CPU has native bf16")
     p.add_argument("--hard-negatives", action="store_true", help="add a mined BM25 negative to every pair")
+    p.add_argument(
+        "--document-negatives", action="store_true", help="add a passage of the positive's document to every pair"
+    )
     return p.parse_args(argv)
 
 
@@ -371,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kinds=tuple(k for k in PAIR_KINDS if k in args.kinds.split(",")),
         bf16=not args.fp32,
         hard_negatives=args.hard_negatives,
+        document_negatives=args.document_negatives,
     )
     try:
         version = open_store(settings).open_current()

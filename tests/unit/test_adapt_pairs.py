@@ -64,3 +64,14 @@ def test_english_pairs_are_the_keyword_queries_in_cc_cedict_glosses():
         words = sorted((t for t in TERMS if t in passage and t in gloss), key=passage.index)
         assert query == " ".join(gloss[w] for w in words)
     assert make_pairs(_chunks(), options) == pairs
+
+
+def test_a_document_negative_is_another_section_of_the_positives_document():
+    chunks = _chunks()
+    where = {c.text: (c.doc_id, c.heading_path[-1]) for c in chunks}
+    options = AdaptOptions(pairs=200, batch_size=8, kinds=("keywords", "path"), document_negatives=True)
+    pairs = make_pairs(chunks, options)
+    assert len(pairs) >= 10 and all(len(p) == 4 for p in pairs)
+    for _, _, positive, negative in pairs:
+        assert where[negative][0] == where[positive][0] and where[negative][1] != where[positive][1]
+    assert make_pairs(chunks, options) == pairs
