@@ -96,7 +96,9 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
         spans = [s for s in split_sentences(c.text) if s[1] - s[0] >= options.min_chars]
         if len(spans) >= 2:
             span = spans[rng.randrange(len(spans))]
-            by_kind["cloze"].append(("cloze", c.text[span[0] : span[1]], _rest_of(c.text, span)))
+            rest = _rest_of(c.text, span)
+            by_kind["cloze"].append(("cloze", c.text[span[0] : span[1]], rest))
+            section.setdefault(rest, (c.doc_id, path))
         nxt = ordered[i + 1] if i + 1 < len(ordered) else None
         if nxt is not None and nxt.doc_id == c.doc_id and len(nxt.text) >= options.min_chars:
             by_kind["next"].append(("next", c.text, nxt.text))
@@ -146,7 +148,7 @@ def _with_document_negatives(
     document has no other section)."""
     by_doc: dict[str, list[str]] = {}
     for c in ordered:
-        if c.text in section:
+        if c.text in section:  # a passage long enough to train on
             by_doc.setdefault(c.doc_id, []).append(c.text)
     out: list[Pair] = []
     for kind, anchor, positive, *_ in pairs:
