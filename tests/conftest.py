@@ -82,4 +82,4 @@ def milvus_server(tmp_path_factory):
         pytest.skip("milvus-server missing: pip install milvus==2.3.5 (requirements-dev.txt)")
     server = launcher.start(tmp_path_factory.mktemp("milvus-server"))
     yield server.uri
-    server.stop()
+    server.stop(grace=5)  # the session's data is thrown away: no clean shutdown to wait for

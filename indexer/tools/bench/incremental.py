@@ -179,7 +179,7 @@ def measure_server(folder: Path, parts: list, manifest: dict, n: int, release: b
         out["server"] = store.caps.version
         return out
     finally:
-        server.stop()
+        server.stop(grace=5)  # measured already; its data is thrown away
 
 
 def search_p50(variants: list[tuple[Settings, int | None]], queries: list[str], name: str, dim: int) -> list[dict]:
