@@ -74,9 +74,10 @@ def _rest_of(text: str, span: tuple[int, int]) -> str:
     return (text[: span[0]] + text[span[1] :]).strip()
 
 
-def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
+def make_pairs(chunks: list[Chunk], options: AdaptOptions, colloquial_file: Path | None = None) -> list[Pair]:
     """(kind, anchor, positive) pairs from the passages alone, in a fixed order for a given seed; with
-    `hard_negatives`, each with a mined negative passage as a fourth member."""
+    `hard_negatives`, each with a mined negative passage as a fourth member. `colloquial_file` (the colloquial
+    dictionary) is read for the colloquial kind only."""
     rng = random.Random(options.seed)
     by_kind: dict[str, list[tuple[str, str, str]]] = {k: [] for k in PAIR_KINDS}
     seen_heading: set[tuple[str, str]] = set()
@@ -104,7 +105,7 @@ def make_pairs(chunks: list[Chunk], options: AdaptOptions) -> list[Pair]:
             by_kind["next"].append(("next", c.text, nxt.text))
         if keywords.get(i):
             by_kind["keywords"].append(("keywords", keywords[i], c.text))
-            for kind, anchor in _reworded(keywords[i], options, rng).items():
+            for kind, anchor in _reworded(keywords[i], options, rng, colloquial_file).items():
                 by_kind[kind].append((kind, anchor, c.text))
     kinds = [k for k in PAIR_KINDS if k in options.kinds]
     share = max(1, options.pairs // max(1, len(kinds)))
@@ -193,7 +194,7 @@ def _keyword_queries(ordered: list[Chunk], rng: random.Random) -> dict[int, str]
     return out
 
 
-def _reworded(query: str, options: AdaptOptions, rng: random.Random) -> dict[str, str]:
+def _reworded(query: str, options: AdaptOptions, rng: random.Random, colloquial_file: Path | None) -> dict[str, str]:
     """A keyword query in a reader's other words: English (CC-CEDICT glosses of its words) and colloquial (an
     official word swapped for a citizen's word that the colloquial dictionary maps to it). Only words of the
     corpus and the two dictionaries are read, never a question."""
@@ -203,8 +204,8 @@ def _reworded(query: str, options: AdaptOptions, rng: random.Random) -> dict[str
         english = [g for g in (_glosses().get(w) for w in words) if g]
         if len(english) >= 2:
             out["english"] = " ".join(english)
-    if "colloquial" in options.kinds:
-        plain = _plain_words()
+    if "colloquial" in options.kinds and colloquial_file is not None:
+        plain = _plain_words(colloquial_file)
         swapped = [rng.choice(plain[w]) if w in plain else w for w in words]
         if swapped != words:
             out["colloquial"] = " ".join(swapped)
@@ -219,12 +220,12 @@ def _glosses() -> dict[str, str]:
     return cedict_gloss()
 
 
-@lru_cache(maxsize=1)
-def _plain_words() -> dict[str, list[str]]:
-    """Official term -> the colloquial words mapped to it (data/dict/colloquial.tsv read backwards)."""
+@lru_cache(maxsize=2)
+def _plain_words(colloquial_file: Path) -> dict[str, list[str]]:
+    """Official term -> the colloquial words mapped to it (the colloquial dictionary read backwards)."""
     from indexer.expansion import ColloquialTerms
 
-    terms = ColloquialTerms.load(Settings().colloquial_file)
+    terms = ColloquialTerms.load(colloquial_file)
     back: dict[str, list[str]] = {}
     for word, officials in sorted((terms.entries if terms else {}).items()):
         for official in officials:
@@ -286,7 +287,7 @@ def train(chunks: list[Chunk], settings: Settings, options: AdaptOptions, out: P
     from indexer.embedding import ADAPTER_WEIGHTS, adapter_identity, cpu_has_native_bf16, resolve_prompts
 
     _set_determinism(options)
-    pairs = make_pairs(chunks, options)
+    pairs = make_pairs(chunks, options, settings.colloquial_file)
     if len(pairs) < 2:
         raise SystemExit("too few passages to adapt to (need at least two training pairs)")
     model = _lora_model(settings, options)

@@ -75,3 +75,19 @@ def test_a_document_negative_is_another_section_of_the_positives_document():
     for _, _, positive, negative in pairs:
         assert where[negative][0] == where[positive][0] and where[negative][1] != where[positive][1]
     assert make_pairs(chunks, options) == pairs
+
+
+def test_colloquial_pairs_swap_an_official_word_for_a_citizens_word(tmp_path):
+    table = tmp_path / "colloquial.tsv"
+    table.write_text("# word -> official terms\n看病钱\t医保:0.05\n打疫苗\t疫苗:0.04 医保:0.02\n", encoding="utf-8")
+    options = AdaptOptions(pairs=400, batch_size=8, kinds=("keywords", "colloquial"))
+    pairs = make_pairs(_chunks(), options, table)
+    swapped = [(q, p) for kind, q, p in pairs if kind == "colloquial"]
+    assert swapped
+    for query, passage in swapped:
+        words = query.split(" ")
+        assert {"看病钱", "打疫苗"} & set(words)  # a citizen's word stands in for the passage's own term
+        assert any(w in passage for w in words if w not in ("看病钱", "打疫苗"))  # the other word is the passage's
+        assert not any(w in passage for w in ("看病钱", "打疫苗"))
+    assert make_pairs(_chunks(), options, table) == pairs
+    assert "colloquial" not in {kind for kind, _, _ in make_pairs(_chunks(), options)}  # no dictionary, no swaps
