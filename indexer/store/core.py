@@ -278,13 +278,14 @@ class VectorIndexParams:
     `hnsw_threshold` is also the filter size searched exactly (`exact_filter_max`), counted over the index.
     """
 
-    hnsw_threshold: int = 200_000
-    hnsw_m: int = 48
-    ef_construction: int = 200
-    ef_search: int = 1024
-    segment_threshold: int = 16_000
-    segment_ef_construction: int = 200
-    segment_ef_search_min: int = 64
+    # the defaults are the settings' own (one place: Settings, where each is explained)
+    hnsw_threshold: int = Settings.faiss_hnsw_threshold
+    hnsw_m: int = Settings.faiss_hnsw_m
+    ef_construction: int = Settings.faiss_hnsw_ef_construction
+    ef_search: int = Settings.faiss_hnsw_ef_search
+    segment_threshold: int = Settings.faiss_segment_hnsw_threshold
+    segment_ef_construction: int = Settings.faiss_segment_ef_construction
+    segment_ef_search_min: int = Settings.faiss_segment_ef_search_min
 
     @classmethod
     def from_settings(cls, s: Settings) -> VectorIndexParams:
