@@ -268,6 +268,11 @@ def embedder_identity(embedder) -> tuple[str | None, dict | None]:
     return embedder.name, getattr(embedder, "adapter", None)
 
 
+def settings_identity(settings: Settings) -> tuple[str | None, dict | None]:
+    """(model name, adapter identity or None) an index built with these settings records, without loading it."""
+    return resolve_model(settings.model).name, adapter_identity(settings.adapter)
+
+
 def index_identity(manifest: dict) -> tuple[str | None, dict | None]:
     """(model name, adapter identity or None) an index's manifest records."""
     return manifest.get("model"), manifest.get("adapter")

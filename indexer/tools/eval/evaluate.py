@@ -195,24 +195,14 @@ def model_change(index_dir: Path, settings: Settings, embedder=None) -> str | No
     """Why a suite's existing index does not fit the configured model and adapter, or `embedder`'s when given
     (None: it fits, or there is none): `make eval` then rebuilds it instead of stopping at the engine's mismatch
     error."""
-    from indexer.embedding import (
-        adapter_identity,
-        describe_model,
-        embedder_identity,
-        index_identity,
-        resolve_model,
-        same_model,
-    )
+    from indexer.embedding import describe_model, embedder_identity, index_identity, same_model, settings_identity
     from indexer.store import read_manifest
 
     manifest = read_manifest(index_dir) or {}
     if "model" not in manifest:
         return None
     built = index_identity(manifest)
-    if embedder is not None:
-        here = embedder_identity(embedder)
-    else:
-        here = (resolve_model(settings.model).name, adapter_identity(settings.adapter))
+    here = embedder_identity(embedder) if embedder is not None else settings_identity(settings)
     return None if same_model(built, here) else f"built with {describe_model(*built)}, now {describe_model(*here)}"
 
 
