@@ -22,8 +22,14 @@ from indexer.numbers import fold_numbers
 _EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 _YEAR_RE = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)(?!\d)")
 # A party congress named in a question: "the 17th Party Congress", "十七大报告", "第十七次全国代表大会".
+_EN_ORDINALS = {
+    w: i for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+        "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split(), start=1)
+}  # fmt: skip
 _CONGRESS_EN = re.compile(
-    r"\b(\d{1,2})(?:st|nd|rd|th)\s+(?:(?:cpc|communist)\s+)?(?:party\s+)?(?:national\s+)?congress"
+    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)|({'|'.join(_EN_ORDINALS)}))\s+(?:(?:cpc|communist)\s+)?(?:party\s+)?"
+    r"(?:national\s+)?congress"
 )
 _CN_NUM = "[一二三四五六七八九十]{1,3}"
 # 十一大 .. 二十九大 stand alone; 三大, 五大 also mean "the three/five big ..." unless a report is meant.
@@ -43,6 +49,7 @@ def english_terms(query: str, lexicon: Lexicon, idf: Callable[[str], float] | No
 
     With the index's `idf`, the corpus picks among a word's senses (see `Lexicon.terms`)."""
     folded = textnorm.fold(query)
+    folded = _CONGRESS_EN.sub(" ", folded)  # named below by its Chinese names ("third party" is 第三方)
     words = [w.strip("'") for w in _EN_WORD_RE.findall(folded.replace("'s ", " "))]
     terms = lexicon.terms([w for w in words if w], EN_STOPWORDS, idf)
     for token in textnorm.tokenize(query):
@@ -57,7 +64,7 @@ def english_terms(query: str, lexicon: Lexicon, idf: Callable[[str], float] | No
 def congresses(query: str) -> list[int]:
     """Numbers of the party congresses a question names, in English or Chinese."""
     folded = textnorm.fold(query).lower()
-    found = {int(m.group(1)) for m in _CONGRESS_EN.finditer(folded)}
+    found = {int(m.group(1)) if m.group(1) else _EN_ORDINALS[m.group(2)] for m in _CONGRESS_EN.finditer(folded)}
     for m in _CONGRESS_ZH.finditer(folded):
         found.add(metadata.cn_number(m.group(1) or m.group(2) or m.group(3)) or 0)
     return sorted(n for n in found if n in metadata.CPC_CONGRESS_YEARS)

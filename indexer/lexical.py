@@ -304,6 +304,8 @@ class Lexicon:
                 phrase = " ".join(words[i : i + size])
                 if size == 1 and phrase in stopwords:
                     continue
+                if size > 1 and (words[i] in stopwords or words[i + size - 1] in stopwords):
+                    continue  # "the core", "how much": a gloss's filler, not the question's meaning
                 hit = next((self.entries[v] for v in self._variants(phrase) if v in self.entries), None)
                 shares = self._shares(hit, idf) if hit else None
                 if shares:

@@ -50,6 +50,8 @@ def gloss_keys(gloss: str) -> list[str]:
         key = _PAREN_RE.sub(" ", part).strip().lower()
         key = re.sub(r"^(to|a|an|the) ", "", key)
         key = re.sub(r"\s+", " ", key).strip(" ,.")
+        if part.strip()[:1].isupper() and "," in key:  # a name and what it is: "Beijing, capital of the PRC"
+            key = key.split(",")[0].strip()
         if _KEY_RE.match(key) and len(key.split()) <= MAX_KEY_WORDS:
             keys.append(key)
     return keys

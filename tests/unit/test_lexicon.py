@@ -4,7 +4,15 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.expansion import congress_years, congresses, english_terms, feedback_terms, prefer_years, query_years
+from indexer.expansion import (
+    EN_STOPWORDS,
+    congress_years,
+    congresses,
+    english_terms,
+    feedback_terms,
+    prefer_years,
+    query_years,
+)
 from indexer.lexical import BM25Index, Lexicon
 from indexer.tools.lexicon import gloss_keys, reverse, write_lexicon
 
@@ -25,6 +33,10 @@ def test_glosses_become_keys() -> None:
     assert gloss_keys("to retire (from the workforce)") == ["retire"]
     assert gloss_keys("gross domestic product (GDP)") == ["gdp", "gross domestic product"]
     assert gloss_keys("surname Wang") == [] and gloss_keys("CL:條|条[tiao2]") == []
+    # a name and what it is: the name is the key (the whole gloss is too long to be one)
+    assert gloss_keys("Beijing, capital of the People's Republic of China") == ["beijing"]
+    assert gloss_keys("Chen Duxiu (1879-1942), founding member of the CCP") == ["chen duxiu"]
+    assert gloss_keys("close, near") == []  # not a name: a lower-case gloss keeps its comma and fails as a key
 
 
 def test_reverse_keeps_known_words_most_frequent_first() -> None:
@@ -97,6 +109,18 @@ def test_a_party_congress_named_in_english_or_chinese() -> None:
     assert congresses("十六大要求2020年GDP翻两番") == [16] and congresses("十七大 文化大革命") == [17]
     assert congresses("三大攻坚战") == [] and congresses("十大类产品") == [] and congresses("the 21st century") == []
     assert congress_years("the 17th Party Congress") == [2007]
+    assert congresses("women members at the time of the Third Party Congress?") == [3]
+    assert congresses("Chen Duxiu's report to the Twelfth Congress") == [12] and congresses("a third party") == []
+
+
+def test_a_phrase_with_a_stopword_at_its_edge_is_not_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "en_zh.tsv"
+    path.write_text("the core\t地地道道\ncore\t核心\nhow much\t几何\nthird party\t第三方\n", encoding="utf-8")
+    lexicon = Lexicon.load(path)
+    assert lexicon.terms(["what", "is", "the", "core"], EN_STOPWORDS) == {"核心": 1.0}
+    assert lexicon.terms(["how", "much"], EN_STOPWORDS) == {}
+    # a congress is named by its Chinese names, so its words are not looked up ("third party" is 第三方)
+    assert "第三方" not in english_terms("members at the Third Party Congress", lexicon)
 
 
 def test_an_english_congress_becomes_its_chinese_names_on_the_lexical_side(tmp_path: Path) -> None:
