@@ -95,10 +95,21 @@ class ColloquialTerms:
         terms = dict.fromkeys(tokens, 1.0)
         if weight <= 0:
             return terms
-        for token in tokens:
-            for term in self.entries.get(token, ()):
+        for official in self.added(tokens).values():
+            for term in official:
                 terms.setdefault(term, weight)
         return terms
+
+    def added(self, tokens: list[str]) -> dict[str, list[str]]:
+        """Each colloquial word of the query -> the official terms it adds (terms the query holds already left out),
+        so the reader can be shown what else was looked for."""
+        own = set(tokens)
+        out: dict[str, list[str]] = {}
+        for token in dict.fromkeys(tokens):
+            terms = [t for t in self.entries.get(token, ()) if t not in own]
+            if terms:
+                out[token] = terms
+        return out
 
 
 def feedback_terms(
@@ -121,6 +132,14 @@ def query_years(query: str) -> list[int]:
     """Years a question names, however written (2023年, 二〇二三年)."""
     found = _YEAR_RE.findall(fold_numbers(textnorm.fold(query)))
     return sorted({int(y) for y in found})
+
+
+def preferred_years(years: list[int], congress: list[int], boost_next: float, boost_same: float) -> list[int]:
+    """The document years `prefer_years` lifts for these question years and congress years."""
+    out = {y + 1 for y in years} if boost_next > 0 else set()
+    if boost_same > 0:
+        out |= {*years, *congress}
+    return sorted(out)
 
 
 def prefer_years(

@@ -83,6 +83,9 @@ class SearchResponse:
     facets: dict | None = None  # {"year": [{"value", "count"}], "type": [...], "document": [...]}
     timeline: dict | None = None  # {"years": [{"year", "count"}], "first_year", "last_year", "phrase_..."}
     parsed: dict | None = None  # indexer.query.ParsedQuery.to_dict()
+    # What hybrid ranking added to the question's words: {"official_terms": [{"word", "terms"}],
+    # "chinese_terms": [...], "preferred_years": [...]} (SearchEngine.expanded)
+    expanded: dict | None = None
     weak: bool = False  # the best passage is below the weak-match line
     weak_threshold: float | None = None
     sort: str = "relevance"
@@ -104,6 +107,7 @@ class SearchResponse:
                 facets=self.facets,
                 timeline=self.timeline,
                 parsed=self.parsed,
+                expanded=self.expanded,
                 weak=self.weak,
                 weak_threshold=self.weak_threshold,
                 sort=self.sort,

@@ -28,6 +28,7 @@ from indexer.expansion import (
     english_terms,
     feedback_terms,
     prefer_years,
+    preferred_years,
     query_years,
 )
 from indexer.lexical import Lexicon
@@ -583,6 +584,7 @@ class SearchEngine:
             query=query, took_ms=0.0, mode=mode, results=results,
             total=c["total"], total_relation="eq" if exact else "gte", documents_total=c["documents_total"],
             facets=c["facets"], timeline=facets.timeline(version, matched, span), parsed=pq.to_dict(),
+            expanded=self.expanded(version, pq.text, tokens, mode),
             weak=weak, weak_threshold=threshold if qvec is not None else None,
             sort=opts.sort, group=opts.group, offset=opts.offset,
         )  # fmt: skip
@@ -717,6 +719,26 @@ class SearchEngine:
             self._colloquial = ColloquialTerms.load(self.settings.colloquial_file)
         return self._colloquial
 
+    def expanded(self, version: IndexReader, query: str, tokens: list[str], mode: str) -> dict:
+        """What hybrid ranking looked for beyond the question's own words, for the reader to see: the official
+        terms of its colloquial words, an English question's Chinese terms, the document years it prefers.
+        Dictionary lookups only (the same ones `_lexical_side` and `_prefer_years` make)."""
+        s = self.settings
+        out: dict = {"official_terms": [], "chinese_terms": [], "preferred_years": []}
+        if mode != "hybrid" or not query:
+            return out
+        if has_chinese(query) and s.colloquial_weight > 0 and self.colloquial is not None:
+            added = self.colloquial.added(tokens)
+            out["official_terms"] = [{"word": word, "terms": terms} for word, terms in added.items()]
+        elif not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
+            terms = english_terms(query, self.lexicon, version.bm25.term_idf)
+            shown = sorted((t for t, w in terms.items() if w >= 0.5 and not any(c.isdigit() for c in t)),
+                           key=lambda t: (-terms[t], t))  # fmt: skip
+            out["chinese_terms"] = shown[:8]
+        years, congress = self._question_years(query)
+        out["preferred_years"] = preferred_years(years, congress, s.year_boost_next, s.year_boost_same)
+        return out
+
     def _lexical_side(self, version: IndexReader, query: str, tokens: list[str], dense, pool: int, allowed):
         """The BM25 ranking for hybrid fusion and its weight.
 
@@ -742,12 +764,18 @@ class SearchEngine:
             return version.bm25.search(list(terms), pool, allowed), weight
         return version.bm25.search_weighted(terms, pool, allowed), weight
 
+    @staticmethod
+    def _question_years(query: str) -> tuple[list[int], list[int]]:
+        """(years a question names, years of the party congresses it names); beside a congress, a year is a
+        target or history, not the document's."""
+        congress = congress_years(query)
+        return ([] if congress else query_years(query)), congress
+
     def _prefer_years(self, version: IndexReader, query: str, ranked: list[tuple[int, float]]):
         s = self.settings
         if s.year_boost_next <= 0 and s.year_boost_same <= 0:
             return ranked
-        congress = congress_years(query)
-        years = [] if congress else query_years(query)  # years beside a congress are its targets or history
+        years, congress = self._question_years(query)
         if not years and not congress:
             return ranked
 

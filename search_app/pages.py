@@ -77,8 +77,17 @@ def _terms(response: SearchResponse, engine) -> tuple[str, ...]:
     parsed = response.parsed or {}
     text = parsed.get("text", response.query)
     phrases = tuple(parsed.get("phrases", ())) + tuple(m for g in parsed.get("any_of", ()) for m in g)
+    phrases += _added_terms(response)
     min_idf = current_settings().highlight_min_idf
     return highlight.informative_terms(text, getattr(engine, "term_idf", None), phrases, min_idf)
+
+
+def _added_terms(response: SearchResponse) -> tuple[str, ...]:
+    """Terms hybrid ranking looked for besides the question's words (official wording, an English question's
+    Chinese terms): marked in passages too, so the reader sees why a passage with none of their words came up."""
+    expanded = response.expanded or {}
+    official = tuple(t for item in expanded.get("official_terms", ()) for t in item["terms"])
+    return official + tuple(expanded.get("chinese_terms", ()))
 
 
 def _research_ctx(response: SearchResponse, here: dict, options, paging, settings) -> dict:
@@ -97,6 +106,7 @@ def _research_ctx(response: SearchResponse, here: dict, options, paging, setting
         "sort": options.sort,
         "understood": (response.parsed or {}).get("understood", ""),
         "query_notes": [n["zh"] for n in (response.parsed or {}).get("notes", [])],
+        "expanded": response.expanded or {},
         "total_pages": pages,
         "show_details": details,
         "details_url": url_for("pages.search", **here, **({} if details else {"details": 1})),

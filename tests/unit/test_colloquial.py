@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import textnorm
-from indexer.expansion import ColloquialTerms
+from indexer.expansion import ColloquialTerms, preferred_years
 from indexer.retrieval import SearchEngine
 from indexer.tools.colloquial import MineOptions, mine, write_dictionary
 from tests.support.fakes import FakeEmbedder
@@ -52,6 +52,51 @@ def test_colloquial_question_gets_the_official_term_on_the_lexical_side(tmp_path
     (rows, _), _ = off._lexical_side(off.version, question, tokens, dense, 3, None)
     assert rows.size == 0
     assert "电价" in on.search(question, k=1, mode="hybrid").results[0].text
+
+
+def test_added_lists_each_colloquial_words_new_terms() -> None:
+    terms = ColloquialTerms({"电费": ["电价", "收费"], "便宜": ["低廉"]})
+    assert terms.added(["电费", "收费", "电费", "贵"]) == {"电费": ["电价"]}  # 收费 is the question's own word
+    assert terms.added(["贵"]) == {}
+
+
+def test_preferred_years_are_the_ones_the_year_bonus_lifts() -> None:
+    assert preferred_years([2021], [], 0.8, 0.8) == [2021, 2022]  # a year's results are in the next report
+    assert preferred_years([], [2007], 0.8, 0.8) == [2007]  # a congress: its own year's documents only
+    assert preferred_years([2021], [], 0.0, 0.8) == [2021] and preferred_years([2021], [], 0.0, 0.0) == []
+
+
+def _expanding_app(tmp_path: Path):
+    from search_app import create_app
+
+    write_test_index(tmp_path / "index", passages=PASSAGES)
+    (tmp_path / "colloquial.tsv").write_text("# test\n电费\t电价:0.050\n", encoding="utf-8")
+    (tmp_path / "en_zh.tsv").write_text("# test\nelectricity price\t电价\n", encoding="utf-8")
+    settings = test_settings(
+        tmp_path, index_dir=tmp_path / "index", colloquial_file=tmp_path / "colloquial.tsv",
+        lexicon_file=tmp_path / "en_zh.tsv", colloquial_weight=0.6,
+    )  # fmt: skip
+    engine = SearchEngine.open(settings, embedder=FakeEmbedder())
+    return engine, create_app(settings, engine=engine).test_client()
+
+
+def test_the_reader_is_shown_what_else_was_looked_for(tmp_path: Path) -> None:
+    engine, client = _expanding_app(tmp_path)
+    question = "2019年工厂的电费能便宜吗"
+    expanded = engine.search(question, k=3, mode="hybrid").expanded
+    assert expanded == {
+        "official_terms": [{"word": "电费", "terms": ["电价"]}], "chinese_terms": [], "preferred_years": [2019, 2020],
+    }  # fmt: skip
+    assert engine.search(question, k=3, mode="lexical").expanded["official_terms"] == []  # keyword mode is literal
+    english = engine.search("Did the electricity price fall?", k=3, mode="hybrid").expanded
+    assert english["chinese_terms"] == ["电价"] and english["official_terms"] == []
+
+    body = client.get("/api/search", query_string={"q": question}).get_json()
+    assert body["expanded"]["official_terms"] == [{"word": "电费", "terms": ["电价"]}]
+    html = client.get("/", query_string={"q": question}).get_data(as_text=True)
+    assert "也按公文用语检索：" in html and "q=%E7%94%B5%E4%BB%B7" in html  # a link that searches 电价 alone
+    assert "<mark>电价</mark>" in html  # the added term is marked in the passage that holds it
+    assert "优先这些年份的文件：2019、2020" in html
 
 
 def test_questions_with_numbers_lean_more_on_bm25(tmp_path: Path) -> None:
