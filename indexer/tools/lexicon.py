@@ -7,8 +7,10 @@ English glosses (split on "/" and ";", parentheses and a leading "to " dropped, 
 three words; an abbreviation in capitals such as "(GDP)" also becomes a key) point back to
 its simplified headword. Only headwords of 2-8 characters that jieba's dictionary or the
 policy-term dictionary knows are kept (others could never be a BM25 token), at most
-MAX_PER_KEY per key, the most frequent in jieba's dictionary first. Deterministic given
-the package version, so the file is rebuilt the same everywhere.
+MAX_PER_KEY per key, the most frequent in jieba's dictionary first. The project's glossary of
+policy terms in English (data/dict/policy_terms_en.tsv: "common prosperity" -> 共同富裕, keys of up
+to seven words) is merged in, its terms first. Deterministic given the package version and the
+glossary, so the file is rebuilt the same everywhere.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
 from indexer.config import DATA_DIR
+from indexer.lexical import JOINED, english_words, read_term_table
 
 LEXICON_FILE = DATA_DIR / "dict" / "en_zh.tsv"
+GLOSSARY_FILE = DATA_DIR / "dict" / "policy_terms_en.tsv"
 MAX_PER_KEY = 4
 MAX_KEY_WORDS = 3
 _SKIP_GLOSS = re.compile(r"^(surname|variant of|old variant|see |cl:|abbr\. for|used in|pr\.|\(old\)|\(archaic\))")
@@ -90,6 +94,34 @@ def reverse(lines: Iterable[str], known: dict[str, int]) -> dict[str, list[str]]
     }
 
 
+def merge_glossary(
+    lexicon: dict[str, list[str]], glossary: dict[str, list[str]], segment: Callable[[str], list[str]]
+) -> dict[str, list[str]]:
+    """The lexicon with the policy-term glossary's keys added; a glossary term comes before CC-CEDICT's words.
+
+    Keys are written as questions are read (`english_words`: "people's" -> "people"). A term the tokenizer
+    cuts into several words (减税降费 -> 减税 降费) is written as those words joined (减税·降费, all needed);
+    one that single characters would be left of (中国梦 -> 中国 梦) is left out.
+    """
+    out = dict(lexicon)
+    for raw_key, terms in glossary.items():
+        key = " ".join(english_words(raw_key.lower()))
+        words = [w for w in (_as_tokens(term, segment) for term in terms) if w]
+        merged = list(dict.fromkeys(words + out.get(key, [])))
+        if merged:
+            out[key] = merged[: max(MAX_PER_KEY, len(words))]
+    return dict(sorted(out.items()))
+
+
+def _as_tokens(term: str, segment: Callable[[str], list[str]]) -> str | None:
+    """The term as the tokenizer's words joined by JOINED; None when words of two characters or more cover less
+    than three quarters of it."""
+    pieces = list(dict.fromkeys(p for p in segment(term) if len(p) >= 2))
+    if sum(len(p) for p in pieces) < 0.75 * len(term):
+        return None
+    return JOINED.join(pieces)
+
+
 def write_lexicon(lexicon: dict[str, list[str]], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as fh:
@@ -110,8 +142,14 @@ def known_words() -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m indexer.tools.lexicon", description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=LEXICON_FILE)
+    p.add_argument("--glossary", type=Path, default=GLOSSARY_FILE, help="English renderings of policy terms")
     args = p.parse_args(argv)
     lexicon = reverse(cedict_lines(), known_words())
+    glossary = read_term_table(args.glossary) or {}
+    if glossary:
+        from indexer import textnorm
+
+        lexicon = merge_glossary(lexicon, glossary, textnorm.segment)
     write_lexicon(lexicon, args.out)
     print(f"{args.out}: {len(lexicon)} English keys")
     return 0

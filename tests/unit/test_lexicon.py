@@ -13,8 +13,8 @@ from indexer.expansion import (
     prefer_years,
     query_years,
 )
-from indexer.lexical import BM25Index, Lexicon
-from indexer.tools.lexicon import gloss_keys, reverse, write_lexicon
+from indexer.lexical import BM25Index, Lexicon, english_words
+from indexer.tools.lexicon import gloss_keys, merge_glossary, reverse, write_lexicon
 
 CEDICT = """# a comment
 國內生產總值 国内生产总值 [guo2 nei4 sheng1 chan3 zong3 zhi2] /gross domestic product (GDP)/
@@ -138,3 +138,26 @@ def test_a_named_congress_lifts_its_own_years_documents_only() -> None:
     assert [row for row, _ in out] == [1, 0, 2]
     out = prefer_years(ranked, [], years.get, boost_next=0.2, boost_same=0.2, congress=[2006])
     assert out == ranked  # 2006 names no document here; the year after a congress is not lifted
+
+
+def test_the_policy_glossary_joins_the_lexicon_its_terms_first(tmp_path: Path) -> None:
+    cuts = {"减税降费": ["减税", "降费"], "中国梦": ["中国", "梦"]}
+    segment = lambda term: cuts.get(term, [term])  # noqa: E731 - the tokenizer, for these terms
+    glossary = {
+        "common prosperity": ["共同富裕"], "whole-process people's democracy": ["全过程人民民主"],
+        "tax and fee cuts": ["减税降费"], "chinese dream": ["中国梦"], "pension": ["养老保险"],
+    }  # fmt: skip
+    lex = merge_glossary(reverse(CEDICT.splitlines(), KNOWN), glossary, segment)
+    assert lex["common prosperity"] == ["共同富裕"]
+    assert lex["whole-process people democracy"] == ["全过程人民民主"]  # keys read like questions ("people's")
+    assert lex["tax and fee cuts"] == ["减税·降费"]  # cut in two by the tokenizer: both words needed
+    assert "chinese dream" not in lex  # 中国 alone would be wrong: left out
+    assert lex["pension"][0] == "养老保险" and "养老金" in lex["pension"]  # glossary first, CC-CEDICT after
+
+    write_lexicon(lex, tmp_path / "en_zh.tsv")
+    lexicon = Lexicon.load(tmp_path / "en_zh.tsv")
+    words = english_words("how does the report describe whole-process people's democracy?")
+    assert lexicon.terms(words, EN_STOPWORDS) == {"全过程人民民主": 1.0}  # a key of three words, longest first
+    idf = {"减税": 2.0, "降费": 3.0}
+    assert lexicon.terms(["tax", "and", "fee", "cuts"], idf=lambda t: idf.get(t, 0.0)) == {"减税": 1.0, "降费": 1.0}
+    assert lexicon.terms(["tax", "and", "fee", "cuts"], idf=lambda t: 2.0 if t == "减税" else 0.0) == {}
