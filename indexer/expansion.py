@@ -132,12 +132,15 @@ def query_years(query: str) -> list[int]:
     return sorted({int(y) for y in found})
 
 
+def year_boosts(years: list[int], congress: list[int], boost_next: float, boost_same: float) -> list[tuple[int, float]]:
+    """(document year, bonus) pairs for a question's years and congress years, bonuses of 0 left out."""
+    pairs = [(y + 1, boost_next) for y in years] + [(y, boost_same) for y in [*years, *congress]]
+    return [(year, boost) for year, boost in pairs if boost > 0]
+
+
 def preferred_years(years: list[int], congress: list[int], boost_next: float, boost_same: float) -> list[int]:
     """The document years `prefer_years` lifts for these question years and congress years."""
-    out = {y + 1 for y in years} if boost_next > 0 else set()
-    if boost_same > 0:
-        out |= {*years, *congress}
-    return sorted(out)
+    return sorted({year for year, _ in year_boosts(years, congress, boost_next, boost_same)})
 
 
 def prefer_years(
@@ -157,9 +160,8 @@ def prefer_years(
     if not (years or congress) or not ranked or (boost_next <= 0 and boost_same <= 0):
         return ranked
     bonus: dict[int, float] = {}
-    pairs = [(y + 1, boost_next) for y in years] + [(y, boost_same) for y in [*years, *congress]]
-    for rows_year, boost in pairs:
-        mask = rows_of_year(rows_year) if boost > 0 else None
+    for rows_year, boost in year_boosts(years, congress, boost_next, boost_same):
+        mask = rows_of_year(rows_year)
         if mask is None:
             continue
         for row, _ in ranked:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from indexer.textnorm import STOPWORDS
+
 K1 = 1.2
 B = 0.75
 PRUNE_MIN_POSTINGS = 200_000  # a query with more postings than this first tries the pruned search
@@ -265,12 +267,7 @@ def read_term_table(path: Path) -> dict[str, list[str]] | None:
 
 _EN_WORD_RE = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 # Function words: a phrase key that begins or ends with one is a gloss's filler ("the core", "how much").
-EDGE_WORDS = frozenset(
-    "the a an of to in on for and or is are was were what which how why when who does do did with by from at as be "
-    "that this it its much many".split()
-)
-
-
+EDGE_WORDS = frozenset(w for w in STOPWORDS if w.isascii()) | {"much", "many"}
 JOINED = "·"  # joins the words of one Chinese term in a lexicon entry (see Lexicon._shares)
 
 

@@ -108,6 +108,19 @@ def _number_in(text: str) -> official.DocNumber:
     return official.parse_number(text) or official.DocNumber("", 0, 0)
 
 
+@dataclass
+class HybridQuery:
+    """How hybrid ranking reads a question besides embedding it, worked out once per question: its BM25 terms
+    and BM25's weight in the fusion, what those terms add to the question's own words, the years it names."""
+
+    terms: dict[str, float]
+    weight: float
+    official: dict[str, list[str]]  # each colloquial word -> the official terms it added
+    translated: bool  # the terms are an English question's Chinese terms
+    years: list[int]  # years the question names (none beside a congress: those are targets or history)
+    congress: list[int]  # years of the party congresses it names
+
+
 class DenseHits:
     """One query's dense search, run once as deep as its deepest reader: the ranking's candidates (100) and the
     match count (facet_depth, 1,000) are prefixes of the same hits. Two searches cost twice the graph walk at 1M
@@ -559,7 +572,8 @@ class SearchEngine:
         depth = max(self.settings.candidate_pool, opts.offset + k, self.settings.facet_depth if deep else 0)
         counted = bool(pq.text) and not pq.required and mode != "lexical"  # _match_set reads the dense hits
         dense = DenseHits(version, qvec, mask, self.settings.facet_depth if counted else 0)
-        ranked = self._rank(version, pq, dense, tokens, mode, mask, depth)
+        hq = self._hybrid_query(version, pq.text, tokens) if mode == "hybrid" and pq.text else None
+        ranked = self._rank(version, pq, dense, tokens, mode, mask, depth, hq)
         ranked = _doc_number_first(version, query, ranked, mask, depth)
         matched, exact = self._match_set(version, pq, dense, tokens, mode, mask, ranked)
         ordered = _order(version, ranked, matched, opts.sort)
@@ -584,13 +598,15 @@ class SearchEngine:
             query=query, took_ms=0.0, mode=mode, results=results,
             total=c["total"], total_relation="eq" if exact else "gte", documents_total=c["documents_total"],
             facets=c["facets"], timeline=facets.timeline(version, matched, span), parsed=pq.to_dict(),
-            expanded=self.expanded(version, pq.text, tokens, mode),
+            expanded=self.expanded(hq),
             weak=weak, weak_threshold=threshold if qvec is not None else None,
             sort=opts.sort, group=opts.group, offset=opts.offset,
         )  # fmt: skip
 
-    def _rank(self, version, pq, dense_hits: DenseHits, tokens, mode, mask, depth) -> list[tuple[int, float]]:
-        """Relevance order of the best `depth` candidates within `mask` (the mode's own scores)."""
+    def _rank(
+        self, version, pq, dense_hits: DenseHits, tokens, mode, mask, depth, hq: HybridQuery | None = None
+    ) -> list[tuple[int, float]]:
+        """Relevance order of the best `depth` candidates within `mask` (the mode's own scores; `hq`: hybrid's)."""
         if mask is not None and not mask.any():
             return []
         if not pq.text:  # only filters: every allowed passage, in index order
@@ -608,7 +624,7 @@ class SearchEngine:
                 ranked += [(int(r), 0.0) for r in rest[: depth + len(seen)] if int(r) not in seen]
             return ranked[:depth]
         dense = dense_hits.top(depth)
-        lexical, lexical_weight = self._lexical_side(version, pq.text, tokens, dense, depth, mask)
+        lexical, lexical_weight = self._lexical_side(version, hq, dense, depth, mask)
         rankings = [dense, lexical]
         weights = [1.0, lexical_weight]
         sentences = RowSentences.of(version) if self.settings.sentence_weight > 0 else None
@@ -619,7 +635,7 @@ class SearchEngine:
             ranked = score_fuse(rankings, weights)[:depth]
         else:
             ranked = rrf_fuse([r[0] for r in rankings], self.settings.rrf_k, weights)[:depth]
-        return self._prefer_years(version, pq.text, ranked)
+        return self._prefer_years(version, hq, ranked)
 
     def _match_set(self, version, pq, dense_hits: DenseHits, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
         """The passages counted in `total` and the facets, and whether the count is exact.
@@ -719,43 +735,47 @@ class SearchEngine:
             self._colloquial = ColloquialTerms.load(self.settings.colloquial_file)
         return self._colloquial
 
-    def expanded(self, version: IndexReader, query: str, tokens: list[str], mode: str) -> dict:
+    def expanded(self, hq: HybridQuery | None) -> dict:
         """What hybrid ranking looked for beyond the question's own words, for the reader to see: the official
-        terms of its colloquial words, an English question's Chinese terms, the document years it prefers.
-        Dictionary lookups only (the same ones `_lexical_side` and `_prefer_years` make)."""
+        terms of its colloquial words, an English question's Chinese terms, the document years it prefers (all
+        empty in the other modes)."""
         s = self.settings
         out: dict = {"official_terms": [], "chinese_terms": [], "preferred_years": []}
-        if mode != "hybrid" or not query:
+        if hq is None:
             return out
-        if has_chinese(query) and s.colloquial_weight > 0 and self.colloquial is not None:
-            added = self.colloquial.added(tokens)
-            out["official_terms"] = [{"word": word, "terms": terms} for word, terms in added.items()]
-        elif not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
-            terms = english_terms(query, self.lexicon, version.bm25.term_idf)
-            shown = sorted((t for t, w in terms.items() if w >= 0.5 and not any(c.isdigit() for c in t)),
-                           key=lambda t: (-terms[t], t))  # fmt: skip
+        out["official_terms"] = [{"word": word, "terms": terms} for word, terms in hq.official.items()]
+        if hq.translated:
+            shown = sorted((t for t, w in hq.terms.items() if w >= 0.5 and not any(c.isdigit() for c in t)),
+                           key=lambda t: (-hq.terms[t], t))  # fmt: skip
             out["chinese_terms"] = shown[:8]
-        years, congress = self._question_years(query)
-        out["preferred_years"] = preferred_years(years, congress, s.year_boost_next, s.year_boost_same)
+        out["preferred_years"] = preferred_years(hq.years, hq.congress, s.year_boost_next, s.year_boost_same)
         return out
 
-    def _lexical_side(self, version: IndexReader, query: str, tokens: list[str], dense, pool: int, allowed):
-        """The BM25 ranking for hybrid fusion and its weight.
+    def _hybrid_query(self, version: IndexReader, query: str, tokens: list[str]) -> HybridQuery:
+        """The question's BM25 terms and weight, and the years it names (see HybridQuery).
 
         English questions are looked up in the lexicon (their words as Chinese terms); a Chinese
-        question's colloquial words add the documents' official terms at a lower weight; with
-        feedback on, the top dense passages' most informative terms join the query at a lower
-        weight. Otherwise a question is its own tokens.
+        question's colloquial words add the documents' official terms at a lower weight. Otherwise a
+        question is its own tokens.
         """
         s = self.settings
-        weight = self._lexical_weight(query)
-        terms = dict.fromkeys(tokens, 1.0)
+        congress = congress_years(query)
+        hq = HybridQuery(dict.fromkeys(tokens, 1.0), self._lexical_weight(query), {}, False,
+                         [] if congress else query_years(query), congress)  # fmt: skip
         if s.colloquial_weight > 0 and has_chinese(query) and self.colloquial is not None:
-            terms = self.colloquial.expand(tokens, s.colloquial_weight)
+            hq.official = self.colloquial.added(tokens)
+            hq.terms = self.colloquial.expand(tokens, s.colloquial_weight)
         if not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
             translated = english_terms(query, self.lexicon, version.bm25.term_idf)
             if translated:
-                terms, weight = translated, s.lexical_weight_en
+                hq.terms, hq.weight, hq.translated = translated, s.lexical_weight_en, True
+        return hq
+
+    def _lexical_side(self, version: IndexReader, hq: HybridQuery, dense, pool: int, allowed):
+        """The BM25 ranking for hybrid fusion and its weight: the question's terms (`_hybrid_query`); with
+        feedback on, the top dense passages' most informative terms join them at a lower weight."""
+        s = self.settings
+        terms, weight = dict(hq.terms), hq.weight
         if s.prf_docs > 0 and s.prf_terms > 0 and s.prf_weight > 0 and weight > 0 and len(dense[0]):
             texts = [c.text for c in version.chunks_at(dense[0][: s.prf_docs].tolist())]
             for term in feedback_terms(texts, set(terms), version.bm25.term_idf, s.prf_terms):
@@ -764,18 +784,11 @@ class SearchEngine:
             return version.bm25.search(list(terms), pool, allowed), weight
         return version.bm25.search_weighted(terms, pool, allowed), weight
 
-    @staticmethod
-    def _question_years(query: str) -> tuple[list[int], list[int]]:
-        """(years a question names, years of the party congresses it names); beside a congress, a year is a
-        target or history, not the document's."""
-        congress = congress_years(query)
-        return ([] if congress else query_years(query)), congress
-
-    def _prefer_years(self, version: IndexReader, query: str, ranked: list[tuple[int, float]]):
+    def _prefer_years(self, version: IndexReader, hq: HybridQuery, ranked: list[tuple[int, float]]):
         s = self.settings
         if s.year_boost_next <= 0 and s.year_boost_same <= 0:
             return ranked
-        years, congress = self._question_years(query)
+        years, congress = hq.years, hq.congress
         if not years and not congress:
             return ranked
 

@@ -46,10 +46,10 @@ def test_colloquial_question_gets_the_official_term_on_the_lexical_side(tmp_path
     assert off.search(question, k=3, mode="lexical").results == []  # the documents never say 电费
     dense = on.version.dense(on.embedder.encode_queries([question])[0], 3, None)
     tokens = textnorm.tokenize(question)
-    (rows, _), weight = on._lexical_side(on.version, question, tokens, dense, 3, None)
+    (rows, _), weight = on._lexical_side(on.version, on._hybrid_query(on.version, question, tokens), dense, 3, None)
     assert weight == 1.0 and rows.size == 1
     assert "电价" in on.version.chunks_at([int(rows[0])])[0].text
-    (rows, _), _ = off._lexical_side(off.version, question, tokens, dense, 3, None)
+    (rows, _), _ = off._lexical_side(off.version, off._hybrid_query(off.version, question, tokens), dense, 3, None)
     assert rows.size == 0
     assert "电价" in on.search(question, k=1, mode="hybrid").results[0].text
 
