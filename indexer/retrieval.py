@@ -1,8 +1,10 @@
 """The one retrieval function behind the page, the JSON API, the batch CLI and eval.
 
-A query flows: validate_request -> SearchEngine.search_many -> embed the queries in
-one batch (dense/hybrid) and tokenise them (lexical/hybrid) -> each ranking from the
-open index version (backend.IndexReader: FAISS or Milvus) -> fusion -> SearchResult with its best sentence.
+A query flows: validate_request -> SearchEngine.search_many (parse, embed the batch in one call) -> _search_one:
+the rows the filters allow (indexer.filters) -> _rank: the mode's ranking from the open index version
+(backend.IndexReader: FAISS or Milvus); in hybrid mode the dense ranking and the BM25 ranking of the question's
+reading (indexer.hybrid) fused (indexer.fusion), then the years it names preferred -> ordered and paged
+(indexer.ordering) -> SearchResult with its best sentence marked (indexer.marking).
 """
 
 from __future__ import annotations
@@ -11,114 +13,27 @@ import dataclasses
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer import access, facets, limits, official, textnorm
+from indexer import access, facets, limits, textnorm
 from indexer import query as query_lang
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
 from indexer.embedding import Embedder, check_index_model
 from indexer.errors import QueryError, SearchEngineError
-from indexer.expansion import (
-    ColloquialTerms,
-    congress_years,
-    english_terms,
-    feedback_terms,
-    prefer_years,
-    preferred_years,
-    query_years,
-)
-from indexer.lexical import Lexicon
+from indexer.filters import Filters, and_masks
+from indexer.fusion import rrf_fuse, score_fuse, sentence_ranking
+from indexer.hybrid import HybridQuery, HybridReader
+from indexer.marking import SentenceCache, best_sentence, mark_sentences_by_meaning, mark_stored_sentences
 from indexer.metadata import TYPES
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
-from indexer.numbers import fold_numbers
+from indexer.ordering import SearchOptions, doc_number_first, group_by_document, order_by, spread_neighbours
 from indexer.sentence_vectors import RowSentences
-from indexer.sentences import split_sentences
 from indexer.textnorm import has_chinese
 
 MODES = ("dense", "lexical", "hybrid")
-SORTS = ("relevance", "newest", "oldest")
-
-
-@dataclass(frozen=True)
-class Filters:
-    doc_ids: tuple[str, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-    doc_types: tuple[str, ...] = ()
-    collections: tuple[str, ...] = ()  # the collections the reader chose (empty: all it may read)
-    readable: frozenset[str] | None = None  # access: collections the reader may read (None: no limit)
-    # Official-document fields (indexer.official): issuing body (substring of 发文机关), year of the 发文字号.
-    issuers: tuple[str, ...] = ()
-    number_years: tuple[int, ...] = ()
-
-    def scope(self) -> access.Scope:
-        """The collections this request sees: its access narrowed by its choice (indexer.access)."""
-        return access.narrow(self.readable, self.collections)
-
-    def rows(self, version: IndexReader):
-        """The allowed-rows mask of this filter on `version` (None: every row), access included."""
-        return version.allowed_rows(self._doc_ids(version), self.year_from, self.year_to, self.doc_types, self.scope())
-
-    def _doc_ids(self, version: IndexReader) -> tuple[str, ...]:
-        """The document filter narrowed by the official-document fields (a never-matching id when none pass)."""
-        if not (self.issuers or self.number_years):
-            return self.doc_ids
-        passing = {
-            doc_id
-            for doc_id, meta in zip(version.doc_ids, version.doc_meta)
-            if official.matches_filter(meta, self.issuers, self.number_years)
-        }
-        narrowed = tuple(d for d in self.doc_ids if d in passing) if self.doc_ids else tuple(sorted(passing))
-        return narrowed or ("~none~",)  # no real id holds a "~" (documents.safe_doc_id)
-
-
-def _doc_number_first(version: IndexReader, query: str, ranked: list, allowed, k: int) -> list:
-    """A query naming a 发文字号 ("国发〔2024〕1号", any brackets) puts that document's header passage first.
-
-    The number is an identifier, not words: BM25 splits it into 国发/2024/1 and the
-    model reads it as noise, so the document it names can rank anywhere. Its first
-    passage that holds the number (else its first passage) is ranked above the rest.
-    """
-    wanted = official.parse_number(query)
-    if wanted is None:
-        return ranked
-    docs = [
-        i
-        for i, meta in enumerate(version.doc_meta)
-        if (own := official.parse_number(str(meta.get("doc_number") or ""))) and own.matches(wanted)
-    ]
-    first: list[int] = []
-    for doc_index in docs:
-        rows = [int(r) for r in np.flatnonzero(version.row_doc == doc_index)[:8]]
-        rows = [r for r in rows if allowed is None or allowed[r]]
-        holding = [r for r, c in zip(rows, version.chunks_at(rows)) if wanted.matches(_number_in(c.text))]
-        first.extend((holding or rows)[:1])
-    if not first:
-        return ranked
-    top = max((score for _, score in ranked), default=1.0)
-    boosted = [(row, round(top + 1.0 - 0.001 * i, 6)) for i, row in enumerate(first)]
-    return (boosted + [(row, score) for row, score in ranked if row not in set(first)])[:k]
-
-
-def _number_in(text: str) -> official.DocNumber:
-    return official.parse_number(text) or official.DocNumber("", 0, 0)
-
-
-@dataclass
-class HybridQuery:
-    """How hybrid ranking reads a question besides embedding it, worked out once per question: its BM25 terms
-    and BM25's weight in the fusion, what those terms add to the question's own words, the years it names."""
-
-    terms: dict[str, float]
-    weight: float
-    official: dict[str, list[str]]  # each colloquial word -> the official terms it added
-    translated: bool  # the terms are an English question's Chinese terms
-    years: list[int]  # years the question names (none beside a congress: those are targets or history)
-    congress: list[int]  # years of the party congresses it names
 
 
 class DenseHits:
@@ -149,88 +64,6 @@ def validate_k(k: int, settings: Settings) -> int:
     return k
 
 
-@dataclass(frozen=True)
-class SearchOptions:
-    """How a result list is ordered and paged (the query itself says what matches)."""
-
-    sort: str = "relevance"  # relevance | newest | oldest
-    group: bool = False  # one passage per document, with the number of further ones
-    offset: int = 0  # results skipped (paging)
-
-    def __post_init__(self) -> None:
-        if self.sort not in SORTS:
-            raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {self.sort!r}")
-        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
-            raise QueryError(f"offset must be a non-negative integer, got {self.offset!r}")
-
-
-def _and(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-    if a is None:
-        return b
-    return a if b is None else a & b
-
-
-def _order(version, ranked: list[tuple[int, float]], matched: np.ndarray, sort: str) -> list[tuple[int, float]]:
-    """Relevance: the ranking as is. By date: the match set (or the ranking when it is empty) by year,
-    ties by relevance; undated documents last."""
-    if sort == "relevance":
-        return ranked
-    score = dict(ranked)
-    rows = matched.tolist() if matched.size else [r for r, _ in ranked]
-    years = version.doc_year[version.row_doc[np.asarray(rows, dtype=np.int64)]].tolist() if rows else []
-    sign = -1 if sort == "newest" else 1
-    keyed = sorted(
-        zip(rows, years),
-        key=lambda ry: (ry[1] <= 0, sign * ry[1], -score.get(ry[0], float("-inf")), ry[0]),
-    )
-    return [(r, score.get(r, 0.0)) for r, _ in keyed]
-
-
-def _group(version, ordered: list[tuple[int, float]], matched: np.ndarray):
-    """First passage of each document in order, and how many more matching passages each document has."""
-    seen: set[int] = set()
-    out = []
-    for row, score in ordered:
-        d = int(version.row_doc[row])
-        if d not in seen:
-            seen.add(d)
-            out.append((row, score))
-    per_doc = np.bincount(version.row_doc[matched], minlength=len(version.doc_ids)) if matched.size else None
-    more = {}
-    for row, _ in out:
-        d = int(version.row_doc[row])
-        n = int(per_doc[d]) if per_doc is not None else 0
-        more[version.doc_ids[d]] = max(0, n - 1)
-    return out, more
-
-
-def _spread(version, ranked: list[tuple[int, float]], own_doc: int, k: int) -> list[tuple[int, float]]:
-    """k of the ranked neighbours: first one per other document in years not yet taken, then one per
-    other document, then any other document, then the source's own; shown best first."""
-    year_of = version.doc_year
-    own_year = int(year_of[own_doc])
-    picked: list[tuple[int, float]] = []
-    docs: set[int] = set()
-    years: set[int] = {own_year} if own_year else set()
-    passes = (
-        lambda d, y: d != own_doc and d not in docs and (y <= 0 or y not in years),
-        lambda d, y: d != own_doc and d not in docs,
-        lambda d, y: d != own_doc,
-        lambda d, y: True,
-    )
-    for ok in passes:
-        for row, score in ranked:
-            if len(picked) >= k:
-                break
-            d = int(version.row_doc[row])
-            y = int(year_of[d])
-            if (row, score) not in picked and ok(d, y):
-                picked.append((row, score))
-                docs.add(d)
-                years.add(y)
-    return sorted(picked, key=lambda p: -p[1])
-
-
 def passage_texts(version) -> list[str]:
     """Every passage's text in row order (SQLite in one query; other backends through chunks_at)."""
     texts = getattr(version, "passage_texts", None)
@@ -257,51 +90,6 @@ def validate_request(query: str, k: int, mode: str, settings: Settings) -> tuple
     return q, k, mode
 
 
-def rrf_fuse(
-    rankings: list[np.ndarray], rrf_k: int = 60, weights: list[float] | None = None
-) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: sum of weight/(rrf_k + rank) over the rankings a row appears in."""
-    scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
-        if weight <= 0:
-            continue
-        for rank, row in enumerate(ranking, start=1):
-            scores[int(row)] = scores.get(int(row), 0.0) + weight / (rrf_k + rank)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-
-
-def score_fuse(rankings: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> list[tuple[int, float]]:
-    """Weighted sum of max-normalised scores (a row missing from a ranking scores 0 there)."""
-    scores: dict[int, float] = {}
-    for (rows, raw), weight in zip(rankings, weights):
-        if weight <= 0 or len(rows) == 0:
-            continue
-        top, low = float(raw[0]), float(raw[-1])
-        for row, value in zip(rows.tolist(), raw.tolist()):
-            norm = (value - low) / (top - low) if top > low else 1.0  # a lone or tied ranking counts fully
-            scores[row] = scores.get(row, 0.0) + weight * norm
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-
-
-def best_sentence(text: str, query_tokens: list[str], idf, folded: str | None = None) -> tuple[int, int]:
-    """The sentence holding the most query information (sum of idf of the terms it contains).
-
-    `folded`: textnorm.fold(text) when the caller has it already (folding is most of this function's cost).
-    """
-    spans = split_sentences(text)
-    if not spans:
-        return 0, 0
-    folded = textnorm.fold(text) if folded is None else folded
-    terms = set(query_tokens)
-    best, best_score = spans[0], 0.0
-    for s, e in spans:
-        sentence = fold_numbers(folded[s:e])  # query tokens carry numbers in one spelling
-        score = sum(idf(t) for t in terms if t in sentence)
-        if score > best_score:
-            best, best_score = (s, e), score
-    return best
-
-
 @dataclass(frozen=True)
 class OpenFailure:
     """A version that failed to open: not retried before `retry_at` (monotonic), so a broken newest
@@ -310,63 +98,6 @@ class OpenFailure:
     name: str | None
     error: SearchEngineError
     retry_at: float
-
-
-class SentenceCache:
-    """Bounded LRU of sentence vectors for the sentences-by-meaning step (English queries)."""
-
-    PIECE = 8  # sentences per encode call
-
-    def __init__(self, size: int):
-        self.size = max(0, size)
-        self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def vectors(self, texts: list[str], encode) -> np.ndarray:
-        with self._lock:
-            found = {t: self._vecs[t] for t in texts if t in self._vecs}
-            for t in found:
-                self._vecs.move_to_end(t)
-        todo = list(dict.fromkeys(t for t in texts if t not in found))
-        for start in range(0, len(todo), self.PIECE):  # kept piece by piece: an abandoned step still progresses
-            piece = todo[start : start + self.PIECE]
-            fresh = encode(piece)
-            with self._lock:
-                for t, vec in zip(piece, fresh):
-                    found[t] = vec
-                    if self.size:
-                        self._vecs[t] = vec
-                while len(self._vecs) > self.size:
-                    self._vecs.popitem(last=False)
-        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
-
-
-def sentence_ranking(sentences, rankings, weights, qvec) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates of the weighted rankings re-scored by their best sentence's similarity, best first."""
-    rows = np.unique(np.concatenate([r[0] for r, w in zip(rankings, weights) if w > 0] or [np.zeros(0, np.int64)]))
-    if len(rows) == 0:
-        return rows.astype(np.int64), np.zeros(0, np.float32)
-    scores, _ = sentences.best(rows.tolist(), qvec)
-    order = np.argsort(-scores, kind="stable")
-    return rows[order].astype(np.int64), scores[order]
-
-
-def mark_stored_sentences(
-    results: list[SearchResult], rows: list[int], tokens: list[str], qvec, sentences, folded: list[str] | None = None
-) -> None:
-    """Where no query word occurs in a passage, mark its sentence closest in meaning (vectors from the index).
-
-    `folded`: the results' texts folded (textnorm.fold), when the caller has them already.
-    """
-    folded = [textnorm.fold(r.text) for r in results] if folded is None else folded
-    todo = [(r, row) for r, row, f in zip(results, rows, folded) if not any(t in f for t in tokens)]
-    if not todo:
-        return
-    _, spans = sentences.best([row for _, row in todo], qvec)
-    for (r, _), span in zip(todo, spans):
-        if span is not None and span[1] <= len(r.text):
-            a, b = span
-            r.best_sentence, r.best_sentence_start, r.best_sentence_end = r.text[a:b], a, b
 
 
 class SearchEngine:
@@ -387,9 +118,7 @@ class SearchEngine:
         self.loads = 0  # versions opened (one per switch: a herd of requests must not load it N times)
         self._sentences = SentenceCache(settings.sentence_cache_size)
         self._scan: tuple[IndexReader, query_lang.PassageScan] | None = None
-        self._lexicon: Lexicon | None | bool = False  # False: not loaded yet
-        self._colloquial: ColloquialTerms | None | bool = False
-        self._year_rows: dict[tuple[str, int], np.ndarray | None] = {}
+        self.hybrid = HybridReader(settings)  # how hybrid ranking reads a question beside embedding it
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> SearchEngine:
@@ -566,20 +295,20 @@ class SearchEngine:
     def _search_one(self, version, query, pq, qvec, k, mode, f: Filters, opts: SearchOptions) -> SearchResponse:
         scan = self.scan(version) if pq.constrained else None
         cmask = scan.constraint_mask(pq) if scan is not None else None
-        mask = _and(self.row_mask(version, f, pq), cmask)
+        mask = and_masks(self.row_mask(version, f, pq), cmask)
         tokens = textnorm.tokenize(pq.text) if pq.text else []
         deep = opts.sort != "relevance" or opts.group
         depth = max(self.settings.candidate_pool, opts.offset + k, self.settings.facet_depth if deep else 0)
         counted = bool(pq.text) and not pq.required and mode != "lexical"  # _match_set reads the dense hits
         dense = DenseHits(version, qvec, mask, self.settings.facet_depth if counted else 0)
-        hq = self._hybrid_query(version, pq.text, tokens) if mode == "hybrid" and pq.text else None
+        hq = self.hybrid.read(version, pq.text, tokens) if mode == "hybrid" and pq.text else None
         ranked = self._rank(version, pq, dense, tokens, mode, mask, depth, hq)
-        ranked = _doc_number_first(version, query, ranked, mask, depth)
+        ranked = doc_number_first(version, query, ranked, mask, depth)
         matched, exact = self._match_set(version, pq, dense, tokens, mode, mask, ranked)
-        ordered = _order(version, ranked, matched, opts.sort)
+        ordered = order_by(version, ranked, matched, opts.sort)
         more = None
         if opts.group:
-            ordered, more = _group(version, ordered, matched)
+            ordered, more = group_by_document(version, ordered, matched)
         page = ordered[opts.offset : opts.offset + k]
         results = self._results(version, page, tokens, qvec, query, start=opts.offset + 1)
         for r in results:
@@ -587,7 +316,7 @@ class SearchEngine:
             r.weak = r.weak and not pq.required  # a passage holding the asked-for phrase is no weak match
         span = None
         if pq.required and (pq.year_from or pq.year_to or f.year_from or f.year_to):
-            span = np.flatnonzero(_and(self.row_mask(version, f, pq, years=False), cmask))
+            span = np.flatnonzero(and_masks(self.row_mask(version, f, pq, years=False), cmask))
         elif pq.required:
             span = matched
         c = facets.counts(version, matched)
@@ -598,7 +327,7 @@ class SearchEngine:
             query=query, took_ms=0.0, mode=mode, results=results,
             total=c["total"], total_relation="eq" if exact else "gte", documents_total=c["documents_total"],
             facets=c["facets"], timeline=facets.timeline(version, matched, span), parsed=pq.to_dict(),
-            expanded=self.expanded(hq),
+            expanded=self.hybrid.expanded(hq),
             weak=weak, weak_threshold=threshold if qvec is not None else None,
             sort=opts.sort, group=opts.group, offset=opts.offset,
         )  # fmt: skip
@@ -624,7 +353,7 @@ class SearchEngine:
                 ranked += [(int(r), 0.0) for r in rest[: depth + len(seen)] if int(r) not in seen]
             return ranked[:depth]
         dense = dense_hits.top(depth)
-        lexical, lexical_weight = self._lexical_side(version, hq, dense, depth, mask)
+        lexical, lexical_weight = self.hybrid.lexical_side(version, hq, dense, depth, mask)
         rankings = [dense, lexical]
         weights = [1.0, lexical_weight]
         sentences = RowSentences.of(version) if self.settings.sentence_weight > 0 else None
@@ -635,7 +364,7 @@ class SearchEngine:
             ranked = score_fuse(rankings, weights)[:depth]
         else:
             ranked = rrf_fuse([r[0] for r in rankings], self.settings.rrf_k, weights)[:depth]
-        return self._prefer_years(version, hq, ranked)
+        return self.hybrid.prefer_years(version, hq, ranked)
 
     def _match_set(self, version, pq, dense_hits: DenseHits, tokens, mode, mask, ranked) -> tuple[np.ndarray, bool]:
         """The passages counted in `total` and the facets, and whether the count is exact.
@@ -678,129 +407,9 @@ class SearchEngine:
             mark_stored_sentences(results, [row for row, _ in page], tokens, qvec, sentences, folded)
         elif qvec is not None and page and not has_chinese(query):  # cross-lingual: no word can match, meaning can
             with limits.optional_step():
-                self._mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec)
+                mark_sentences_by_meaning(results[: self.settings.sentence_by_meaning_top], tokens, qvec,
+                                          self._sentences, self.embedder.encode_passages, self.settings.sentence_max)
         return results
-
-    def _mark_sentences_by_meaning(self, results: list[SearchResult], tokens: list[str], qvec: np.ndarray) -> None:
-        """Where no query word occurs in a passage, pick its sentence closest in meaning (index without
-        sentence vectors, e.g. on Milvus: mark_stored_sentences needs no model call).
-
-        Only for queries without Chinese: embedding the sentences costs ~100 ms, which Chinese queries,
-        whose words nearly always occur in the passages found, should not pay (measured by `make bench`).
-        """
-        todo = [r for r in results if not any(t in textnorm.fold(r.text) for t in tokens)]
-        spans, total = [], 0
-        for r in todo:  # bounded: at most sentence_max sentences per query (the rest keep the lexical pick)
-            ss = split_sentences(r.text)[: self.settings.sentence_max - total]
-            if not ss:
-                break
-            spans.append(ss)
-            total += len(ss)
-        todo = todo[: len(spans)]
-        texts = [r.text[a:b] for r, ss in zip(todo, spans) for a, b in ss]
-        if not texts:
-            return
-        vecs = self._sentences.vectors(texts, self.embedder.encode_passages)  # cached: passages repeat
-        sims = vecs @ np.asarray(qvec, dtype=np.float32)
-        i = 0
-        for r, ss in zip(todo, spans):
-            a, b = ss[int(np.argmax(sims[i : i + len(ss)]))]
-            r.best_sentence, r.best_sentence_start, r.best_sentence_end = r.text[a:b], a, b
-            i += len(ss)
-
-    def _lexical_weight(self, query: str) -> float:
-        """Chinese words carry BM25; a query without any Chinese (an English question) only adds noise.
-
-        A number or year in a Chinese question (however written) is matched exactly by BM25 and only
-        loosely by the small model, so such questions lean a little more on the lexical side.
-        """
-        s = self.settings
-        if not has_chinese(query):
-            return s.lexical_weight_no_cjk
-        if any(ch.isdigit() for ch in fold_numbers(textnorm.fold(query))):
-            return s.lexical_weight * s.lexical_digits_factor
-        return s.lexical_weight
-
-    @property
-    def lexicon(self) -> Lexicon | None:
-        """The English -> Chinese lexicon (loaded once; None when the file was not built)."""
-        if self._lexicon is False:
-            self._lexicon = Lexicon.load(self.settings.lexicon_file)
-        return self._lexicon
-
-    @property
-    def colloquial(self) -> ColloquialTerms | None:
-        """The colloquial -> official wording dictionary (loaded once; None when there is none)."""
-        if self._colloquial is False:
-            self._colloquial = ColloquialTerms.load(self.settings.colloquial_file)
-        return self._colloquial
-
-    def expanded(self, hq: HybridQuery | None) -> dict:
-        """What hybrid ranking looked for beyond the question's own words, for the reader to see: the official
-        terms of its colloquial words, an English question's Chinese terms, the document years it prefers (all
-        empty in the other modes)."""
-        s = self.settings
-        out: dict = {"official_terms": [], "chinese_terms": [], "preferred_years": []}
-        if hq is None:
-            return out
-        out["official_terms"] = [{"word": word, "terms": terms} for word, terms in hq.official.items()]
-        if hq.translated:
-            shown = sorted((t for t, w in hq.terms.items() if w >= 0.5 and not any(c.isdigit() for c in t)),
-                           key=lambda t: (-hq.terms[t], t))  # fmt: skip
-            out["chinese_terms"] = shown[:8]
-        out["preferred_years"] = preferred_years(hq.years, hq.congress, s.year_boost_next, s.year_boost_same)
-        return out
-
-    def _hybrid_query(self, version: IndexReader, query: str, tokens: list[str]) -> HybridQuery:
-        """The question's BM25 terms and weight, and the years it names (see HybridQuery).
-
-        English questions are looked up in the lexicon (their words as Chinese terms); a Chinese
-        question's colloquial words add the documents' official terms at a lower weight. Otherwise a
-        question is its own tokens.
-        """
-        s = self.settings
-        congress = congress_years(query)
-        hq = HybridQuery(dict.fromkeys(tokens, 1.0), self._lexical_weight(query), {}, False,
-                         [] if congress else query_years(query), congress)  # fmt: skip
-        if s.colloquial_weight > 0 and has_chinese(query) and self.colloquial is not None:
-            hq.official = self.colloquial.added(tokens)
-            hq.terms = self.colloquial.expand(tokens, s.colloquial_weight)
-        if not has_chinese(query) and s.lexical_weight_en > 0 and self.lexicon is not None:
-            translated = english_terms(query, self.lexicon, version.bm25.term_idf)
-            if translated:
-                hq.terms, hq.weight, hq.translated = translated, s.lexical_weight_en, True
-        return hq
-
-    def _lexical_side(self, version: IndexReader, hq: HybridQuery, dense, pool: int, allowed):
-        """The BM25 ranking for hybrid fusion and its weight: the question's terms (`_hybrid_query`); with
-        feedback on, the top dense passages' most informative terms join them at a lower weight."""
-        s = self.settings
-        terms, weight = dict(hq.terms), hq.weight
-        if s.prf_docs > 0 and s.prf_terms > 0 and s.prf_weight > 0 and weight > 0 and len(dense[0]):
-            texts = [c.text for c in version.chunks_at(dense[0][: s.prf_docs].tolist())]
-            for term in feedback_terms(texts, set(terms), version.bm25.term_idf, s.prf_terms):
-                terms.setdefault(term, s.prf_weight)
-        if all(w == 1.0 for w in terms.values()):
-            return version.bm25.search(list(terms), pool, allowed), weight
-        return version.bm25.search_weighted(terms, pool, allowed), weight
-
-    def _prefer_years(self, version: IndexReader, hq: HybridQuery, ranked: list[tuple[int, float]]):
-        s = self.settings
-        if s.year_boost_next <= 0 and s.year_boost_same <= 0:
-            return ranked
-        years, congress = hq.years, hq.congress
-        if not years and not congress:
-            return ranked
-
-        def rows_of_year(year: int):
-            key = (version.name, year)
-            if key not in self._year_rows:
-                if len(self._year_rows) > 256:
-                    self._year_rows.clear()
-                self._year_rows[key] = version.allowed_rows(year_from=year, year_to=year)
-            return self._year_rows[key]
-
-        return prefer_years(ranked, years, rows_of_year, s.year_boost_next, s.year_boost_same, congress)
 
     @staticmethod
     def _result(
@@ -854,7 +463,7 @@ class SearchEngine:
         rows, scores = version.dense(version.vector(row), depth, allowed)
         ranked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if r != row]
         if not same_document:
-            ranked = _spread(version, ranked, own, k)
+            ranked = spread_neighbours(version, ranked, own, k)
         ranked = ranked[:k]
         tokens = textnorm.tokenize(source.text)
         chunks = version.chunks_at([r for r, _ in ranked])

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from indexer import backend, limits, retrieval
+from indexer import backend, limits, ordering, retrieval
 from indexer.config import Settings
 from indexer.errors import IndexNotFoundError, QueryError, SearchEngineError
 from search_app import params, usercli
@@ -32,8 +32,8 @@ class UsageError(Exception):
 
 
 def _ordering_arguments(query: argparse.ArgumentParser) -> None:
-    """--sort and --group: how each query's results are ordered (indexer.retrieval.SearchOptions)."""
-    query.add_argument("--sort", choices=retrieval.SORTS, default="relevance", help="order (default: relevance)")
+    """--sort and --group: how each query's results are ordered (indexer.ordering.SearchOptions)."""
+    query.add_argument("--sort", choices=ordering.SORTS, default="relevance", help="order (default: relevance)")
     query.add_argument("--group", action="store_true", help="one passage per document")
 
 
@@ -196,7 +196,7 @@ def cmd_query(
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     # One call: queries are embedded as a batch.
-    options = retrieval.SearchOptions(sort=args.sort, group=args.group)
+    options = ordering.SearchOptions(sort=args.sort, group=args.group)
     responses = engine.search_many(cleaned, k=k, mode=mode, filters=filters, options=options)
     writer = WRITERS[args.format]
     if args.output is None:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from indexer import retrieval
 from indexer.access import collections_of
 from indexer.errors import QueryError, SearchEngineError
+from indexer.filters import Filters
 from indexer.models import SearchResponse
 from search_app import docview, highlight, messages, output, params, research
 from search_app.state import current_engine, current_settings, holder
@@ -62,7 +63,7 @@ def _collection_choices(documents: list[dict]) -> list[str]:
     return sorted({c for d in documents for c in collections_of(d.get("meta"))})
 
 
-def _search_args(q: str, mode: str, size: int, filters: retrieval.Filters, options=None) -> dict:
+def _search_args(q: str, mode: str, size: int, filters: Filters, options=None) -> dict:
     """URL parameters that reproduce a search (first page)."""
     args = {"q": q, "mode": mode, "size": size, **filter_args(filters)}
     if options is not None and options.sort != "relevance":

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer import retrieval
+from indexer import ordering, retrieval
 from indexer.access import collections_of
 from indexer.config import Settings
 from indexer.errors import QueryError
+from indexer.filters import Filters
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def parse_filters(
         if len(c) > 40:
             raise QueryError(f"unknown collection {c[:40]!r}…")
     issuer_list, years = _official_filters(issuers, number_years)
-    return retrieval.Filters(
+    return Filters(
         doc_ids=tuple(dict.fromkeys(doc_list)),
         year_from=y0,
         year_to=y1,
@@ -200,7 +201,7 @@ def _official_filters(issuers: object, number_years: object) -> tuple[tuple[str,
     return tuple(dict.fromkeys(issuer_list)), tuple(y for y in years if y is not None)
 
 
-def filters_from_args(args) -> retrieval.Filters:
+def filters_from_args(args) -> Filters:
     """Filters of `?year_from=&year_to=&type=a,b&type=c&doc=..` (MultiDict) or a JSON object (dict)."""
     many = getattr(args, "getlist", None)
     return parse_filters(
@@ -214,7 +215,7 @@ def filters_from_args(args) -> retrieval.Filters:
     )
 
 
-def check_known(filters: retrieval.Filters, documents: list[dict]) -> None:
+def check_known(filters: Filters, documents: list[dict]) -> None:
     """Refuse a type or document the index does not have: an empty result would hide the typo."""
     if filters.doc_types:
         known = set(DOC_TYPE_LABELS) | {str((d.get("meta") or {}).get("type") or "") for d in documents}
@@ -231,7 +232,7 @@ def check_known(filters: retrieval.Filters, documents: list[dict]) -> None:
     check_collections(filters, {c for d in documents for c in collections_of(d.get("meta"))})
 
 
-def check_collections(filters: retrieval.Filters, known: set[str]) -> None:
+def check_collections(filters: Filters, known: set[str]) -> None:
     """Refuse a collection the reader cannot see (absent and unreadable ones get the same answer)."""
     if filters.readable is not None:
         known = known & filters.readable
@@ -240,13 +241,13 @@ def check_collections(filters: retrieval.Filters, known: set[str]) -> None:
         raise QueryError(f"unknown collection {unknown[0]!r}")
 
 
-def check_against(filters: retrieval.Filters, engine) -> None:
+def check_against(filters: Filters, engine) -> None:
     """Refuse filters naming what the engine's index lacks; unfiltered requests cost no document listing."""
     if is_filtered(filters):
         check_known(filters, engine.documents())
 
 
-def is_filtered(filters: retrieval.Filters) -> bool:
+def is_filtered(filters: Filters) -> bool:
     return bool(
         filters.doc_ids
         or filters.doc_types
@@ -309,10 +310,10 @@ def parse_sort(raw: object) -> str:
     if raw is None:
         return "relevance"
     if not isinstance(raw, str):
-        raise QueryError(f"sort must be one of {', '.join(retrieval.SORTS)}, not {raw!r}")
+        raise QueryError(f"sort must be one of {', '.join(ordering.SORTS)}, not {raw!r}")
     value = SORT_ALIASES.get(raw.strip().lower(), raw.strip().lower())
-    if value not in retrieval.SORTS:
-        raise QueryError(f"sort must be one of {', '.join(retrieval.SORTS)}, not {raw!r}")
+    if value not in ordering.SORTS:
+        raise QueryError(f"sort must be one of {', '.join(ordering.SORTS)}, not {raw!r}")
     return value
 
 
@@ -340,9 +341,9 @@ def parse_offset(raw: object, settings: Settings) -> int:
     return value
 
 
-def options_from_args(args, settings: Settings, offset: int | None = None) -> retrieval.SearchOptions:
+def options_from_args(args, settings: Settings, offset: int | None = None) -> ordering.SearchOptions:
     """`sort=relevance|newest|oldest`, `group=1` (one passage per document), `offset=` (API paging)."""
-    return retrieval.SearchOptions(
+    return ordering.SearchOptions(
         sort=parse_sort(args.get("sort")),
         group=parse_flag(args.get("group"), "group"),
         offset=parse_offset(args.get("offset"), settings) if offset is None else offset,

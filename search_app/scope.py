@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Callable
 
 from indexer.access import Scope, collections_of
+from indexer.filters import Filters
 from indexer.models import Chunk, Document, SearchResponse
-from indexer.retrieval import Filters
 
 
 def _noop(action: str, **fields) -> None:

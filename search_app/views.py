@@ -13,8 +13,8 @@ from flask import url_for
 from markupsafe import Markup
 
 from indexer import official
+from indexer.filters import Filters
 from indexer.models import SearchResult
-from indexer.retrieval import Filters
 from search_app import highlight
 from search_app.params import DOC_TYPE_LABELS
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from indexer.config import DATA_DIR, Settings
 from indexer.embedding import MALLOC_HUGE_PAGES
-from indexer.retrieval import SearchEngine, has_chinese
+from indexer.retrieval import SearchEngine
+from indexer.textnorm import has_chinese
 from indexer.tools.eval.evaluate import POLICY_QUERIES, load_queries
 
 

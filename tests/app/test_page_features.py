@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from indexer.filters import Filters
 from indexer.metadata import DEFAULT_COLLECTION
 from indexer.models import Chunk
-from indexer.retrieval import Filters
 from search_app import cli, create_app, params
 from search_app.docview import display_source, outline, segments
 from search_app.output import CSV_COLUMNS

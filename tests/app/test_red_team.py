@@ -18,7 +18,8 @@ import pytest
 from indexer import pipeline
 from indexer.config import Settings
 from indexer.pipeline import build_index
-from indexer.retrieval import SearchEngine, has_chinese
+from indexer.retrieval import SearchEngine
+from indexer.textnorm import has_chinese
 from search_app import create_app
 from search_app.cli import main as cli_main
 from tests.support.admin import admin_app, upload
@@ -266,5 +267,5 @@ def test_an_extension_b_query_uses_bm25_and_skips_the_sentence_step(tmp_path):
     embedder.calls.clear()
     hits = engine.search("𠮷野", k=3, mode="hybrid").results
     assert hits and not [c for c in embedder.calls if c[0] == "passage"]
-    assert engine._lexical_weight("𠮷") == settings.lexical_weight
+    assert engine.hybrid.lexical_weight("𠮷") == settings.lexical_weight
     assert np.isfinite(hits[0].score)

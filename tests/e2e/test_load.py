@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from indexer.filters import Filters
 from indexer.models import SearchResponse, SearchResult
-from indexer.retrieval import Filters, SearchEngine
+from indexer.retrieval import SearchEngine
 from search_app import create_app
 from tests.support.realindex import EXTRA_DOC, real_index, serve
 

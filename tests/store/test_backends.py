@@ -19,10 +19,11 @@ from indexer import cli
 from indexer.backend import FaissStore, IndexReader, IndexStore, open_store
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.errors import IndexNotFoundError, ModelMismatchError, SearchEngineError
+from indexer.filters import Filters
 from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_expr, migrate_from_faiss
 from indexer.models import Chunk, Document
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
-from indexer.retrieval import Filters, SearchEngine
+from indexer.retrieval import SearchEngine
 from tests.support.corpus import CORPUS_DIR, REPORT, SEEDS_DIR
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content

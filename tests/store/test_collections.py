@@ -18,9 +18,10 @@ from indexer import cli
 from indexer.access import collections_of, narrow
 from indexer.backend import open_store
 from indexer.documents import load_document, load_jsonl
+from indexer.filters import Filters
 from indexer.metadata import DEFAULT_COLLECTION, clean_fields
 from indexer.pipeline import add_documents
-from indexer.retrieval import MODES, Filters, SearchEngine
+from indexer.retrieval import MODES, SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
 from tests.support.settings import test_settings

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from indexer.config import Settings
+from indexer.filters import Filters
 from indexer.pipeline import document_content, load_documents
-from indexer.retrieval import Filters, SearchEngine
+from indexer.retrieval import SearchEngine
 from indexer.store import FaissStore, IndexContent, MergePolicy, read_manifest
 from tests.support.corpus import CORPUS_DIR, SEEDS_DIR
 from tests.support.fakes import FakeEmbedder

@@ -10,7 +10,8 @@ import pytest
 from indexer.backend import IndexReader, IndexStore, open_store
 from indexer.config import Settings
 from indexer.errors import IndexNotFoundError
-from indexer.retrieval import Filters, SearchEngine
+from indexer.filters import Filters
+from indexer.retrieval import SearchEngine
 from indexer.store import FaissStore
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content

@@ -46,10 +46,10 @@ def test_colloquial_question_gets_the_official_term_on_the_lexical_side(tmp_path
     assert off.search(question, k=3, mode="lexical").results == []  # the documents never say 电费
     dense = on.version.dense(on.embedder.encode_queries([question])[0], 3, None)
     tokens = textnorm.tokenize(question)
-    (rows, _), weight = on._lexical_side(on.version, on._hybrid_query(on.version, question, tokens), dense, 3, None)
+    (rows, _), weight = on.hybrid.lexical_side(on.version, on.hybrid.read(on.version, question, tokens), dense, 3, None)
     assert weight == 1.0 and rows.size == 1
     assert "电价" in on.version.chunks_at([int(rows[0])])[0].text
-    (rows, _), _ = off._lexical_side(off.version, off._hybrid_query(off.version, question, tokens), dense, 3, None)
+    (rows, _), _ = off.hybrid.lexical_side(off.version, off.hybrid.read(off.version, question, tokens), dense, 3, None)
     assert rows.size == 0
     assert "电价" in on.search(question, k=1, mode="hybrid").results[0].text
 
@@ -104,9 +104,10 @@ def test_questions_with_numbers_lean_more_on_bm25(tmp_path: Path) -> None:
     engine = SearchEngine.open(test_settings(index_dir=tmp_path / "index", lexical_weight=0.8), embedder=FakeEmbedder())
     factor = engine.settings.lexical_digits_factor
     assert factor > 1.0
-    assert engine._lexical_weight("电价降了多少") == 0.8
-    assert engine._lexical_weight("二〇一九年电价降了多少") == engine._lexical_weight("2019年电价") == 0.8 * factor
-    assert engine._lexical_weight("electricity prices in 2019") == engine.settings.lexical_weight_no_cjk
+    assert engine.hybrid.lexical_weight("电价降了多少") == 0.8
+    weight = engine.hybrid.lexical_weight
+    assert weight("二〇一九年电价降了多少") == weight("2019年电价") == 0.8 * factor
+    assert engine.hybrid.lexical_weight("electricity prices in 2019") == engine.settings.lexical_weight_no_cjk
 
 
 def _corpus(folder: Path) -> Path:

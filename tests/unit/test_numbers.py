@@ -70,7 +70,7 @@ def test_canonical_amount_picks_one_unit() -> None:
 
 
 def test_best_sentence_sees_a_figure_spelled_differently() -> None:
-    from indexer.retrieval import best_sentence
+    from indexer.marking import best_sentence
 
     text = "第一句讲别的事情。国内生产总值到二〇二〇年力争翻两番。第三句。"
     s, e = best_sentence(text, textnorm.tokenize("2020年 4倍"), lambda t: 1.0)

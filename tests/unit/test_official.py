@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from indexer.documents import load_document
+from indexer.filters import Filters
 from indexer.official import parse_number, read_fields
 from indexer.pipeline import build_index
-from indexer.retrieval import Filters, SearchEngine
+from indexer.retrieval import SearchEngine
 from search_app import cli, create_app
 from tests.support.fakes import FakeEmbedder
 from tests.support.fakes_engine import test_settings

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from indexer.config import Settings
-from indexer.retrieval import Filters, SearchEngine, SearchOptions
+from indexer.filters import Filters
+from indexer.ordering import SearchOptions
+from indexer.retrieval import SearchEngine
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import write_test_index
 

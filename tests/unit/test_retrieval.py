@@ -5,14 +5,10 @@ import pytest
 
 from indexer.config import Settings
 from indexer.errors import ModelMismatchError, QueryError
-from indexer.retrieval import (
-    Filters,
-    SearchEngine,
-    best_sentence,
-    rrf_fuse,
-    score_fuse,
-    validate_request,
-)
+from indexer.filters import Filters
+from indexer.fusion import rrf_fuse, score_fuse
+from indexer.marking import best_sentence
+from indexer.retrieval import SearchEngine, validate_request
 from indexer.sentences import split_sentences
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, write_test_index

@@ -20,8 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from indexer import textnorm
+from indexer.fusion import score_fuse
 from indexer.models import SearchResponse, SearchResult
-from indexer.retrieval import score_fuse
 from indexer.store import IndexContent
 
 POOL = 100

@@ -577,7 +577,7 @@ def bench_size(cfg: BenchConfig, n: int, real_dir: Path, embedder, queries: list
 
 def _inprocess_latency(cfg: BenchConfig, engine, qs: list[str], ood: list[str]) -> tuple[dict, np.ndarray | None]:
     """Per-mode latency percentiles of in-process searches; also the filter's allowed rows (None: no filter)."""
-    from indexer.retrieval import Filters
+    from indexer.filters import Filters
 
     lat: dict = {"load": [load_avg()]}
     # Embedding alone (uncached): the share of dense and hybrid latency the model takes.
