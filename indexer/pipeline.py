@@ -21,9 +21,10 @@ from indexer.backend import IndexStore, open_store
 from indexer.chunking import CHUNKER_VERSION, chunk_document
 from indexer.config import Settings
 from indexer.documents import DocumentError, iter_documents
-from indexer.embedding import Embedder, check_index_model
+from indexer.embedding import Embedder
 from indexer.errors import SearchEngineError
 from indexer.formats.ocr import options_from
+from indexer.model_identity import check_index_model
 from indexer.models import Chunk, Document
 from indexer.sentences import split_sentences
 from indexer.store import IndexContent

@@ -21,13 +21,14 @@ from indexer import access, facets, limits, textnorm
 from indexer import query as query_lang
 from indexer.backend import IndexReader, open_store
 from indexer.config import Settings
-from indexer.embedding import Embedder, check_index_model
+from indexer.embedding import Embedder
 from indexer.errors import QueryError, SearchEngineError
 from indexer.filters import Filters, and_masks
 from indexer.fusion import rrf_fuse, score_fuse, sentence_ranking
 from indexer.hybrid import HybridQuery, HybridReader
 from indexer.marking import SentenceCache, best_sentence, mark_sentences_by_meaning, mark_stored_sentences
 from indexer.metadata import TYPES
+from indexer.model_identity import check_index_model
 from indexer.models import Chunk, Document, SearchResponse, SearchResult
 from indexer.ordering import SearchOptions, doc_number_first, group_by_document, order_by, spread_neighbours
 from indexer.sentence_vectors import RowSentences

@@ -3,7 +3,7 @@
 import sys
 
 from indexer.config import Settings
-from indexer.embedding import restart_with_malloc_huge_pages
+from indexer.machine import restart_with_malloc_huge_pages
 
 restart_with_malloc_huge_pages(Settings.from_env())  # once, before any work (README "Speed")
 

@@ -263,7 +263,8 @@ def _lora_model(settings: Settings, options: AdaptOptions):
     """The base model in fp32 on CPU with fresh LoRA matrices on attention's query, key, value and output."""
     from peft import LoraConfig, get_peft_model
 
-    from indexer.embedding import load_sentence_transformer, resolve_model
+    from indexer.embedding import load_sentence_transformer
+    from indexer.model_identity import resolve_model
 
     model = load_sentence_transformer(resolve_model(settings.model), "cpu", "fp32")
     model.max_seq_length = options.max_seq_length
@@ -284,7 +285,9 @@ def train(chunks: list[Chunk], settings: Settings, options: AdaptOptions, out: P
     """Train on pairs from `chunks`, save the adapter to `out`; returns what adapter.json records."""
     import torch
 
-    from indexer.embedding import ADAPTER_WEIGHTS, adapter_identity, cpu_has_native_bf16, resolve_prompts
+    from indexer.embedding import resolve_prompts
+    from indexer.machine import cpu_has_native_bf16
+    from indexer.model_identity import ADAPTER_WEIGHTS, adapter_identity
 
     _set_determinism(options)
     pairs = make_pairs(chunks, options, settings.colloquial_file)
@@ -347,7 +350,7 @@ def _scale_update(model, strength: float) -> None:
 
 
 def resolve_model_name(settings: Settings) -> str:
-    from indexer.embedding import resolve_model
+    from indexer.model_identity import resolve_model
 
     return resolve_model(settings.model).name
 

@@ -167,7 +167,8 @@ def write_dictionary(entries: dict[str, list[tuple[str, float]]], out: Path, hea
 
 def _embed_with(settings: Settings):
     """The embedding function and a description of the model (+ adapter) that mines."""
-    from indexer.embedding import describe_model, embedder_identity, load_embedder
+    from indexer.embedding import load_embedder
+    from indexer.model_identity import describe_model, embedder_identity
 
     embedder = load_embedder(settings)
 

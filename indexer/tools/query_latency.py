@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import DATA_DIR, Settings
-from indexer.embedding import MALLOC_HUGE_PAGES
+from indexer.machine import MALLOC_HUGE_PAGES
 from indexer.retrieval import SearchEngine
 from indexer.textnorm import has_chinese
 from indexer.tools.eval.evaluate import POLICY_QUERIES, load_queries
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from indexer.embedding import restart_with_malloc_huge_pages
+    from indexer.machine import restart_with_malloc_huge_pages
 
     restart_with_malloc_huge_pages(Settings.from_env())  # as `python -m search_app serve` runs
     raise SystemExit(main())

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from indexer.embedding import adapter_identity, load_embedder
+from indexer.embedding import load_embedder
 from indexer.errors import ModelMismatchError
+from indexer.model_identity import adapter_identity
 from indexer.models import Chunk
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine

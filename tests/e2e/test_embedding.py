@@ -13,13 +13,12 @@ from indexer.embedding import (
     Embedder,
     EmbeddingModelError,
     SentenceEmbedder,
-    cpu_has_native_bf16,
     load_embedder,
     load_sentence_transformer,
-    resolve_dtype,
-    resolve_model,
     resolve_prompts,
 )
+from indexer.machine import cpu_has_native_bf16, resolve_dtype
+from indexer.model_identity import resolve_model
 from tests.support.contracts import EmbedderContract
 from tests.support.settings import test_settings
 
@@ -208,19 +207,19 @@ class _FakeModel:
 
 
 def test_thread_policy(monkeypatch):
-    from indexer import embedding
+    from indexer import machine
 
-    assert embedding.other_runnable_tasks() >= 0  # the real /proc probe works here
+    assert machine.other_runnable_tasks() >= 0  # the real /proc probe works here
     emb = SentenceEmbedder(_FakeModel(), name="fake", device="cpu", dtype="fp32", query_prompt="", passage_prompt="")
     bulk = ["长" * 400] * 16
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert emb._threads_for(["一个简短的查询"]) == 1  # query-sized: one thread
     assert emb._threads_for(bulk) == 3  # an explicit OMP_NUM_THREADS wins
     monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.setattr(embedding, "cpu_budget", lambda: 4)
-    monkeypatch.setattr(embedding, "other_runnable_tasks", lambda: 0)
+    monkeypatch.setattr(machine, "cpu_budget", lambda: 4)
+    monkeypatch.setattr(machine, "other_runnable_tasks", lambda: 0)
     assert emb._threads_for(bulk) == 4  # an idle machine: every CPU
-    monkeypatch.setattr(embedding, "other_runnable_tasks", lambda: 3)
+    monkeypatch.setattr(machine, "other_runnable_tasks", lambda: 3)
     assert emb._threads_for(bulk) == 1  # only the CPUs nobody else is using
 
 

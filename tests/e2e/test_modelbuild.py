@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedding import bulk_threads
+from indexer.machine import bulk_threads
 from indexer.tools import modelbuild
 from tests.support.corpus import CORPUS_DIR, SEEDS_DIR
 

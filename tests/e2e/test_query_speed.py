@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedding import load_embedder, load_sentence_transformer, resolve_model, weights_on_huge_pages
+from indexer.embedding import load_embedder, load_sentence_transformer, weights_on_huge_pages
+from indexer.model_identity import resolve_model
 from tests.support.settings import test_settings
 
 TEXTS = ["国务院关于加快推进乡村振兴的意见", "城镇新增就业1244万人。", "How many new urban jobs were created?"]

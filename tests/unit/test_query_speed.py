@@ -10,7 +10,7 @@ import pytest
 
 from indexer import textnorm
 from indexer.config import PROJECT_ROOT
-from indexer.embedding import MALLOC_HUGE_PAGES, malloc_huge_pages_env
+from indexer.machine import MALLOC_HUGE_PAGES, malloc_huge_pages_env
 from indexer.pipeline import build_index
 from indexer.retrieval import SearchEngine
 from indexer.sentence_vectors import RowSentences
@@ -49,7 +49,7 @@ def test_malloc_huge_pages_env_adds_the_tunable_once():
 @pytest.mark.parametrize(("setting", "expected"), [("1", MALLOC_HUGE_PAGES), ("0", "")])
 def test_entry_point_restarts_itself_with_huge_page_malloc(setting, expected):
     code = (
-        "import os; from indexer.config import Settings; from indexer.embedding import restart_with_malloc_huge_pages;"
+        "import os; from indexer.config import Settings; from indexer.machine import restart_with_malloc_huge_pages;"
         "pid = os.getpid(); restart_with_malloc_huge_pages(Settings.from_env());"
         "print(pid, os.environ.get('GLIBC_TUNABLES', ''))"
     )

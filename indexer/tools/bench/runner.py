@@ -153,7 +153,7 @@ def log(msg: str) -> None:
 
 
 def machine_info() -> dict:
-    from indexer.embedding import cpu_budget, cpu_has_native_bf16
+    from indexer.machine import cpu_budget, cpu_has_native_bf16
 
     model = ""
     try:
@@ -272,7 +272,7 @@ def bare_encode(embedder, texts: list[str]) -> tuple[float, float]:
     same load-aware rule picks then, so that a different thread count does not pose as pipeline
     overhead (or gain) on a machine shared with other work.
     """
-    from indexer import embedding
+    from indexer import embedding, machine
 
     if not isinstance(embedder, embedding.SentenceEmbedder):  # no bare model under it: time the Embedder itself
         t0 = time.perf_counter()
@@ -285,8 +285,8 @@ def bare_encode(embedder, texts: list[str]) -> tuple[float, float]:
     t0 = time.perf_counter()
     for start in range(0, len(texts), step):
         if cpu:
-            threads.append(embedding.bulk_threads())
-            embedding.use_threads(threads[-1])
+            threads.append(machine.bulk_threads())
+            machine.use_threads(threads[-1])
         model.encode(texts[start : start + step], prompt=embedder.passage_prompt or None,
                      batch_size=embedder.batch_size, convert_to_numpy=True, show_progress_bar=False)
     return time.perf_counter() - t0, float(np.mean(threads)) if threads else 0.0

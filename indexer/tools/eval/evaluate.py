@@ -195,7 +195,7 @@ def model_change(index_dir: Path, settings: Settings, embedder=None) -> str | No
     """Why a suite's existing index does not fit the configured model and adapter, or `embedder`'s when given
     (None: it fits, or there is none): `make eval` then rebuilds it instead of stopping at the engine's mismatch
     error."""
-    from indexer.embedding import describe_model, embedder_identity, index_identity, same_model, settings_identity
+    from indexer.model_identity import describe_model, embedder_identity, index_identity, same_model, settings_identity
     from indexer.store import read_manifest
 
     manifest = read_manifest(index_dir) or {}
