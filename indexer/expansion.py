@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -132,35 +133,79 @@ def query_years(query: str) -> list[int]:
     return sorted({int(y) for y in found})
 
 
-def year_boosts(years: list[int], congress: list[int], boost_next: float, boost_same: float) -> list[tuple[int, float]]:
-    """(document year, bonus) pairs for a question's years and congress years, bonuses of 0 left out."""
-    pairs = [(y + 1, boost_next) for y in years] + [(y, boost_same) for y in [*years, *congress]]
+# A question asking for a quantity, and whether it asks for a year's target or for its result (Chinese wording).
+_QUANTITY = ("多少", "几", "多大", "多高", "多快", "多长")
+_PLAN = ("目标", "计划", "预期", "要", "将", "拟", "力争", "准备", "打算", "安排")
+_RESULT = ("了", "实现", "完成", "达到", "超过", "超收", "累计")
+_NAMED_REPORT = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)年(?:的)?(?:政府工作)?报告")
+
+
+@dataclass(frozen=True)
+class YearTargets:
+    """The document years a question's years point to: `same`, the years' own documents; `next`, the next year's
+    (a year's results are reported in the next year's government work report)."""
+
+    same: tuple[int, ...] = ()
+    next: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.same or self.next)
+
+
+def quantity_tense(query: str) -> str | None:
+    """"plan" or "result" for a question asking for a quantity in target or in result wording, else None.
+
+    "2016年要改造多少万套棚户区" asks for that year's target (its own report); "2007年财政超收多少" for its
+    result (the next year's report). Wording with both, or neither, says nothing.
+    """
+    folded = textnorm.fold(query)
+    if not any(w in folded for w in _QUANTITY):
+        return None
+    plan, result = any(w in folded for w in _PLAN), any(w in folded for w in _RESULT)
+    return "plan" if plan and not result else "result" if result and not plan else None
+
+
+def year_targets(query: str) -> YearTargets:
+    """Which documents the years of a question point to.
+
+    A congress named points to its own year's documents only (a year beside it is a target or history); a year
+    naming the report ("2023年报告说…") to that report; a quantity asked in target wording to the year's own
+    report, in result wording to the next year's; any other year to both.
+    """
+    congress = congress_years(query)
+    if congress:
+        return YearTargets(same=tuple(congress))
+    years = query_years(query)
+    reports = {int(y) for y in _NAMED_REPORT.findall(fold_numbers(textnorm.fold(query)))}
+    tense = quantity_tense(query)
+    same = tuple(y for y in years if y in reports or tense != "result")
+    later = tuple(y for y in years if y not in reports and tense != "plan")
+    return YearTargets(same, later)
+
+
+def year_boosts(targets: YearTargets, boost_next: float, boost_same: float) -> list[tuple[int, float]]:
+    """(document year, bonus) pairs for a question's year targets, bonuses of 0 left out."""
+    pairs = [(y + 1, boost_next) for y in targets.next] + [(y, boost_same) for y in targets.same]
     return [(year, boost) for year, boost in pairs if boost > 0]
 
 
-def preferred_years(years: list[int], congress: list[int], boost_next: float, boost_same: float) -> list[int]:
-    """The document years `prefer_years` lifts for these question years and congress years."""
-    return sorted({year for year, _ in year_boosts(years, congress, boost_next, boost_same)})
+def preferred_years(targets: YearTargets, boost_next: float, boost_same: float) -> list[int]:
+    """The document years `prefer_years` lifts for these year targets."""
+    return sorted({year for year, _ in year_boosts(targets, boost_next, boost_same)})
 
 
 def prefer_years(
     ranked: list[tuple[int, float]],
-    years: list[int],
+    targets: YearTargets,
     rows_of_year: Callable[[int], np.ndarray | None],
     boost_next: float,
     boost_same: float,
-    congress: list[int] = (),
 ) -> list[tuple[int, float]]:
-    """Fused scores plus a bonus for passages of the year asked about and of the next year.
-
-    A year's results are reported in the next year's government work report ("2023年GDP增长多少"
-    is answered in the 2024 report), its targets in that year's own. A congress named (`congress`
-    years) points to its own year's documents only.
-    """
-    if not (years or congress) or not ranked or (boost_next <= 0 and boost_same <= 0):
+    """Fused scores plus a bonus for passages of the documents a question's years point to (`year_targets`)."""
+    if not targets or not ranked or (boost_next <= 0 and boost_same <= 0):
         return ranked
     bonus: dict[int, float] = {}
-    for rows_year, boost in year_boosts(years, congress, boost_next, boost_same):
+    for rows_year, boost in year_boosts(targets, boost_next, boost_same):
         mask = rows_of_year(rows_year)
         if mask is None:
             continue

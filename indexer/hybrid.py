@@ -14,12 +14,12 @@ from indexer.backend import IndexReader
 from indexer.config import Settings
 from indexer.expansion import (
     ColloquialTerms,
-    congress_years,
+    YearTargets,
     english_terms,
     feedback_terms,
     prefer_years,
     preferred_years,
-    query_years,
+    year_targets,
 )
 from indexer.lexical import Lexicon
 from indexer.numbers import fold_numbers
@@ -35,8 +35,7 @@ class HybridQuery:
     weight: float
     official: dict[str, list[str]]  # each colloquial word -> the official terms it added
     translated: bool  # the terms are an English question's Chinese terms
-    years: list[int]  # years the question names (none beside a congress: those are targets or history)
-    congress: list[int]  # years of the party congresses it names
+    years: YearTargets  # the document years its years and congresses point to
 
 
 class HybridReader:
@@ -83,9 +82,7 @@ class HybridReader:
         question is its own tokens.
         """
         s = self.settings
-        congress = congress_years(query)
-        hq = HybridQuery(dict.fromkeys(tokens, 1.0), self.lexical_weight(query), {}, False,
-                         [] if congress else query_years(query), congress)  # fmt: skip
+        hq = HybridQuery(dict.fromkeys(tokens, 1.0), self.lexical_weight(query), {}, False, year_targets(query))
         if s.colloquial_weight > 0 and has_chinese(query) and self.colloquial is not None:
             hq.official = self.colloquial.added(tokens)
             hq.terms = self.colloquial.expand(tokens, s.colloquial_weight)
@@ -113,7 +110,7 @@ class HybridReader:
         s = self.settings
         if s.year_boost_next <= 0 and s.year_boost_same <= 0:
             return ranked
-        if not hq.years and not hq.congress:
+        if not hq.years:
             return ranked
 
         def rows_of_year(year: int):
@@ -124,7 +121,7 @@ class HybridReader:
                 self._year_rows[key] = version.allowed_rows(year_from=year, year_to=year)
             return self._year_rows[key]
 
-        return prefer_years(ranked, hq.years, rows_of_year, s.year_boost_next, s.year_boost_same, hq.congress)
+        return prefer_years(ranked, hq.years, rows_of_year, s.year_boost_next, s.year_boost_same)
 
     def expanded(self, hq: HybridQuery | None) -> dict:
         """What hybrid ranking looked for beyond the question's own words, for the reader to see: the official
@@ -139,5 +136,5 @@ class HybridReader:
             shown = sorted((t for t, w in hq.terms.items() if w >= 0.5 and not any(c.isdigit() for c in t)),
                            key=lambda t: (-hq.terms[t], t))  # fmt: skip
             out["chinese_terms"] = shown[:8]
-        out["preferred_years"] = preferred_years(hq.years, hq.congress, s.year_boost_next, s.year_boost_same)
+        out["preferred_years"] = preferred_years(hq.years, s.year_boost_next, s.year_boost_same)
         return out

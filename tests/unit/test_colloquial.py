@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import textnorm
-from indexer.expansion import ColloquialTerms, preferred_years
+from indexer.expansion import ColloquialTerms, YearTargets, preferred_years
 from indexer.retrieval import SearchEngine
 from indexer.tools.colloquial import MineOptions, mine, write_dictionary
 from tests.support.fakes import FakeEmbedder
@@ -61,9 +61,10 @@ def test_added_lists_each_colloquial_words_new_terms() -> None:
 
 
 def test_preferred_years_are_the_ones_the_year_bonus_lifts() -> None:
-    assert preferred_years([2021], [], 0.8, 0.8) == [2021, 2022]  # a year's results are in the next report
-    assert preferred_years([], [2007], 0.8, 0.8) == [2007]  # a congress: its own year's documents only
-    assert preferred_years([2021], [], 0.0, 0.8) == [2021] and preferred_years([2021], [], 0.0, 0.0) == []
+    both, congress = YearTargets(same=(2021,), next=(2021,)), YearTargets(same=(2007,))
+    assert preferred_years(both, 0.8, 0.8) == [2021, 2022]  # a year's results are in the next report
+    assert preferred_years(congress, 0.8, 0.8) == [2007]  # a congress: its own year's documents only
+    assert preferred_years(both, 0.0, 0.8) == [2021] and preferred_years(both, 0.0, 0.0) == []
 
 
 def _expanding_app(tmp_path: Path):

@@ -6,12 +6,15 @@ import numpy as np
 
 from indexer.expansion import (
     EN_STOPWORDS,
+    YearTargets,
     congress_years,
     congresses,
     english_terms,
     feedback_terms,
     prefer_years,
+    quantity_tense,
     query_years,
+    year_targets,
 )
 from indexer.lexical import BM25Index, Lexicon, english_words
 from indexer.tools.lexicon import gloss_keys, merge_glossary, reverse, write_lexicon
@@ -81,10 +84,30 @@ def test_query_years_however_written() -> None:
 def test_prefer_years_lifts_the_next_years_report() -> None:
     ranked = [(0, 1.0), (1, 0.95), (2, 0.9)]  # rows 0, 1, 2 from the 2023, 2024, 2022 reports
     years = {2023: np.array([True, False, False]), 2024: np.array([False, True, False])}
-    out = prefer_years(ranked, [2023], years.get, boost_next=0.2, boost_same=0.0)
+    asked = YearTargets(same=(2023,), next=(2023,))
+    out = prefer_years(ranked, asked, years.get, boost_next=0.2, boost_same=0.0)
     assert [row for row, _ in out] == [1, 0, 2]
-    assert prefer_years(ranked, [], years.get, 0.2, 0.1) == ranked  # no year named: unchanged
-    assert prefer_years(ranked, [2023], years.get, 0.0, 0.0) == ranked  # lever off
+    assert prefer_years(ranked, YearTargets(), years.get, 0.2, 0.1) == ranked  # no year named: unchanged
+    assert prefer_years(ranked, asked, years.get, 0.0, 0.0) == ranked  # lever off
+    # a target asked for: the year's own report only, even where the next year's bonus is larger
+    out = prefer_years(ranked, year_targets("2023年经济增长的预期目标是多少"), years.get, 0.3, 0.2)
+    assert [row for row, _ in out] == [0, 1, 2]
+
+
+def test_a_quantity_asked_as_target_or_as_result_points_to_its_report() -> None:
+    assert quantity_tense("二〇一六年要改造多少万套棚户区住房") == "plan"
+    assert quantity_tense("2007年全国财政比预算超收多少") == "result"
+    assert quantity_tense("2019年城镇新增就业1352万人，完成预期目标了吗") is None  # no quantity asked
+    assert quantity_tense("2018年要实现的增长目标是多少") is None  # both wordings: says nothing
+    assert year_targets("2016年要改造多少万套棚户区住房") == YearTargets(same=(2016,))
+    assert year_targets("2007年全国财政比预算超收多少") == YearTargets(next=(2007,))
+    assert year_targets("2021年农民工工资怎么保障") == YearTargets(same=(2021,), next=(2021,))
+
+
+def test_a_year_naming_the_report_points_to_that_report() -> None:
+    assert year_targets("2023年报告说过去五年养老保险费率降了多少") == YearTargets(same=(2023,))
+    assert year_targets("二〇一六年政府工作报告说蓝天有多少") == YearTargets(same=(2016,))
+    assert year_targets("十七大以后2008年的工作") == YearTargets(same=(2007,))  # a congress names its own year
 
 
 def test_feedback_terms_are_informative_and_new() -> None:
@@ -134,9 +157,9 @@ def test_an_english_congress_becomes_its_chinese_names_on_the_lexical_side(tmp_p
 def test_a_named_congress_lifts_its_own_years_documents_only() -> None:
     ranked = [(0, 1.0), (1, 0.95), (2, 0.9)]  # rows from 2008, 2007 and 2002 documents
     years = {2008: np.array([True, False, False]), 2007: np.array([False, True, False])}
-    out = prefer_years(ranked, [], years.get, boost_next=0.2, boost_same=0.2, congress=[2007])
+    out = prefer_years(ranked, year_targets("十七大报告"), years.get, boost_next=0.2, boost_same=0.2)
     assert [row for row, _ in out] == [1, 0, 2]
-    out = prefer_years(ranked, [], years.get, boost_next=0.2, boost_same=0.2, congress=[2006])
+    out = prefer_years(ranked, YearTargets(same=(2006,)), years.get, boost_next=0.2, boost_same=0.2)
     assert out == ranked  # 2006 names no document here; the year after a congress is not lifted
 
 
