@@ -108,10 +108,6 @@ class HybridReader:
     def prefer_years(self, version: IndexReader, hq: HybridQuery, ranked: list[tuple[int, float]]):
         """The fused ranking with the passages of the years the question asks about lifted (expansion.prefer_years)."""
         s = self.settings
-        if s.year_boost_next <= 0 and s.year_boost_same <= 0:
-            return ranked
-        if not hq.years:
-            return ranked
 
         def rows_of_year(year: int):
             key = (version.name, year)
