@@ -16,6 +16,8 @@ from indexer.backend import IndexReader
 
 @dataclass(frozen=True)
 class Filters:
+    """A request's filters and the reader's access; empty fields do not filter."""
+
     doc_ids: tuple[str, ...] = ()
     year_from: int | None = None
     year_to: int | None = None
@@ -32,9 +34,10 @@ class Filters:
 
     def rows(self, version: IndexReader):
         """The allowed-rows mask of this filter on `version` (None: every row), access included."""
-        return version.allowed_rows(self._doc_ids(version), self.year_from, self.year_to, self.doc_types, self.scope())
+        doc_ids = self.narrowed_doc_ids(version)
+        return version.allowed_rows(doc_ids, self.year_from, self.year_to, self.doc_types, self.scope())
 
-    def _doc_ids(self, version: IndexReader) -> tuple[str, ...]:
+    def narrowed_doc_ids(self, version: IndexReader) -> tuple[str, ...]:
         """The document filter narrowed by the official-document fields (a never-matching id when none pass)."""
         if not (self.issuers or self.number_years):
             return self.doc_ids

@@ -290,7 +290,7 @@ class SearchEngine:
                 types = types or {"\0none"}
         if not years:
             y0 = y1 = None
-        mask = version.allowed_rows(f._doc_ids(version), y0, y1, tuple(sorted(types)), f.scope())
+        mask = version.allowed_rows(f.narrowed_doc_ids(version), y0, y1, tuple(sorted(types)), f.scope())
         return None if mask is None else np.array(mask, dtype=bool)
 
     def _search_one(self, version, query, pq, qvec, k, mode, f: Filters, opts: SearchOptions) -> SearchResponse:
