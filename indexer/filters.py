@@ -32,11 +32,6 @@ class Filters:
         """The collections this request sees: its access narrowed by its choice (indexer.access)."""
         return access.narrow(self.readable, self.collections)
 
-    def rows(self, version: IndexReader):
-        """The allowed-rows mask of this filter on `version` (None: every row), access included."""
-        doc_ids = self.narrowed_doc_ids(version)
-        return version.allowed_rows(doc_ids, self.year_from, self.year_to, self.doc_types, self.scope())
-
     def narrowed_doc_ids(self, version: IndexReader) -> tuple[str, ...]:
         """The document filter narrowed by the official-document fields (a never-matching id when none pass)."""
         if not (self.issuers or self.number_years):
