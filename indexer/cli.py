@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _migrate(args, settings: Settings) -> int:
-    from indexer.milvus_store import MilvusStore, migrate_from_faiss
+    from indexer.store.milvus import MilvusStore, migrate_from_faiss
 
     uri = args.uri or settings.milvus_uri
     if not uri:

@@ -133,7 +133,7 @@ class Settings:
     merge_on_write: bool = True
 
     # Store. No milvus_uri: FAISS + SQLite in index_dir. A Milvus URI moves vectors and text to Milvus
-    # (indexer/milvus_store.py): a Milvus Lite file such as data/milvus.db (one process at a time) or a
+    # (indexer/store/milvus.py): a Milvus Lite file such as data/milvus.db (one process at a time) or a
     # server/cluster such as http://host:19530.
     milvus_uri: str | None = None
     milvus_collection: str = "policy_search"  # the alias readers follow; versions are <name>_vNNNNNN_<time>

@@ -1,7 +1,9 @@
 """The index store: one contract (protocol.py), one shared core (core.py), two backends.
 
 - FAISS + SQLite segments under a folder (faiss_store.py, segments.py; legacy.py reads pre-segment indexes)
-- Milvus: a Milvus Lite file, a standalone server or a cluster (milvus.py; pymilvus imported only there)
+- Milvus: a Milvus Lite file, a standalone server or a cluster (pymilvus imported only in these): milvus.py writes
+  versions, milvus_reader.py reads one, milvus_client.py (connection, errors, names), milvus_rows.py (schemas, rows),
+  milvus_postings.py and milvus_sparse.py (BM25 statistics)
 
 `indexer.backend.open_store(settings)` picks one by `Settings.milvus_uri`. The functions below are the folder
 backend's short forms for tools and tests.

@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from indexer.config import PROJECT_ROOT, Settings
-from indexer.store.milvus import MilvusStore, ServerCaps
+from indexer.store.milvus import MilvusStore
+from indexer.store.milvus_client import ServerCaps
 from tests.support.settings import test_settings
 from tests.support.store_contract import StoreContract
 

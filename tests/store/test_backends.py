@@ -20,10 +20,11 @@ from indexer.backend import FaissStore, IndexReader, IndexStore, open_store
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.errors import IndexNotFoundError, ModelMismatchError, SearchEngineError
 from indexer.filters import Filters
-from indexer.milvus_store import DOCS_SUFFIX, PART_CHARS, MilvusStore, filter_expr, migrate_from_faiss
 from indexer.models import Chunk, Document
 from indexer.pipeline import add_documents, build_index, list_documents, remove_documents
 from indexer.retrieval import SearchEngine
+from indexer.store.milvus import MilvusStore, migrate_from_faiss
+from indexer.store.milvus_client import DOCS_SUFFIX, MAX_VARCHAR, PART_CHARS, filter_expr
 from tests.support.corpus import CORPUS_DIR, REPORT, SEEDS_DIR
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import PASSAGES, make_content
@@ -411,7 +412,7 @@ def test_milvus_inserts_chunk_rows_a_page_at_a_time(tmp_path, lite_uri, monkeypa
     assert [c.chunk_id for c in back.chunks] == [c.chunk_id for c in make_content().chunks] + ["notice#0", "notice#1"]
     assert back.tokens[-2:] == extra.tokens
     pages.clear()
-    long = "长" * (milvus.MAX_VARCHAR // 3 + 1)
+    long = "长" * (MAX_VARCHAR // 3 + 1)
     bad = make_content(passages={"big": ("大", {}, [(["一"], "正常。"), (["二"], "也正常。"), (["三"], long)])})
     with store.lock(), pytest.raises(SearchEngineError, match="over Milvus"):
         store.add(bad, {"model": "fake-hash", "dim": 64})

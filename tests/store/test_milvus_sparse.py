@@ -17,7 +17,8 @@ import pytest
 from indexer.lexical import BM25Index
 from indexer.models import Chunk, Document
 from indexer.store import FaissStore, IndexContent
-from indexer.store.milvus import MilvusStore, ServerCaps
+from indexer.store.milvus import MilvusStore
+from indexer.store.milvus_client import ServerCaps
 from indexer.store.milvus_sparse import SparseBM25, TermStats
 
 WORDS = [f"词{i:02d}" for i in range(80)]

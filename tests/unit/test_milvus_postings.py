@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.lexical import BM25Index
-from indexer.store.milvus import MAX_POSTING_PARTS, TermCounts, join_postings
+from indexer.store.milvus_postings import MAX_POSTING_PARTS, TermCounts, join_postings
 
 
 def token_rows(rng, n: int) -> list[list[str]]:

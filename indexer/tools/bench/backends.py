@@ -95,7 +95,7 @@ def _child(job: dict) -> dict:
     vectors = np.load(job["vectors"])
     rss_start = _rss_mb()
     if settings.milvus_uri:  # the client libraries (and, for Lite, its engine) apart from the index itself
-        from indexer.milvus_store import client_for
+        from indexer.store.milvus_client import client_for
 
         client_for(settings.milvus_uri, settings.milvus_token)
     rss0 = _rss_mb()
