@@ -10,7 +10,10 @@ import pytest
 
 from indexer.config import PROJECT_ROOT
 from indexer.tools.bench import runner as bench
+from indexer.tools.bench.measure import cycle, exact_top, percentiles, rss_mb
+from indexer.tools.bench.options import MODES, BenchConfig
 from indexer.tools.bench.synth import SyntheticCorpus
+from indexer.tools.bench.tables import format_tables
 from tests.support.fakes import FakeEmbedder
 from tests.support.helpers import make_content
 from tests.support.settings import test_settings
@@ -30,10 +33,10 @@ def _ordered(p: dict) -> bool:
 
 
 @pytest.fixture
-def toy_config(tmp_path: Path) -> bench.BenchConfig:
+def toy_config(tmp_path: Path) -> BenchConfig:
     qfile = tmp_path / "queries.jsonl"
     qfile.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUERIES), encoding="utf-8")
-    return bench.BenchConfig(
+    return BenchConfig(
         sizes=(10, 60),
         out=tmp_path / "out" / "results.json",
         work=tmp_path / "work",
@@ -56,7 +59,7 @@ def toy_config(tmp_path: Path) -> bench.BenchConfig:
 
 
 @pytest.mark.slow  # serves HTTP on loopback
-def test_bench_runs_at_toy_size(toy_config: bench.BenchConfig):
+def test_bench_runs_at_toy_size(toy_config: BenchConfig):
     fake = FakeEmbedder()
     results = bench.run(toy_config, factory=lambda dtype: fake)
 
@@ -68,19 +71,19 @@ def test_bench_runs_at_toy_size(toy_config: bench.BenchConfig):
     assert run["chunks"] == results["indexing"]["chunks"] > 10 and run["ratio"] > 0
     assert run["pipeline"]["embed_seconds"] <= run["pipeline"]["seconds"]
 
-    assert set(results["quality"]["ours"]) == set(bench.MODES)
+    assert set(results["quality"]["ours"]) == set(MODES)
     assert all(0 <= v["MRR@10"] <= 1 for v in results["quality"]["ours"].values())
 
     small, large = results["sizes"]
     assert (small["chunks"], small["synthetic_chunks"], small["vector_index"]["type"]) == (10, 0, "flat")
     assert (large["chunks"], large["vector_index"]["type"]) == (60, "hnsw") and large["synthetic_chunks"] > 0
     for size in (small, large):
-        for mode in (*bench.MODES, "embed_only", "hybrid_cached", "hybrid_no_sentence_embedding",
+        for mode in (*MODES, "embed_only", "hybrid_cached", "hybrid_no_sentence_embedding",
                      "hybrid_out_of_domain"):
             assert _ordered(size["inprocess"][mode]), (size["chunks"], mode)
         assert 0 <= size["recall"]["dense"]["recall_at_10"] <= 1
         assert size["disk"]["total"] > 0 and "vectors.faiss" in size["disk"]["files"]
-        for mode in bench.MODES:
+        for mode in MODES:
             h = size["http"]["modes"][mode]
             assert h["errors"] == 0 and _ordered(h) and h["qps"] > 0
         assert _ordered(size["http"]["modes"]["hybrid_1client"])
@@ -92,18 +95,18 @@ def test_bench_runs_at_toy_size(toy_config: bench.BenchConfig):
     assert _ordered(peer["hybrid"]) and 0 <= peer["quality"]["MRR@10"] <= 1
     assert str(peer["chunks"]) in results["peers_ours"]
 
-    text = bench.format_tables(results)
+    text = format_tables(results)
     for heading in ("Indexing", "Quality", "In-process latency", "HTTP on loopback", "Peers"):
         assert heading in text
 
 
 def test_percentiles_and_helpers():
-    p = bench.percentiles([5.0, 1.0, 3.0, 100.0])
+    p = percentiles([5.0, 1.0, 3.0, 100.0])
     assert p["n"] == 4 and p["p50"] == 4.0 and p["p50"] <= p["p95"] <= p["p99"] <= p["max"] == 100.0
-    assert bench.percentiles([]) == {"n": 0}
-    assert bench.cycle(list("abcdefg"), 3) == ["a", "d", "g"]  # spread over the list: every kind of query
-    assert bench.cycle(["a", "b"], 5) == ["a", "b", "a", "b", "a"]
-    assert bench.rss_mb()["rss_mb"] > 0
+    assert percentiles([]) == {"n": 0}
+    assert cycle(list("abcdefg"), 3) == ["a", "d", "g"]  # spread over the list: every kind of query
+    assert cycle(["a", "b"], 5) == ["a", "b", "a", "b", "a"]
+    assert rss_mb()["rss_mb"] > 0
 
 
 def test_exact_top_matches_a_full_sort():
@@ -111,7 +114,7 @@ def test_exact_top_matches_a_full_sort():
     vecs = rng.normal(size=(300, 8)).astype(np.float32)
     queries = rng.normal(size=(20, 8)).astype(np.float32)
     allowed = rng.random(300) < 0.5
-    got = bench.exact_top(vecs, queries, 5, allowed)
+    got = exact_top(vecs, queries, 5, allowed)
     sims = queries @ vecs.T
     sims[:, ~allowed] = -np.inf
     assert (got == np.argsort(-sims, axis=1)[:, :5]).all()

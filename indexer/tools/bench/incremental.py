@@ -293,7 +293,7 @@ def measure_segments(one: Path, ten: Path, manifest: dict, queries: list[str], n
 def prepare_segments(work: Path, n: int, base: IndexContent, manifest: dict, opts: dict) -> tuple:
     """(one-segment index: the write measurement's, or written here; the same rows in 10 segments; recall
     queries and their exact top-10)."""
-    from indexer.tools.bench.runner import exact_top
+    from indexer.tools.bench.measure import exact_top
 
     one = work / f"faiss-{n}" / "index"
     if live_segments(one) != 1:  # a merge left more than one segment: write the one-segment index

@@ -15,7 +15,8 @@ thread (what txtai's own sentence-transformers vectorizer does), never cached.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from indexer import textnorm
 from indexer.fusion import score_fuse
 from indexer.models import SearchResponse, SearchResult
 from indexer.store import IndexContent
+from indexer.tools.bench.indexing import quality
+from indexer.tools.bench.measure import percentiles, rss_mb
 
 POOL = 100
 
@@ -193,3 +196,40 @@ class PeerEngine:
 
     def chunks_of(self, doc_id):
         return self._engine.chunks_of(doc_id)
+
+
+def make_peer(name: str, content, embedder):
+    from indexer.tools.bench.peers import NaivePeer, TxtaiPeer
+
+    if name == "naive":
+        return NaivePeer(content, embedder)
+    if name == "txtai":
+        return TxtaiPeer(content, embedder)
+    if name == "txtai+jieba":
+        return TxtaiPeer(content, embedder, jieba=True)
+    raise ValueError(f"unknown peer {name!r}")
+
+
+def bench_peer(name: str, content, embedder, queries: Sequence[str], judge_engine=None,
+               quality_queries: Path | None = None) -> dict:
+    try:
+        rss0 = rss_mb().get("rss_mb", 0)
+        peer = make_peer(name, content, embedder)
+    except Exception as exc:  # noqa: BLE001 - a peer that cannot run is reported plainly
+        return {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        out = {"name": peer.name, "chunks": len(content.chunks), "build_s": peer.build_seconds,
+               "rss_delta_mb": rss_mb().get("rss_mb", 0) - rss0}
+        lat = []
+        for q in queries:
+            t0 = time.perf_counter()
+            peer.search(q, 10)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out["hybrid"] = percentiles(lat)
+        if judge_engine is not None and quality_queries is not None:
+            out["quality"] = quality(PeerEngine(peer, content, judge_engine), quality_queries, ("hybrid",))["hybrid"]
+        return out
+    except Exception as exc:  # noqa: BLE001
+        return {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        peer.close()
