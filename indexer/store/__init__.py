@@ -1,6 +1,7 @@
 """The index store: one contract (protocol.py), one shared core (core.py), two backends.
 
-- FAISS + SQLite segments under a folder (faiss_store.py, segments.py; legacy.py reads pre-segment indexes)
+- FAISS + SQLite segments under a folder (faiss_store.py writes, faiss_reader.py reads, segments.py; legacy.py reads
+  pre-segment indexes)
 - Milvus: a Milvus Lite file, a standalone server or a cluster (pymilvus imported only in these): milvus.py writes
   versions, milvus_reader.py reads one, milvus_client.py (connection, errors, names), milvus_rows.py (schemas, rows),
   milvus_postings.py and milvus_sparse.py (BM25 statistics)
@@ -24,7 +25,8 @@ from indexer.store.core import (
     document_list,
     empty_content,
 )
-from indexer.store.faiss_store import FaissStore, MergePolicy, SegmentedReader, read_manifest
+from indexer.store.faiss_reader import SegmentedReader, read_manifest
+from indexer.store.faiss_store import FaissStore, MergePolicy
 from indexer.store.legacy import IndexVersion, current_version_name, version_path
 from indexer.store.protocol import IndexReader, IndexStore
 

@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 
 def current_version_name(index_dir: Path) -> str | None:
     """The live version's name (legacy CURRENT or a segments manifest's name)."""
-    from indexer.store.faiss_store import read_manifest
+    from indexer.store.faiss_reader import read_manifest
 
     m = read_manifest(index_dir)
     return None if m is None else m.get("legacy") or m.get("name")

@@ -14,7 +14,7 @@ import pytest
 from indexer.backend import open_store
 from indexer.config import Settings
 from indexer.models import Chunk, Document
-from indexer.store import FaissStore, IndexContent, VectorIndexParams, faiss_store
+from indexer.store import FaissStore, IndexContent, VectorIndexParams, faiss_reader
 
 DIM = 16
 DOCS, CHUNKS = 100, 20  # 2,000 rows; ten parts of 200
@@ -143,7 +143,7 @@ def test_graph_segments_searched_at_once_give_the_serial_result(ten, toy, monkey
     ten_dir, _ = ten
     serial, threaded = FaissStore(ten_dir).open_current(), FaissStore(ten_dir, search_threads=2).open_current()
     threads: set[str] = set()
-    original = faiss_store.faiss_search
+    original = faiss_reader.faiss_search
 
     def spy(*args):
         threads.add(threading.current_thread().name)
@@ -154,9 +154,9 @@ def test_graph_segments_searched_at_once_give_the_serial_result(ten, toy, monkey
         for q in queries(toy, 20):
             for n, keep in ((10, None), (50, None), (30, allowed)):
                 want_rows, want_scores = serial.dense(q, n, keep)
-                monkeypatch.setattr(faiss_store, "faiss_search", spy)
+                monkeypatch.setattr(faiss_reader, "faiss_search", spy)
                 rows, scores = threaded.dense(q, n, keep)
-                monkeypatch.setattr(faiss_store, "faiss_search", original)
+                monkeypatch.setattr(faiss_reader, "faiss_search", original)
                 assert rows.tolist() == want_rows.tolist()
                 np.testing.assert_array_equal(scores, want_scores)
         assert len({name for name in threads if name.startswith("segment-search")}) == 2  # both pool threads
@@ -188,13 +188,13 @@ def test_a_segment_holding_most_hits_is_asked_again(ten, toy, monkeypatch):
     ten_dir, _ = ten
     version = FaissStore(ten_dir).open_current()
     asked: list[tuple[int, int, int]] = []
-    original = faiss_store.faiss_search
+    original = faiss_reader.faiss_search
 
     def spy(index, qvec, n, ok, ef_search, *rest):
         asked.append((id(index), n, ef_search))
         return original(index, qvec, n, ok, ef_search, *rest)
 
-    monkeypatch.setattr(faiss_store, "faiss_search", spy)
+    monkeypatch.setattr(faiss_reader, "faiss_search", spy)
     try:
         q = toy.embeddings[CHUNKS * 3 * 5]  # documents 15-17 share a cluster, all in the second segment
         rows, _ = version.dense(q, 50)
@@ -264,6 +264,6 @@ def test_segment_search_threads_run_faiss_with_one_openmp_thread():
     import faiss
 
     before = faiss.omp_get_max_threads()
-    pool = faiss_store._search_pool(2)
+    pool = faiss_reader._search_pool(2)
     assert set(pool.map(lambda _: faiss.omp_get_max_threads(), range(4))) == {1}
     assert faiss.omp_get_max_threads() == before
