@@ -23,7 +23,7 @@ from indexer.config import DATA_DIR, Settings
 from indexer.machine import MALLOC_HUGE_PAGES
 from indexer.retrieval import SearchEngine
 from indexer.textnorm import has_chinese
-from indexer.tools.eval.evaluate import POLICY_QUERIES, load_queries
+from indexer.tools.eval.queries import POLICY_QUERIES, load_queries
 
 
 def measure(engine: SearchEngine, queries: list[str], mode: str, rounds: int) -> dict[str, dict[str, float]]:

@@ -29,15 +29,10 @@ from indexer.config import DATA_DIR, Settings
 from indexer.documents import load_document, safe_doc_id
 from indexer.pipeline import add_documents
 from indexer.retrieval import SearchEngine
-from indexer.tools.eval.evaluate import (
-    CORPUS_DIR,
-    POLICY_QUERIES,
-    SUITES,
-    build_suite,
-    evaluate,
-    load_queries,
-    normalize,
-)
+from indexer.tools.eval.evaluate import evaluate
+from indexer.tools.eval.judge import normalize
+from indexer.tools.eval.queries import CORPUS_DIR, POLICY_QUERIES, load_queries
+from indexer.tools.eval.suites import SUITES, build_suite
 from indexer.tools.ocr_speed import cer
 from indexer.tools.scans import Scan, render, save_pdf
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.retrieval import SearchEngine
-from indexer.tools.eval.evaluate import CMRC_QUERIES, INDEX_EVAL_DIR, POLICY_QUERIES, Judge, load_queries, split_of
+from indexer.tools.eval.judge import Judge
+from indexer.tools.eval.queries import CMRC_QUERIES, INDEX_EVAL_DIR, POLICY_QUERIES, load_queries, split_of
 
 GRID = np.round(np.arange(0.70, 0.951, 0.005), 3)
 

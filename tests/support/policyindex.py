@@ -26,7 +26,7 @@ from tests.support.settings import test_settings
 
 def policy_index(dest: Path, model_dir: Path, **overrides) -> Settings:
     """Settings whose index_dir (under `dest`) holds a copy of the policy eval index."""
-    from indexer.tools.eval.evaluate import SUITES, build_suite, model_change
+    from indexer.tools.eval.suites import SUITES, build_suite, model_change
 
     suite = SUITES["policy"]
     suite.index_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -13,24 +13,20 @@ import pytest
 
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.documents import load_document
-from indexer.tools.eval.evaluate import (
+from indexer.tools.eval.evaluate import evaluate, main
+from indexer.tools.eval.judge import Judge
+from indexer.tools.eval.queries import (
     CMRC_JSON,
     CMRC_QUERIES,
     CORPUS_DIR,
     POLICY_QUERIES,
     EvalQuery,
-    Judge,
     convert_cmrc,
-    evaluate,
-    format_failures,
-    format_table,
     load_queries,
-    main,
     split_of,
-    summarize,
-    unanswerable,
     write_queries,
 )
+from indexer.tools.eval.report import format_failures, format_table, summarize, unanswerable
 from tests.support.fakes import FakeEmbedder
 from tests.support.settings import test_settings
 
@@ -316,14 +312,15 @@ def test_cli_build_makes_the_suite_index_then_evaluates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     import indexer.tools.eval.evaluate as ev
+    from indexer.tools.eval.suites import Suite
 
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "宣传部部长发言.txt").write_text(SPEECH, encoding="utf-8")
     qfile = tmp_path / "tiny.jsonl"
     write_queries(TINY_SET[:1], qfile)
-    suite = ev.Suite("tiny", qfile, tmp_path / "index-eval" / "tiny", lambda: [docs])
-    monkeypatch.setattr(ev, "SUITES", {"tiny": suite})
+    suite = Suite("tiny", qfile, tmp_path / "index-eval" / "tiny", lambda: [docs])
+    monkeypatch.setattr(ev, "SUITES", {"tiny": suite})  # the name main() reads
     assert main(["--suite", "tiny", "--modes", "lexical"], embedder=FakeEmbedder()) == 0
     captured = capsys.readouterr()  # no index yet: it is built first
     assert "built" in captured.err and (tmp_path / "index-eval" / "tiny").is_dir()

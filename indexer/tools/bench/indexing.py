@@ -42,7 +42,7 @@ def embedder_factory(settings: Settings) -> Callable[[str], object]:
 
 
 def default_sources() -> list[Path]:
-    from indexer.tools.eval.evaluate import policy_sources
+    from indexer.tools.eval.suites import policy_sources
 
     return policy_sources()
 
@@ -216,7 +216,9 @@ def real_index(cfg: BenchConfig, embedder, indexing: dict | None) -> Path:
 
 
 def quality(engine, queries_file: Path, modes: Sequence[str] = MODES) -> dict:
-    from indexer.tools.eval.evaluate import evaluate, load_queries, summarize
+    from indexer.tools.eval.evaluate import evaluate
+    from indexer.tools.eval.queries import load_queries
+    from indexer.tools.eval.report import summarize
 
     rows = summarize(evaluate(engine, load_queries(queries_file), modes))
     keep = ("n", "R@1", "R@10", "MRR@10", "nDCG@10")

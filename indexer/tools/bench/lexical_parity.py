@@ -47,7 +47,7 @@ class CachedQueries:
 
 def measure(engine, queries, mode: str) -> tuple[list[list[str]], float]:
     """Top-10 chunk ids of every query and MRR@10 under the eval judgements (one search per query)."""
-    from indexer.tools.eval.evaluate import Judge
+    from indexer.tools.eval.judge import Judge
     from indexer.tools.eval.metrics import reciprocal_rank
 
     judge = Judge(engine)
@@ -80,7 +80,8 @@ def copy_to_milvus(index: Path, uri: str, collection: str, split: bool) -> str:
 
 def run(index: Path, work: Path) -> dict:
     from indexer.retrieval import SearchEngine
-    from indexer.tools.eval.evaluate import SUITES, load_queries
+    from indexer.tools.eval.queries import load_queries
+    from indexer.tools.eval.suites import SUITES
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -139,7 +139,7 @@ def run(cfg: BenchConfig, factory: Callable[[str], object] | None = None) -> dic
 def _bench_quality(cfg: BenchConfig, factory, embedder, real_dir: Path, indexing: dict | None, results: dict):
     """Our quality on the real corpus (per indexing dtype too); returns the engine over `real_dir`."""
     from indexer.retrieval import SearchEngine
-    from indexer.tools.eval.evaluate import POLICY_QUERIES
+    from indexer.tools.eval.queries import POLICY_QUERIES
 
     quality_queries = cfg.quality_queries or POLICY_QUERIES
     engine = SearchEngine.open(replace(cfg.settings, index_dir=real_dir), embedder)
@@ -173,7 +173,7 @@ def _bench_peers(cfg: BenchConfig, engine, embedder, real_dir: Path, results: di
     from indexer.retrieval import SearchEngine
     from indexer.store import write_version
     from indexer.tools.bench.synth import SyntheticCorpus
-    from indexer.tools.eval.evaluate import POLICY_QUERIES
+    from indexer.tools.eval.queries import POLICY_QUERIES
 
     content, manifest = _real_content(real_dir)
     synth = SyntheticCorpus(content)
@@ -201,7 +201,7 @@ def _bench_peers(cfg: BenchConfig, engine, embedder, real_dir: Path, results: di
 
 def _bench_sizes(cfg: BenchConfig, real_dir: Path, embedder, results: dict) -> None:
     """Each size: build, in-process latency, recall, HTTP, memory, disk; partial results written as they come."""
-    from indexer.tools.eval.evaluate import CMRC_QUERIES, POLICY_QUERIES
+    from indexer.tools.eval.queries import CMRC_QUERIES, POLICY_QUERIES
 
     queries = read_queries(cfg.query_files or [POLICY_QUERIES])
     ood = read_queries(cfg.ood_query_files or [CMRC_QUERIES]) if cfg.ood_query_files != [] else []
