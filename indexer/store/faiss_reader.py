@@ -59,9 +59,6 @@ def open_segment(path: Path) -> Segment:
     return seg
 
 
-# ---------------------------------------------------------------- reading
-
-
 class SegmentedReader(DocTable):
     """One manifest's snapshot over its segments (IndexReader)."""
 
@@ -334,6 +331,3 @@ def _merge_hits(hits, n: int) -> tuple[np.ndarray, np.ndarray]:
     scores = np.concatenate([sc for _, sc in hits])
     order = np.lexsort((rows, -scores))[:n]  # equal scores by row, however the rows are split in segments
     return rows[order].astype(np.int64), scores[order]
-
-
-# ---------------------------------------------------------------- writing

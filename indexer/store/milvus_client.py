@@ -131,9 +131,6 @@ def year_of(value) -> int:
         return 0
 
 
-# ---------------------------------------------------------------- schemas
-
-
 def vector_index_params(index_type: str) -> dict:
     return {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 128}}.get(index_type, {})
 
@@ -151,4 +148,3 @@ def version_name(collection: str, gen: int) -> str:
 def split_name(name: str) -> tuple[str, int]:
     collection, _, gen = name.partition("@g")
     return collection, int(gen or 0)
-

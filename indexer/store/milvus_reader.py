@@ -341,6 +341,3 @@ class MilvusVersion(DocTable):
             )[0]
         rows = self._rows_of_pks([h["entity"]["row"] for h in hits])
         return rows, np.array([h["distance"] for h in hits], dtype=np.float32)
-
-
-# ---------------------------------------------------------------- writing

