@@ -436,7 +436,6 @@ class MilvusStore:
         return removed
 
 
-
 def migrate_from_faiss(index_dir: Path, target: MilvusStore) -> tuple[str, int, int]:
     """Copy the live FAISS version (documents, chunks, vectors, tokens, manifest) into Milvus, no re-embedding.
 

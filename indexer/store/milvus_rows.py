@@ -142,4 +142,3 @@ def manifest_rows(manifest: dict, first_pk: int, gen: int) -> list[dict]:
         }
         for part, body in enumerate(split_text(text))
     ]
-

@@ -90,7 +90,6 @@ def _snippet(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-
 # ---------------------------------------------------------------- CLI
 
 

@@ -28,7 +28,6 @@ class Outcome:
         return next((i + 1 for i, rel in enumerate(self.rels) if rel), None)
 
 
-
 def parts_of(group: Sequence[Outcome]) -> list[tuple[str, list[Outcome]]]:
     """The halves a set is reported in: all, then dev and test, then the first 94 (batch v1)."""
     parts: list[tuple[str, list[Outcome]]] = [("all", list(group))]

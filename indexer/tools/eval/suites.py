@@ -69,7 +69,6 @@ def build_suite(suite: Suite, settings: Settings, embedder=None, progress: bool 
     return build_index(suite.sources(), settings, embedder=embedder, progress=progress)
 
 
-
 def retokenize_if_stale(index_dir: Path, settings: Settings) -> None:
     """A suite index tokenised by another tokenizer version is re-tokenised in place (vectors kept)."""
     import dataclasses
