@@ -27,7 +27,7 @@ from indexer.formats.ocr import options_from
 from indexer.model_identity import check_index_model
 from indexer.models import Chunk, Document
 from indexer.sentences import split_sentences
-from indexer.store import IndexContent
+from indexer.store import IndexContent, carried_manifest
 from indexer.store.core import check_compatible
 
 SENTENCE_MODES = ("span", "passage", "query", "off")
@@ -333,7 +333,7 @@ def refresh_metadata(settings: Settings) -> BuildReport:
     with _writing(settings) as (store, report):
         version = store.open_current()
         base = version.content()
-        manifest = {k: version.manifest[k] for k in ("model", "dim", "chunker", "chunking") if k in version.manifest}
+        manifest = carried_manifest(version.manifest)  # the model, adapter and tokenizer stay recorded
         name = version.name
         version.close()
         for doc in base.documents:

@@ -21,6 +21,7 @@ from indexer.store.core import (
     IndexContent,
     VectorIndexParams,
     build_faiss,
+    carried_manifest,
     describe_faiss,
     document_list,
     empty_content,
@@ -33,6 +34,7 @@ from indexer.store.protocol import IndexReader, IndexStore
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_KEYS",
+    "carried_manifest",
     "DocTable",
     "FaissStore",
     "IndexContent",

@@ -28,6 +28,13 @@ FORMAT_VERSION = 1  # the format of one version / segment's files (unchanged by 
 MANIFEST_KEYS = ("model", "adapter", "dim", "chunker", "tokenizer", "chunking", "sentence_vectors")
 
 
+def carried_manifest(manifest: dict) -> dict:
+    """What a version written from another version's content keeps of its manifest (MANIFEST_KEYS): the model and
+    adapter that made the vectors (an engine refuses an index of another), the chunker and tokenizer that made the
+    rows, whether rows carry sentence vectors. Anything that rewrites an index from its own content passes this on."""
+    return {k: manifest[k] for k in MANIFEST_KEYS if k in manifest}
+
+
 @dataclass
 class IndexContent:
     """Rows in order: documents, their chunks, one vector and one token list per chunk.

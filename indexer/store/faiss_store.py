@@ -36,10 +36,10 @@ import numpy as np
 from indexer.errors import IndexCorruptError, IndexNotFoundError
 from indexer.store import legacy
 from indexer.store.core import (
-    MANIFEST_KEYS,
     IndexContent,
     VectorIndexParams,
     atomic_write_text,
+    carried_manifest,
     file_lock,
 )
 from indexer.store.faiss_reader import SegmentedReader, open_segment, read_manifest
@@ -246,7 +246,7 @@ class FaissStore:
         manifests.mkdir(parents=True, exist_ok=True)
         seq = max((int(p.name[1:7]) for p in manifests.glob("g*.json") if p.name[1:7].isdigit()), default=0) + 1
         name = f"g{seq:06d}-" + time.strftime("%Y%m%d-%H%M%S")
-        full = {k: base[k] for k in MANIFEST_KEYS if k in base}
+        full = carried_manifest(base)
         full.update(
             format=2,
             layout=LAYOUT,

@@ -60,7 +60,10 @@ def toy_config(tmp_path: Path) -> BenchConfig:
 
 @pytest.mark.slow  # serves HTTP on loopback
 def test_bench_runs_at_toy_size(toy_config: BenchConfig):
-    fake = FakeEmbedder()
+    class Adapted(FakeEmbedder):  # the default model carries an adapter: the bench's index copies must record it
+        adapter = {"name": "toy", "sha256": "ab" * 32}
+
+    fake = Adapted()
     results = bench.run(toy_config, factory=lambda dtype: fake)
 
     saved = json.loads(toy_config.out.read_text(encoding="utf-8"))

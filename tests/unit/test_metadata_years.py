@@ -11,7 +11,11 @@ from indexer import cli, metadata
 from indexer.config import PROJECT_ROOT, Settings
 from indexer.documents import discover, load_document
 from indexer.pipeline import refresh_metadata
-from tests.support.helpers import write_test_index
+from indexer.retrieval import SearchEngine
+from indexer.store import open_current, write_version
+from indexer.textnorm import TOKENIZER_VERSION
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import make_content, write_test_index
 
 
 @pytest.mark.parametrize(
@@ -82,6 +86,27 @@ def test_refresh_meta_fills_missing_years_without_reembedding(tmp_path, capsys):
     assert (listed["npc"]["year"], listed["npc"]["type"]) == (2016, "resolution")
     assert listed["given"]["year"] == 2001
     assert refresh_metadata(settings).replaced == []  # nothing left to change: no new version
+
+
+def test_refresh_meta_keeps_the_model_adapter_and_tokenizer_the_index_was_built_with(tmp_path):
+    """A refreshed version is written from the old one's content: it must still say which model and adapter made
+    its vectors (else the engine refuses it), and which tokenizer and sentence vectors its rows have."""
+
+    class Adapted(FakeEmbedder):
+        adapter = {"name": "policy", "sha256": "ab" * 32}
+
+    embedder = Adapted()
+    passages = {"npc": ("第十二届全国人民代表大会第四次会议关于政府工作报告的决议", {"type": "other"},
+                        [(["一"], "会议决定批准这个报告。")])}
+    recorded = {"model": embedder.name, "adapter": embedder.adapter, "dim": embedder.dim, "chunker": "test",
+                "tokenizer": TOKENIZER_VERSION, "sentence_vectors": "off"}
+    write_version(tmp_path, make_content(embedder, passages), recorded)
+    settings = Settings.from_env(env={}, index_dir=tmp_path)
+    assert refresh_metadata(settings).replaced == ["npc"]  # a new version was written
+    manifest = open_current(tmp_path).manifest
+    assert {k: manifest.get(k) for k in recorded} == recorded
+    engine = SearchEngine.open(settings, embedder)  # the adapted model still opens it
+    assert engine.search("批准这个报告", mode="lexical").results
 
 
 def test_list_prints_year_and_type(tmp_path, capsys):

@@ -43,13 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import DATA_DIR, Settings
-from indexer.store import FaissStore, IndexContent, VectorIndexParams, open_current
+from indexer.store import FaissStore, IndexContent, VectorIndexParams, carried_manifest, open_current
 from indexer.tools.bench.output import report
 
 MOVED = 10  # documents added and removed per measurement
 BACKENDS = ["faiss", "milvus-lite", "milvus-server"]
 SERVER_SETTLE_S = 15.0  # a Milvus server's storage is weighed this long after a write returned
-MANIFEST_KEYS = ("model", "dim", "chunker", "chunking")
 
 
 class RandomQueries:
@@ -368,7 +367,7 @@ def run(
 ) -> dict:
     real_version = open_current(index_dir)
     real = real_version.content()
-    manifest = {k: real_version.manifest[k] for k in MANIFEST_KEYS if k in real_version.manifest}
+    manifest = carried_manifest(real_version.manifest)
     results = {"source_index": str(index_dir), "moved_documents": k, "sizes": []}
     for n in sizes:
         results["sizes"].append(bench_size(real, manifest, n, backends, work, k, params, keep))

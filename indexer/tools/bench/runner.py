@@ -159,11 +159,11 @@ def _bench_quality(cfg: BenchConfig, factory, embedder, real_dir: Path, indexing
 
 def _real_content(real_dir: Path):
     """The real index's content and the manifest fields a copy of it needs."""
-    from indexer.store import open_current
+    from indexer.store import carried_manifest, open_current
 
     real_version = open_current(real_dir)
     content = real_version.content()
-    manifest = {k: real_version.manifest[k] for k in ("model", "dim", "chunker", "chunking")}
+    manifest = carried_manifest(real_version.manifest)
     real_version.close()
     return content, manifest
 

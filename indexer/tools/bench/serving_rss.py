@@ -70,13 +70,12 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 def write_child(index: Path, n: int, uri: str, folder: Path) -> dict:
     """(In its own process: Milvus Lite serves one process at a time.) Synthesise n chunks and write them."""
-    from indexer.store import open_current
+    from indexer.store import carried_manifest, open_current
     from indexer.store.milvus import MilvusStore
-    from indexer.tools.bench.incremental import MANIFEST_KEYS
     from indexer.tools.bench.synth import SyntheticCorpus
 
     real = open_current(index)
-    manifest = {k: real.manifest[k] for k in MANIFEST_KEYS if k in real.manifest}
+    manifest = carried_manifest(real.manifest)
     content = SyntheticCorpus(real.content(), seed=0).content(n)
     store = MilvusStore(uri, "rss", lock_dir=folder)
     t0 = time.perf_counter()

@@ -34,13 +34,13 @@ def build_size(real_dir: Path, n: int, target: Path, params=None, seed: int = 0)
 
     `params` (a store.VectorIndexParams) chooses the FAISS index; None: the defaults.
     """
-    from indexer.store import open_current, write_version
+    from indexer.store import carried_manifest, open_current, write_version
     from indexer.tools.bench.synth import SyntheticCorpus
 
     shutil.rmtree(target, ignore_errors=True)
     real = open_current(real_dir)
     content = real.content()
-    manifest = {k: real.manifest[k] for k in ("model", "dim", "chunker", "chunking")}
+    manifest = carried_manifest(real.manifest)
     real.close()
     synth = SyntheticCorpus(content, seed=seed)
     t0 = time.perf_counter()
