@@ -138,6 +138,18 @@ _QUANTITY = ("多少", "几", "多大", "多高", "多快", "多长")
 _PLAN = ("目标", "计划", "预期", "要", "将", "拟", "力争", "准备", "打算", "安排")
 _RESULT = ("了", "实现", "完成", "达到", "超过", "超收", "累计")
 _NAMED_REPORT = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)年(?:的)?(?:政府工作)?报告")
+# The same in English questions: "how much … did … grow in 2023" asks for a result, "what was the 2024 target" for a
+# plan; "the 2022 report" names the report.
+_QUANTITY_EN = re.compile(
+    r"\b(?:how (?:much|many|fast|high|large|big|long)|what (?:percentage|percent|share|rate|proportion))\b", re.I
+)
+_PLAN_EN = re.compile(
+    r"\b(?:targets?|targeted|plans?|planned|aims?|goals?|will|expected|projected|intends?)\b", re.I
+)
+_RESULT_EN = re.compile(
+    r"\b(?:did|was|were|had|reached|achieved|grew|rose|fell|increased|decreased|declined|exceeded|completed)\b", re.I
+)
+_NAMED_REPORT_EN = re.compile(r"\b(19[4-9]\d|20\d\d)(?: government)?(?: work)? report\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -156,13 +168,26 @@ def quantity_tense(query: str) -> str | None:
     """"plan" or "result" for a question asking for a quantity in target or in result wording, else None.
 
     "2016年要改造多少万套棚户区" asks for that year's target (its own report); "2007年财政超收多少" for its
-    result (the next year's report). Wording with both, or neither, says nothing.
+    result (the next year's report); in English likewise "how fast is the economy expected to grow in 2024" and
+    "how much did the economy grow in 2023". Wording with both, or neither, says nothing.
     """
     folded = textnorm.fold(query)
-    if not any(w in folded for w in _QUANTITY):
-        return None
-    plan, result = any(w in folded for w in _PLAN), any(w in folded for w in _RESULT)
+    if not textnorm.has_chinese(folded):
+        if not _QUANTITY_EN.search(folded):
+            return None
+        plan, result = bool(_PLAN_EN.search(folded)), bool(_RESULT_EN.search(folded))
+    else:
+        if not any(w in folded for w in _QUANTITY):
+            return None
+        plan, result = any(w in folded for w in _PLAN), any(w in folded for w in _RESULT)
     return "plan" if plan and not result else "result" if result and not plan else None
+
+
+def named_reports(query: str) -> set[int]:
+    """Years whose report a question names: "2023年报告", "2016年政府工作报告", "the 2022 report"."""
+    folded = fold_numbers(textnorm.fold(query))
+    pattern = _NAMED_REPORT if textnorm.has_chinese(folded) else _NAMED_REPORT_EN
+    return {int(y) for y in pattern.findall(folded)}
 
 
 def year_targets(query: str) -> YearTargets:
@@ -176,7 +201,7 @@ def year_targets(query: str) -> YearTargets:
     if congress:
         return YearTargets(same=tuple(congress))
     years = query_years(query)
-    reports = {int(y) for y in _NAMED_REPORT.findall(fold_numbers(textnorm.fold(query)))}
+    reports = named_reports(query)
     tense = quantity_tense(query)
     same = tuple(y for y in years if y in reports or tense != "result")
     later = tuple(y for y in years if y not in reports and tense != "plan")

@@ -110,6 +110,19 @@ def test_a_year_naming_the_report_points_to_that_report() -> None:
     assert year_targets("十七大以后2008年的工作") == YearTargets(same=(2007,))  # a congress names its own year
 
 
+def test_english_questions_read_the_same_year_rule() -> None:
+    assert quantity_tense("How much did the economy grow in 2023?") == "result"
+    assert quantity_tense("How fast is the economy expected to grow in 2024?") == "plan"
+    assert quantity_tense("How high was the growth target for 2024?") is None  # both wordings: says nothing
+    assert quantity_tense("What is the growth target for 2024?") is None  # no quantity asked
+    assert quantity_tense("How did the 2022 report describe schools?") is None  # no quantity asked
+    assert year_targets("How many new urban jobs were created in 2019?") == YearTargets(next=(2019,))
+    assert year_targets("How many new urban jobs does China plan for 2019?") == YearTargets(same=(2019,))
+    assert year_targets("What did the 2022 report say about homework?") == YearTargets(same=(2022,))
+    assert year_targets("What did the 2022 government work report say about homework?") == YearTargets(same=(2022,))
+    assert year_targets("What happened to rural schools in 2022?") == YearTargets(same=(2022,), next=(2022,))
+
+
 def test_feedback_terms_are_informative_and_new() -> None:
     idf = {"养老金": 3.0, "标准": 1.0, "提高": 0.5, "城乡居民": 2.0}.get
     terms = feedback_terms(["城乡居民基础养老金最低标准提高20元"], {"提高"}, lambda t: idf(t, 0.0), 2)
