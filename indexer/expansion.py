@@ -138,8 +138,8 @@ _QUANTITY = ("多少", "几", "多大", "多高", "多快", "多长")
 _PLAN = ("目标", "计划", "预期", "要", "将", "拟", "力争", "准备", "打算", "安排")
 _RESULT = ("了", "实现", "完成", "达到", "超过", "超收", "累计")
 _NAMED_REPORT = re.compile(r"(?<!\d)(19[4-9]\d|20\d\d)年(?:的)?(?:政府工作)?报告")
-# The same in English questions: "how much … did … grow in 2023" asks for a result, "what was the 2024 target" for a
-# plan; "the 2022 report" names the report.
+# The same in English questions: "how much did … grow in 2023" asks for a result, "how fast is … expected to grow in
+# 2024" for a plan; "the 2022 report" names the report.
 _QUANTITY_EN = re.compile(
     r"\b(?:how (?:much|many|fast|high|large|big|long)|what (?:percentage|percent|share|rate|proportion))\b", re.I
 )
