@@ -133,6 +133,29 @@ def query_years(query: str) -> list[int]:
     return sorted({int(y) for y in found})
 
 
+# Years named relative to today: 今年 / 去年 / 前年, this year / last year / the year before last.
+_RELATIVE_ZH = re.compile(r"今年|去年|前年")
+_RELATIVE_ZH_YEARS = {"今年": 0, "去年": -1, "前年": -2}
+_RELATIVE_EN_REPORT = re.compile(r"\b(this|last) year's ((?:government )?(?:work )?report)\b", re.I)
+_RELATIVE_EN = re.compile(r"\b(?:this year|last year|the year before last)\b", re.I)
+_RELATIVE_EN_YEARS = {"this year": 0, "last year": -1, "the year before last": -2}
+
+
+def absolute_years(query: str, this_year: int) -> str:
+    """The question with the years it names relative to `this_year` written out ("去年的报告" -> "2025年的报告",
+    "last year's report" -> "the 2025 report"), so its vector, its BM25 terms and the year rules all see the year.
+
+    A question that names a year itself is left as it is: beside "2016年报告", 去年 is relative to that report.
+    """
+    if query_years(query):
+        return query
+    text = _RELATIVE_ZH.sub(lambda m: f"{this_year + _RELATIVE_ZH_YEARS[m.group(0)]}年", query)
+    text = _RELATIVE_EN_REPORT.sub(
+        lambda m: f"the {this_year + (0 if m.group(1).lower() == 'this' else -1)} {m.group(2)}", text
+    )
+    return _RELATIVE_EN.sub(lambda m: str(this_year + _RELATIVE_EN_YEARS[m.group(0).lower()]), text)
+
+
 # A question asking for a quantity, and whether it asks for a year's target or for its result (Chinese wording).
 _QUANTITY = ("多少", "几", "多大", "多高", "多快", "多长")
 _PLAN = ("目标", "计划", "预期", "要", "将", "拟", "力争", "准备", "打算", "安排")
@@ -150,6 +173,7 @@ _RESULT_EN = re.compile(
     r"\b(?:did|was|were|had|reached|achieved|grew|rose|fell|increased|decreased|declined|exceeded|completed)\b", re.I
 )
 _NAMED_REPORT_EN = re.compile(r"\b(19[4-9]\d|20\d\d)(?: government)?(?: work)? report\b", re.I)
+
 
 
 @dataclass(frozen=True)

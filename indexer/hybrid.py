@@ -5,7 +5,9 @@ settings, dictionaries and index version."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from indexer.config import Settings
 from indexer.expansion import (
     ColloquialTerms,
     YearTargets,
+    absolute_years,
     english_terms,
     feedback_terms,
     prefer_years,
@@ -23,6 +26,7 @@ from indexer.expansion import (
 )
 from indexer.lexical import Lexicon
 from indexer.numbers import fold_numbers
+from indexer.query import ParsedQuery
 from indexer.textnorm import has_chinese
 
 
@@ -41,8 +45,9 @@ class HybridQuery:
 class HybridReader:
     """Reads questions for hybrid ranking; holds the dictionaries (loaded once) and each year's rows per version."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, today: Callable[[], date] = date.today) -> None:
         self.settings = settings
+        self.today = today  # what 今年 / 去年 / "last year" in a question are read against
         self._lexicon: Lexicon | None | bool = False  # False: not loaded yet
         self._colloquial: ColloquialTerms | None | bool = False
         self._year_rows: dict[tuple[str, int], np.ndarray | None] = {}
@@ -73,6 +78,12 @@ class HybridReader:
         if any(ch.isdigit() for ch in fold_numbers(textnorm.fold(query))):
             return s.lexical_weight * s.lexical_digits_factor
         return s.lexical_weight
+
+    def with_absolute_years(self, pq: ParsedQuery) -> ParsedQuery:
+        """The parsed question with the years it names relative to today (今年, 去年, last year) written out, for
+        the modes that read meaning (expansion.absolute_years); keyword mode stays literal."""
+        text = absolute_years(pq.text, self.today().year) if pq.text else pq.text
+        return pq if text == pq.text else replace(pq, text=text)
 
     def read(self, version: IndexReader, query: str, tokens: list[str]) -> HybridQuery:
         """The question's BM25 terms and weight, and the years it names (see HybridQuery).

@@ -238,6 +238,8 @@ class SearchEngine:
         version = self.version  # one version for the whole batch, even if a switch happens meanwhile
         known = tuple(sorted(set(version.doc_type) | set(TYPES)))
         parsed = [query_lang.parse(q, known) for q in cleaned]
+        if mode != "lexical":  # 去年 / last year read as the year it is
+            parsed = [self.hybrid.with_absolute_years(pq) for pq in parsed]
         embedder = self.embedder if mode != "lexical" else None  # loading the model is not query time
         f, opts = filters or Filters(), options or SearchOptions()
         b = limits.current()

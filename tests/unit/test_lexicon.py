@@ -1,5 +1,6 @@
 """The English -> Chinese lexicon (CC-CEDICT read in reverse) and the other query-side levers."""
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import numpy as np
 from indexer.expansion import (
     EN_STOPWORDS,
     YearTargets,
+    absolute_years,
     congress_years,
     congresses,
     english_terms,
@@ -17,7 +19,11 @@ from indexer.expansion import (
     year_targets,
 )
 from indexer.lexical import BM25Index, Lexicon, english_words
+from indexer.retrieval import SearchEngine
 from indexer.tools.lexicon import gloss_keys, merge_glossary, reverse, write_lexicon
+from tests.support.fakes import FakeEmbedder
+from tests.support.helpers import write_test_index
+from tests.support.settings import test_settings
 
 CEDICT = """# a comment
 國內生產總值 国内生产总值 [guo2 nei4 sheng1 chan3 zong3 zhi2] /gross domestic product (GDP)/
@@ -121,6 +127,30 @@ def test_english_questions_read_the_same_year_rule() -> None:
     assert year_targets("What did the 2022 report say about homework?") == YearTargets(same=(2022,))
     assert year_targets("What did the 2022 government work report say about homework?") == YearTargets(same=(2022,))
     assert year_targets("What happened to rural schools in 2022?") == YearTargets(same=(2022,), next=(2022,))
+
+
+def test_years_named_relative_to_today_are_written_out() -> None:
+    assert absolute_years("去年的政府工作报告对房地产怎么说", 2026) == "2025年的政府工作报告对房地产怎么说"
+    assert absolute_years("前年经济增长了多少", 2026) == "2024年经济增长了多少"
+    assert absolute_years("What did last year's report say about housing?", 2026) == (
+        "What did the 2025 report say about housing?"
+    )
+    assert absolute_years("How much did GDP grow last year?", 2026) == "How much did GDP grow 2025?"
+    # beside a year the question names, 去年 is relative to that report, not to today
+    assert absolute_years("2016年报告说去年经济增长了多少", 2026) == "2016年报告说去年经济增长了多少"
+    # written out, the year rules read them like any year
+    assert year_targets(absolute_years("去年的报告怎么说房地产", 2026)) == YearTargets(same=(2025,))
+    assert year_targets(absolute_years("前年经济增长了多少", 2026)) == YearTargets(next=(2024,))
+
+
+def test_search_reads_relative_years_against_the_engines_clock(tmp_path: Path) -> None:
+    write_test_index(tmp_path)  # documents of 2024 and 2021
+    engine = SearchEngine(test_settings(index_dir=tmp_path), FakeEmbedder())
+    engine.hybrid.today = lambda: date(2025, 3, 5)
+    hybrid = engine.search("去年的报告怎么说经济增长", mode="hybrid")
+    assert hybrid.parsed["text"] == "2024年的报告怎么说经济增长"
+    assert hybrid.expanded["preferred_years"] == [2024]
+    assert engine.search("去年的报告怎么说经济增长", mode="lexical").parsed["text"] == "去年的报告怎么说经济增长"
 
 
 def test_feedback_terms_are_informative_and_new() -> None:
