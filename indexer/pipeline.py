@@ -262,15 +262,12 @@ def add_documents(
     return report
 
 
-_STRUCTURE_KEYS = ("name", "created", "chunks", "n_documents", "segments", "documents", "vector_index", "legacy")
-
-
 def _retokenize(store: IndexStore) -> str:
     """Write the current index anew with this tokenizer's BM25 tokens; vectors are kept, nothing is embedded."""
     version = store.open_current()
     try:
         content = version.content()
-        manifest = {k: v for k, v in version.manifest.items() if k not in _STRUCTURE_KEYS}
+        manifest = carried_manifest(version.manifest)
     finally:
         version.close()
     content.tokens = [textnorm.tokenize(c.embedding_text()) for c in content.chunks]

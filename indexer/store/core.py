@@ -25,7 +25,10 @@ from indexer.models import Chunk, Document
 
 FORMAT_VERSION = 1  # the format of one version / segment's files (unchanged by segments)
 # what a writer carries from one version to the next
-MANIFEST_KEYS = ("model", "adapter", "dim", "chunker", "tokenizer", "chunking", "sentence_vectors")
+MANIFEST_KEYS = (
+    "model", "adapter", "dim", "chunker", "tokenizer", "chunking", "sentence_vectors",
+    "migrated_from",  # a Milvus index copied from a FAISS one keeps saying which
+)
 
 
 def carried_manifest(manifest: dict) -> dict:

@@ -33,7 +33,7 @@ from indexer.config import Settings
 from indexer.errors import IndexNotFoundError, SearchEngineError
 from indexer.store import milvus_rows
 from indexer.store import milvus_sparse as sparse_bm25
-from indexer.store.core import FORMAT_VERSION, MANIFEST_KEYS, IndexContent, file_lock
+from indexer.store.core import FORMAT_VERSION, IndexContent, carried_manifest, file_lock
 from indexer.store.milvus_client import (
     BATCH,
     DOCS_SUFFIX,
@@ -179,7 +179,7 @@ class MilvusStore:
         name = self._next_name()
         docs_name = name + DOCS_SUFFIX
         doc_rows = milvus_rows.doc_rows(content.documents, pk0=0, doc0=0, gen=0)
-        full = {k: manifest[k] for k in (*MANIFEST_KEYS, "migrated_from") if k in manifest}
+        full = carried_manifest(manifest)
         full["sentence_vectors"] = "off"  # refused here (stores_sentences): marks embed at query time instead
         full.update(
             format=FORMAT_VERSION,
