@@ -133,12 +133,11 @@ def query_years(query: str) -> list[int]:
     return sorted({int(y) for y in found})
 
 
-# Years named relative to today: 今年 / 去年 / 前年, this year / last year / the year before last.
+# Years named relative to today, and how far back each is.
+_RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "this year": 0, "last year": -1, "the year before last": -2}
 _RELATIVE_ZH = re.compile(r"今年|去年|前年")
-_RELATIVE_ZH_YEARS = {"今年": 0, "去年": -1, "前年": -2}
-_RELATIVE_EN_REPORT = re.compile(r"\b(this|last) year's ((?:government )?(?:work )?report)\b", re.I)
+_RELATIVE_EN_REPORT = re.compile(r"\b(this year|last year)'s ((?:government )?(?:work )?report)\b", re.I)
 _RELATIVE_EN = re.compile(r"\b(?:this year|last year|the year before last)\b", re.I)
-_RELATIVE_EN_YEARS = {"this year": 0, "last year": -1, "the year before last": -2}
 
 
 def absolute_years(query: str, this_year: int) -> str:
@@ -149,11 +148,12 @@ def absolute_years(query: str, this_year: int) -> str:
     """
     if query_years(query):
         return query
-    text = _RELATIVE_ZH.sub(lambda m: f"{this_year + _RELATIVE_ZH_YEARS[m.group(0)]}年", query)
-    text = _RELATIVE_EN_REPORT.sub(
-        lambda m: f"the {this_year + (0 if m.group(1).lower() == 'this' else -1)} {m.group(2)}", text
-    )
-    return _RELATIVE_EN.sub(lambda m: str(this_year + _RELATIVE_EN_YEARS[m.group(0).lower()]), text)
+    def year(phrase: str) -> int:
+        return this_year + _RELATIVE_YEARS[phrase.lower()]
+
+    text = _RELATIVE_ZH.sub(lambda m: f"{year(m.group(0))}年", query)
+    text = _RELATIVE_EN_REPORT.sub(lambda m: f"the {year(m.group(1))} {m.group(2)}", text)
+    return _RELATIVE_EN.sub(lambda m: str(year(m.group(0))), text)
 
 
 # A question asking for a quantity, and whether it asks for a year's target or for its result (Chinese wording).
@@ -173,7 +173,6 @@ _RESULT_EN = re.compile(
     r"\b(?:did|was|were|had|reached|achieved|grew|rose|fell|increased|decreased|declined|exceeded|completed)\b", re.I
 )
 _NAMED_REPORT_EN = re.compile(r"\b(19[4-9]\d|20\d\d)(?: government)?(?: work)? report\b", re.I)
-
 
 
 @dataclass(frozen=True)
