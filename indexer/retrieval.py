@@ -1,6 +1,7 @@
 """The one retrieval function behind the page, the JSON API, the batch CLI and eval.
 
-A query flows: validate_request -> SearchEngine.search_many (parse, embed the batch in one call) -> _search_one:
+A query flows: validate_request -> SearchEngine.search_many (parse, write out relative years such as
+去年 (indexer.hybrid), embed the batch in one call) -> _search_one:
 the rows the filters allow (indexer.filters) -> _rank: the mode's ranking from the open index version
 (backend.IndexReader: FAISS or Milvus); in hybrid mode the dense ranking and the BM25 ranking of the question's
 reading (indexer.hybrid) fused (indexer.fusion), then the years it names preferred -> ordered and paged
